@@ -1,0 +1,126 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import TernClient
+import TernCore
+
+extension Tern {
+    struct Predict: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Send a request to an API and print its answer.",
+            discussion: """
+                The file is sent as the request body: as application/json when it ends in .json,
+                as raw bytes otherwise. Use - to read standard input.
+                Examples:
+                  tern predict iris sample.json
+                  echo '{"sepal_length": 5.2, "sepal_width": 3.6, "petal_length": 1.5, "petal_width": 0.3}' | tern predict iris -
+                """)
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "The API's name.")
+        var name: String
+
+        @Argument(help: "File holding the request body (- for standard input).")
+        var file: String
+
+        func run() async throws {
+            let body: Data
+            if file == "-" {
+                body = FileHandle.standardInput.readDataToEndOfFile()
+            } else {
+                guard let data = FileManager.default.contents(atPath: file) else {
+                    throw CLIError("cannot read \(file)")
+                }
+                body = data
+            }
+            let (client, _) = try await ServerConnection.client(home: global.ternHome)
+            let api: APIDocument
+            do {
+                api = try await client.getAPI(name)
+            } catch let error as ClientError {
+                throw CLIError(error.message)
+            }
+            var request = HTTPClientRequest(url: api.endpoint)
+            request.method = .POST
+            let isJSON = file == "-" || file.hasSuffix(".json")
+            request.headers.add(name: "Content-Type", value: isJSON ? "application/json" : "application/octet-stream")
+            request.body = .bytes(ByteBuffer(bytes: body))
+            let response: HTTPClientResponse
+            do {
+                response = try await HTTPClient.shared.execute(request, timeout: .minutes(10))
+            } catch {
+                throw CLIError("cannot reach \(api.endpoint): \(error)")
+            }
+            let answer = try await response.body.collect(upTo: 1 << 30)
+            let text = String(buffer: answer)
+            guard (200..<300).contains(response.status.code) else {
+                if let document = try? WireJSON.decoder().decode(ErrorDocument.self, from: Data(answer.readableBytesView)) {
+                    throw CLIError("\(response.status.code) \(document.error.kind): \(document.error.message)")
+                }
+                throw CLIError("\(response.status.code): \(text)")
+            }
+            Terminal.standardOutput.line(text)
+        }
+    }
+
+    struct Logs: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print an API's logs (its replicas' output and Tern's own lines).",
+            discussion: """
+                Examples:
+                  tern logs iris
+                  tern logs iris -f
+                  tern logs iris --tail 50
+                """)
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "The API's name.")
+        var name: String
+
+        @Flag(name: .shortAndLong, help: "Keep printing new lines until interrupted.")
+        var follow = false
+
+        @Option(help: "Print only the last N lines first.")
+        var tail: Int?
+
+        func run() async throws {
+            let (client, _) = try await ServerConnection.client(home: global.ternHome)
+            do {
+                for try await chunk in try await client.logs(name, follow: follow, tail: tail) {
+                    chunk.withUnsafeReadableBytes { _ = write(1, $0.baseAddress, $0.count) }
+                }
+            } catch let error as ClientError {
+                throw CLIError(error.message)
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete an API and stop its replicas.",
+            discussion: """
+                New requests get 404 at once; requests in flight finish first.
+                Example:
+                  tern delete iris
+                """)
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "The API's name.")
+        var name: String
+
+        func run() async throws {
+            let (client, _) = try await ServerConnection.client(home: global.ternHome)
+            do {
+                try await client.deleteAPI(name)
+            } catch let error as ClientError {
+                throw CLIError(error.message)
+            }
+            Terminal.standardOutput.line("Deleted \(name).")
+        }
+    }
+}

@@ -1,0 +1,190 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+import TernControlPlane
+import TernCore
+import TernGateway
+import TernSupervisor
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Options of the server, shared by `tern serve` and `tern up`.
+struct ServerOptions: ParsableArguments {
+    @Option(help: "Address both servers bind to.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Gateway (client traffic) port.")
+    var port = 8888
+
+    @Option(help: "Control-plane API port.")
+    var controlPort = 8889
+
+    @Option(help: "Python interpreter for replicas (default: $TERN_PYTHON or python3).")
+    var python: String?
+
+    @Option(help: "Largest request body the gateway accepts, in bytes.")
+    var maxBodyBytes = 32 << 20
+
+    @Option(help: "Largest project bundle a deploy may upload, in bytes.")
+    var maxBundleBytes = 256 << 20
+
+    @Option(help: "Seconds a stopping replica may take to finish in-flight requests.")
+    var stopGraceSeconds = 10
+
+    /// The arguments that reproduce these options (for `tern up`).
+    var arguments: [String] {
+        var result = [
+            "--host", host, "--port", String(port), "--control-port", String(controlPort),
+            "--max-body-bytes", String(maxBodyBytes), "--max-bundle-bytes", String(maxBundleBytes),
+            "--stop-grace-seconds", String(stopGraceSeconds),
+        ]
+        if let python { result += ["--python", python] }
+        return result
+    }
+}
+
+extension Tern {
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the Tern server (control plane and gateway) in the foreground.",
+            discussion: """
+                Most users run `tern up` instead, which starts this in the background. SIGTERM or
+                SIGINT stops it gracefully: in-flight requests finish, then replicas stop.
+                Example:
+                  tern serve --port 8888 --control-port 8889 --python .venv/bin/python
+                """)
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var options: ServerOptions
+
+        func run() async throws {
+            let home = global.ternHome
+            var configuredLogger = Logger(label: "tern")
+            configuredLogger.logLevel =
+                ProcessInfo.processInfo.environment["TERN_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info
+            let logger = configuredLogger
+            for folder in [home.root, home.bundles, home.logs, home.run] {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            }
+            let lock = try ServerLock(path: home.root + "/serve.lock")
+            defer { lock.release() }
+            let token = try TokenFile.loadOrCreate(path: home.tokenFile)
+            let runtimePath = try RuntimeInstaller.install(home: home.root)
+            let python = options.python ?? ProcessInfo.processInfo.environment["TERN_PYTHON"] ?? "python3"
+
+            let gateway = Gateway(
+                configuration: GatewayConfiguration(host: options.host, port: options.port, maxBodyBytes: options.maxBodyBytes),
+                logger: logger)
+            let backend = LocalBackend(
+                configuration: LocalBackendConfiguration(
+                    python: python, runtimePath: runtimePath, runDirectory: home.run, logDirectory: home.logs,
+                    stopGracePeriod: .seconds(options.stopGraceSeconds)),
+                registry: gateway, logger: logger)
+            let store = try Store(path: home.database)
+            let controlPlane = ControlPlane(
+                store: store, extractor: BundleExtractor(bundlesDirectory: home.bundles),
+                backend: backend, routes: gateway, gatewayURL: "http://\(options.host):\(options.port)",
+                logDirectory: home.logs, logger: logger)
+
+            let info = ServerInfo(
+                version: ternVersion, gatewayURL: "http://\(options.host):\(options.port)",
+                controlURL: "http://\(options.host):\(options.controlPort)", home: home.root, pid: getpid())
+            let readiness = StartupTracker(expected: 2) {
+                try? WireJSON.encoder().encode(info).write(to: URL(fileURLWithPath: home.serverFile), options: .atomic)
+                logger.info("tern serve is ready", metadata: ["gateway": "\(info.gatewayURL)", "control": "\(info.controlURL)"])
+            }
+            let services: [any Service] = [
+                ReplicaService(controlPlane: controlPlane, backend: backend, logger: logger),
+                ControlPlaneServer.makeService(
+                    controlPlane: controlPlane,
+                    configuration: .init(host: options.host, port: options.controlPort, token: token, home: home.root),
+                    uploadLimit: options.maxBundleBytes, logger: logger, onRunning: { _ in await readiness.started() }),
+                gateway.makeService(onRunning: { _ in await readiness.started() }),
+            ]
+            let group = ServiceGroup(
+                configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            defer { try? FileManager.default.removeItem(atPath: home.serverFile) }
+            try await group.run()
+            logger.info("tern serve stopped")
+        }
+    }
+}
+
+/// Restores deployed APIs at start and stops every replica at shutdown. Listed first in the
+/// service group, so it shuts down last: after the gateway stopped taking requests.
+struct ReplicaService: Service {
+    let controlPlane: ControlPlane
+    let backend: LocalBackend
+    let logger: Logger
+
+    func run() async throws {
+        do {
+            try await controlPlane.restore()
+        } catch {
+            logger.error("could not restore deployed APIs", metadata: ["error": "\(error)"])
+        }
+        try? await gracefulShutdown()
+        logger.info("stopping replicas")
+        await backend.shutdown()
+    }
+}
+
+/// Calls `done` once `expected` servers reported they are listening.
+actor StartupTracker {
+    private var remaining: Int
+    private let done: @Sendable () -> Void
+
+    init(expected: Int, done: @escaping @Sendable () -> Void) {
+        self.remaining = expected
+        self.done = done
+    }
+
+    func started() {
+        remaining -= 1
+        if remaining == 0 { done() }
+    }
+}
+
+/// An exclusive lock on `TERN_HOME/serve.lock`: one server per home.
+struct ServerLock {
+    private let fd: Int32
+
+    /// - Throws: ``CLIError`` when another server holds it.
+    init(path: String) throws {
+        fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard fd >= 0, flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            throw CLIError("another Tern server is already running with this TERN_HOME; stop it with `tern down`")
+        }
+    }
+
+    func release() {
+        close(fd)
+    }
+}
+
+/// The control-plane bearer token: 32 random bytes as hex, generated on first start and stored
+/// with mode 0600.
+enum TokenFile {
+    static func loadOrCreate(path: String) throws -> String {
+        if let existing = try? String(contentsOfFile: path, encoding: .utf8) {
+            let token = existing.trimmingCharacters(in: .whitespacesAndNewlines)
+            if token.count >= 32 {
+                chmod(path, 0o600)
+                return token
+            }
+        }
+        var generator = SystemRandomNumberGenerator()
+        let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        let fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw CLIError("cannot write the token file \(path)") }
+        defer { close(fd) }
+        fchmod(fd, 0o600)
+        let bytes = Array((token + "\n").utf8)
+        guard write(fd, bytes, bytes.count) == bytes.count else { throw CLIError("cannot write the token file \(path)") }
+        return token
+    }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import TernCore
+
+/// The `tern` command tree. `Sources/tern/main.swift` only calls ``Tern/main()``.
+public struct Tern: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "tern",
+        abstract: "Deploy machine-learning models as autoscaling web APIs.",
+        discussion: """
+            Write a Python predictor and a tern.yaml, then:
+              tern deploy            # upload the project and wait until the API is live
+              tern get               # list APIs
+              tern predict iris sample.json
+            A local server starts in the background on first use (`tern up`); its state lives in
+            TERN_HOME (default ~/.tern).
+            """,
+        version: ternVersion,
+        subcommands: [
+            Deploy.self, Get.self, Predict.self, Logs.self, Delete.self, Up.self, Down.self, Serve.self,
+            Version.self,
+        ]
+    )
+
+    public init() {}
+}
+
+/// Options every client command shares.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .customLong("home"), help: "Tern's state folder (default: $TERN_HOME or ~/.tern).")
+    var home: String?
+
+    /// The resolved home.
+    var ternHome: TernHome {
+        if let home { return TernHome(root: URL(fileURLWithPath: home).standardizedFileURL.path) }
+        return TernHome.resolve()
+    }
+}
+
+/// A one-line error for the user; ArgumentParser prints it as `Error: …` and exits 1.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension Tern {
+    struct Version: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print Tern's version.",
+            discussion: "Example:\n  tern version")
+
+        func run() {
+            print("tern \(ternVersion)")
+        }
+    }
+}
+
+/// The entry point `Sources/tern/main.swift` calls.
+public enum TernMain {
+    /// Parses the command line and runs the command; exits the process with its status.
+    public static func run() async {
+        await Tern.main()
+    }
+}

@@ -1,0 +1,123 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import TernCore
+
+/// An error answered by a Tern server (decoded from its JSON error document), or a failure to
+/// reach it.
+public struct ClientError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// HTTP status, or 0 when the server could not be reached.
+    public var status: Int
+    /// Error kind, e.g. `not_found`, `invalid_config`.
+    public var kind: String
+    /// The server's message.
+    public var message: String
+
+    /// Creates an error.
+    public init(status: Int, kind: String, message: String) {
+        self.status = status
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// Typed client of the control-plane API (`/v1`), used by the CLI and by tests.
+///
+/// Every call sends the bearer token; errors come back as ``ClientError``.
+public struct TernClient: Sendable {
+    /// Base URL of the control plane, e.g. `http://127.0.0.1:8889`.
+    public var controlURL: String
+    /// Bearer token.
+    public var token: String
+    private let http: HTTPClient
+
+    /// Creates a client. `http` defaults to AsyncHTTPClient's shared client.
+    public init(controlURL: String, token: String, http: HTTPClient = .shared) {
+        self.controlURL = controlURL
+        self.token = token
+        self.http = http
+    }
+
+    /// `GET /v1/info`.
+    public func info() async throws -> ServerInfo {
+        try await call(.GET, "/v1/info")
+    }
+
+    /// `POST /v1/deploy`: uploads a project bundle (zip) whose config file is `configPath` inside it.
+    public func deploy(bundle: Data, configPath: String) async throws -> DeployResult {
+        let query = configPath.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? configPath
+        return try await call(.POST, "/v1/deploy?config=\(query)", body: bundle, contentType: "application/zip", timeout: .minutes(10))
+    }
+
+    /// `GET /v1/apis`.
+    public func listAPIs() async throws -> [APIDocument] {
+        try await call(.GET, "/v1/apis")
+    }
+
+    /// `GET /v1/apis/{name}`.
+    public func getAPI(_ name: String) async throws -> APIDocument {
+        try await call(.GET, "/v1/apis/\(Self.escape(name))")
+    }
+
+    /// `DELETE /v1/apis/{name}`.
+    public func deleteAPI(_ name: String) async throws {
+        let _: Empty = try await call(.DELETE, "/v1/apis/\(Self.escape(name))")
+    }
+
+    /// `GET /v1/apis/{name}/logs`: the log as a stream of byte chunks (endless with `follow`).
+    public func logs(_ name: String, follow: Bool, tail: Int?) async throws -> HTTPClientResponse.Body {
+        var path = "/v1/apis/\(Self.escape(name))/logs?follow=\(follow)"
+        if let tail { path += "&tail=\(tail)" }
+        let response = try await execute(.GET, path, body: nil, contentType: nil, timeout: follow ? .hours(24 * 365) : .seconds(60))
+        guard response.status == .ok else { throw try await Self.decodeError(response) }
+        return response.body
+    }
+
+    private struct Empty: Decodable {}
+
+    private func call<T: Decodable>(
+        _ method: HTTPMethod, _ path: String, body: Data? = nil, contentType: String? = nil, timeout: TimeAmount = .seconds(60)
+    ) async throws -> T {
+        let response = try await execute(method, path, body: body, contentType: contentType, timeout: timeout)
+        guard (200..<300).contains(response.status.code) else { throw try await Self.decodeError(response) }
+        if T.self == Empty.self { return Empty() as! T }
+        let bytes = try await response.body.collect(upTo: 64 << 20)
+        return try WireJSON.decoder().decode(T.self, from: Data(bytes.readableBytesView))
+    }
+
+    private func execute(
+        _ method: HTTPMethod, _ path: String, body: Data?, contentType: String?, timeout: TimeAmount
+    ) async throws -> HTTPClientResponse {
+        var request = HTTPClientRequest(url: controlURL + path)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        if let body {
+            request.body = .bytes(ByteBuffer(bytes: body))
+            request.headers.add(name: "Content-Type", value: contentType ?? "application/octet-stream")
+        }
+        do {
+            return try await http.execute(request, timeout: timeout)
+        } catch {
+            throw ClientError(
+                status: 0, kind: "unreachable",
+                message: "cannot reach the Tern server at \(controlURL) (\(error)); start it with `tern up`")
+        }
+    }
+
+    private static func decodeError(_ response: HTTPClientResponse) async throws -> ClientError {
+        let bytes = try await response.body.collect(upTo: 1 << 20)
+        if let document = try? WireJSON.decoder().decode(ErrorDocument.self, from: Data(bytes.readableBytesView)) {
+            return ClientError(status: Int(response.status.code), kind: document.error.kind, message: document.error.message)
+        }
+        return ClientError(
+            status: Int(response.status.code), kind: "http_error",
+            message: "the server answered \(response.status): \(String(buffer: bytes).prefix(200))")
+    }
+
+    private static func escape(_ name: String) -> String {
+        name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? name
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import HTTPTypes
+import Logging
+import TernCore
+
+/// The control plane's logic: stores specs and revisions, and drives the backend and the
+/// gateway's routing table to match them. The HTTP layer (``ControlPlaneServer``) only
+/// translates requests to calls of this actor.
+public actor ControlPlane {
+    private let store: Store
+    private let extractor: BundleExtractor
+    private let backend: any ReplicaBackend
+    private let routes: any RouteTable
+    private let logger: Logger
+    /// Base URL of the gateway, for endpoint URLs in documents.
+    public let gatewayURL: String
+    /// Folder of API logs.
+    public let logDirectory: String
+
+    /// Creates the control plane.
+    public init(
+        store: Store, extractor: BundleExtractor, backend: any ReplicaBackend, routes: any RouteTable,
+        gatewayURL: String, logDirectory: String, logger: Logger
+    ) {
+        self.store = store
+        self.extractor = extractor
+        self.backend = backend
+        self.routes = routes
+        self.gatewayURL = gatewayURL
+        self.logDirectory = logDirectory
+        self.logger = logger
+    }
+
+    /// Brings every stored API back (after a restart of `tern serve`).
+    public func restore() async throws {
+        for stored in try store.deployedRevisions() {
+            await run(stored)
+            logger.info("restored API", metadata: ["api": "\(stored.api)", "revision": "\(stored.revision)"])
+        }
+    }
+
+    /// Deploys the project in `bundle` (a zip) whose config file is `configPath` inside it.
+    ///
+    /// Every API of the file is validated before anything changes; an API whose spec and files
+    /// did not change is left alone (`unchanged`).
+    /// - Throws: ``ControlPlaneError`` (422 invalid bundle or config, 409 endpoint taken).
+    public func deploy(bundle: Data, configPath: String) async throws -> DeployResult {
+        do {
+            try BundleExtractor.checkPath(configPath)
+        } catch {
+            throw ControlPlaneError(status: .badRequest, kind: "invalid_config_path", message: "\(error)")
+        }
+        let extracted: (digest: String, directory: String)
+        do {
+            extracted = try extractor.extract(bundle)
+        } catch let error as BundleError {
+            throw ControlPlaneError(status: .unprocessableContent, kind: "invalid_bundle", message: error.description)
+        }
+        let configURL = URL(fileURLWithPath: extracted.directory).appendingPathComponent(configPath)
+        let config: ProjectConfig
+        do {
+            config = try ConfigLoader.load(fileAt: configURL)
+        } catch {
+            throw ControlPlaneError(status: .unprocessableContent, kind: "invalid_config", message: error.description)
+        }
+        let fileName = (configPath as NSString).lastPathComponent
+        let configDirectory = (configPath as NSString).deletingLastPathComponent
+        try await checkDeployable(config, fileName: fileName)
+
+        let projectDirectory = configDirectory.isEmpty ? extracted.directory : extracted.directory + "/" + configDirectory
+        let dotEnv = (try? String(contentsOfFile: projectDirectory + "/.env", encoding: .utf8)).map(DotEnv.parse) ?? [:]
+        var outcomes: [DeployResult.Outcome] = []
+        for spec in config.apis {
+            let existing = try store.deployedRevision(api: spec.name)
+            if let existing, existing.spec == spec, existing.bundleDigest == extracted.digest,
+                existing.configDirectory == configDirectory
+            {
+                outcomes.append(.init(name: spec.name, action: "unchanged", revision: existing.revision))
+                continue
+            }
+            let stored = try store.addRevision(spec: spec, bundleDigest: extracted.digest, configDirectory: configDirectory)
+            await run(stored, environment: dotEnv)
+            outcomes.append(.init(name: spec.name, action: existing == nil ? "created" : "updated", revision: stored.revision))
+        }
+        return DeployResult(apis: outcomes)
+    }
+
+    /// Every API, ordered by name.
+    public func list() async throws -> [APIDocument] {
+        var documents: [APIDocument] = []
+        for stored in try store.deployedRevisions() {
+            documents.append(await document(for: stored))
+        }
+        return documents
+    }
+
+    /// One API.
+    /// - Throws: ``ControlPlaneError`` 404 when it is not deployed.
+    public func get(_ name: String) async throws -> APIDocument {
+        guard let stored = try store.deployedRevision(api: name) else { throw ControlPlaneError.notFound(name) }
+        return await document(for: stored)
+    }
+
+    /// Deletes an API: its route goes first (new requests get 404), then its replicas stop.
+    /// - Throws: ``ControlPlaneError`` 404 when it is not deployed.
+    public func delete(_ name: String) async throws {
+        guard try store.deployedRevision(api: name) != nil else { throw ControlPlaneError.notFound(name) }
+        try store.deleteAPI(name)
+        await routes.removeRoute(api: name)
+        await backend.remove(api: name)
+    }
+
+    /// Path of an API's log file.
+    /// - Throws: ``ControlPlaneError`` 404 when the API is not deployed.
+    public func logPath(_ name: String) throws -> String {
+        guard try store.deployedRevision(api: name) != nil else { throw ControlPlaneError.notFound(name) }
+        return logDirectory + "/" + name + ".log"
+    }
+
+    /// Whether `name` is still deployed (for log followers).
+    public func isDeployed(_ name: String) -> Bool {
+        (try? store.deployedRevision(api: name)) != nil
+    }
+
+    private func checkDeployable(_ config: ProjectConfig, fileName: String) async throws {
+        let deployed = try store.deployedRevisions()
+        for spec in config.apis {
+            guard spec.kind == .realtimeAPI else {
+                throw ControlPlaneError(
+                    status: .unprocessableContent, kind: "unsupported_kind",
+                    message: "\(fileName): api \"\(spec.name)\": kind \(spec.kind.rawValue) is not supported yet; this version serves RealtimeAPI",
+                    api: spec.name)
+            }
+            if let other = deployed.first(where: {
+                $0.api != spec.name && $0.spec.networking.endpoint == spec.networking.endpoint
+            }) {
+                throw ControlPlaneError(
+                    status: .conflict, kind: "endpoint_taken",
+                    message: "\(fileName): api \"\(spec.name)\": networking.endpoint \(spec.networking.endpoint) is already used by API \(other.api); choose another endpoint",
+                    api: spec.name)
+            }
+        }
+    }
+
+    private func run(_ stored: StoredRevision, environment: [String: String]? = nil) async {
+        let projectDirectory =
+            extractor.bundlesDirectory + "/" + stored.bundleDigest
+            + (stored.configDirectory.isEmpty ? "" : "/" + stored.configDirectory)
+        var env = environment
+            ?? (try? String(contentsOfFile: projectDirectory + "/.env", encoding: .utf8)).map(DotEnv.parse) ?? [:]
+        for (key, value) in stored.spec.predictor?.env ?? [:] { env[key] = value }
+        await routes.setRoute(stored.spec)
+        await backend.apply(
+            Deployment(spec: stored.spec, revision: stored.revision, projectDirectory: projectDirectory, environment: env))
+    }
+
+    private func document(for stored: StoredRevision) async -> APIDocument {
+        let status = await backend.status(api: stored.api)
+        return APIDocument(
+            name: stored.api, kind: stored.spec.kind.rawValue, status: status?.status ?? .updating,
+            message: status?.message, endpoint: gatewayURL + stored.spec.networking.endpoint,
+            revision: stored.revision, requestedReplicas: status?.requestedReplicas ?? 0,
+            readyReplicas: status?.readyReplicas ?? 0, inFlight: await routes.inFlight(api: stored.api),
+            replicas: status?.replicas ?? [], updatedAt: stored.createdAt)
+    }
+}

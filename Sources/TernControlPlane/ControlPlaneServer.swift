@@ -1,0 +1,171 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ServiceLifecycle
+import Logging
+import NIOCore
+import TernCore
+
+/// Settings of the control-plane HTTP API.
+public struct ControlPlaneServerConfiguration: Sendable {
+    /// Address to bind; default `127.0.0.1`.
+    public var host: String
+    /// Port to bind; `0` picks a free one. Default 8889.
+    public var port: Int
+    /// The bearer token every `/v1` request must carry.
+    public var token: String
+    /// `TERN_HOME`, reported by `/v1/info`.
+    public var home: String
+
+    /// Creates a configuration; defaults as documented on each property.
+    public init(host: String = "127.0.0.1", port: Int = 8889, token: String, home: String) {
+        self.host = host
+        self.port = port
+        self.token = token
+        self.home = home
+    }
+}
+
+/// The control-plane HTTP API (`/v1`, JSON, bearer token); described in `docs/openapi.yaml`.
+///
+/// | method | path | what |
+/// |---|---|---|
+/// | GET | `/healthz` | liveness, no token |
+/// | GET | `/v1/info` | ``ServerInfo`` |
+/// | POST | `/v1/deploy?config=tern.yaml` | body: the project as a zip; returns ``DeployResult`` |
+/// | GET | `/v1/apis` | `[APIDocument]` |
+/// | GET | `/v1/apis/{name}` | ``APIDocument`` |
+/// | DELETE | `/v1/apis/{name}` | 204 |
+/// | GET | `/v1/apis/{name}/logs?follow=true&tail=N` | the API's log as text, streamed with `follow` |
+public enum ControlPlaneServer {
+    /// Builds the HTTP service. `onRunning` receives the bound port.
+    public static func makeService(
+        controlPlane: ControlPlane, configuration: ControlPlaneServerConfiguration, uploadLimit: Int, logger: Logger,
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some Service {
+        let router = Router(context: BasicRequestContext.self)
+        router.get("healthz") { _, _ in "ok\n" }
+        let v1 = router.group("v1").add(middleware: BearerTokenMiddleware(token: configuration.token))
+        v1.get("info") { _, _ in
+            try json(
+                ServerInfo(
+                    version: ternVersion, gatewayURL: controlPlane.gatewayURL,
+                    controlURL: "http://\(configuration.host):\(configuration.port)", home: configuration.home,
+                    pid: getpid()))
+        }
+        v1.post("deploy") { request, _ in
+            let config = request.uri.queryParameters.get("config") ?? "tern.yaml"
+            if let declared = request.headers[.contentLength].flatMap(Int.init), declared > uploadLimit {
+                throw bundleTooLarge(uploadLimit)
+            }
+            let body: ByteBuffer
+            do {
+                body = try await request.body.collect(upTo: uploadLimit)
+            } catch is NIOTooManyBytesError {
+                throw bundleTooLarge(uploadLimit)
+            }
+            return try json(try await controlPlane.deploy(bundle: Data(body.readableBytesView), configPath: config))
+        }
+        v1.get("apis") { _, _ in try json(try await controlPlane.list()) }
+        v1.get("apis/:name") { _, context in
+            try json(try await controlPlane.get(try context.parameters.require("name")))
+        }
+        v1.delete("apis/:name") { _, context in
+            try await controlPlane.delete(try context.parameters.require("name"))
+            return Response(status: .noContent)
+        }
+        v1.get("apis/:name/logs") { request, context in
+            let name = try context.parameters.require("name")
+            let path = try await controlPlane.logPath(name)
+            let follow = request.uri.queryParameters.get("follow").map { $0 == "true" || $0 == "1" } ?? false
+            let tail = request.uri.queryParameters.get("tail").flatMap(Int.init)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
+                body: ResponseBody { writer in
+                    try await LogStreamer.stream(path: path, tail: tail, follow: follow, writer: &writer) {
+                        await controlPlane.isDeployed(name)
+                    }
+                    try await writer.finish(nil)
+                })
+        }
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
+    }
+
+    private static func bundleTooLarge(_ limit: Int) -> ControlPlaneError {
+        ControlPlaneError(
+            status: .contentTooLarge, kind: "bundle_too_large",
+            message: "the project bundle is larger than \(limit) bytes; exclude data files with .ternignore or raise `tern serve --max-bundle-bytes`")
+    }
+
+    static func json(_ value: some Encodable) throws -> Response {
+        let data = try WireJSON.encoder().encode(value)
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Requires `Authorization: Bearer <token>`; answers 401 in Tern's JSON error shape otherwise.
+struct BearerTokenMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let token: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let presented = request.headers[.authorization].flatMap { value -> Substring? in
+            value.hasPrefix("Bearer ") ? value.dropFirst(7) : nil
+        }
+        guard let presented, Self.constantTimeEquals(Array(presented.utf8), Array(token.utf8)) else {
+            throw ControlPlaneError(
+                status: .unauthorized, kind: "unauthorized",
+                message: "missing or wrong bearer token; the token is in TERN_HOME/token (the tern CLI sends it for you)")
+        }
+        return try await next(request, context)
+    }
+
+    static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for index in a.indices { difference |= a[index] ^ b[index] }
+        return difference == 0
+    }
+}
+
+/// Streams a log file: the last `tail` lines (or all), then, with `follow`, new bytes as they are
+/// appended (polled every 200 ms) until the client goes away or `stillWanted` says stop.
+enum LogStreamer {
+    static func stream(
+        path: String, tail: Int?, follow: Bool, writer: inout any ResponseBodyWriter,
+        stillWanted: @Sendable () async -> Bool
+    ) async throws {
+        var offset: UInt64 = 0
+        if let data = FileManager.default.contents(atPath: path) {
+            var start = data.startIndex
+            if let tail {
+                var newlines = 0
+                var index = data.endIndex
+                while index > data.startIndex {
+                    index -= 1
+                    if data[index] == UInt8(ascii: "\n") && index != data.endIndex - 1 {
+                        newlines += 1
+                        if newlines == tail { start = index + 1; break }
+                    }
+                }
+            }
+            if start < data.endIndex { try await writer.write(ByteBuffer(bytes: data[start...])) }
+            offset = UInt64(data.count)
+        }
+        guard follow else { return }
+        while await stillWanted() {
+            try await Task.sleep(for: .milliseconds(200))
+            guard let handle = FileHandle(forReadingAtPath: path) else { continue }
+            defer { try? handle.close() }
+            try handle.seek(toOffset: offset)
+            if let data = try handle.readToEnd(), !data.isEmpty {
+                offset += UInt64(data.count)
+                try await writer.write(ByteBuffer(bytes: data))
+            }
+        }
+    }
+}

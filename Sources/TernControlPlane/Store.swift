@@ -1,0 +1,117 @@
+import Foundation
+import GRDB
+import TernCore
+
+/// One deployed revision of an API, as stored.
+public struct StoredRevision: Sendable, Equatable {
+    /// API name.
+    public var api: String
+    /// Revision number (1, 2, …).
+    public var revision: Int
+    /// The validated spec.
+    public var spec: APISpec
+    /// Digest of the project bundle the revision runs (names its folder under `TERN_HOME/bundles`).
+    public var bundleDigest: String
+    /// Folder of `tern.yaml` inside the extracted bundle, relative to the bundle folder ("" for its root).
+    public var configDirectory: String
+    /// When it was deployed.
+    public var createdAt: Date
+}
+
+/// Tern's state in SQLite (`TERN_HOME/tern.db`): APIs and their revisions.
+///
+/// Schema (migration `v1`): `revision(api, revision, spec_json, bundle_digest, config_dir,
+/// created_at)` with primary key (api, revision), and `api(name PRIMARY KEY, revision)` pointing
+/// at the deployed revision. Deleting an API deletes its rows.
+public final class Store: Sendable {
+    private let database: DatabaseQueue
+
+    /// Opens (creating and migrating) the database at `path`.
+    /// - Throws: GRDB errors when the file cannot be opened or migrated.
+    public init(path: String) throws {
+        database = try DatabaseQueue(path: path)
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.create(table: "revision") { table in
+                table.column("api", .text).notNull()
+                table.column("revision", .integer).notNull()
+                table.column("spec_json", .text).notNull()
+                table.column("bundle_digest", .text).notNull()
+                table.column("config_dir", .text).notNull()
+                table.column("created_at", .datetime).notNull()
+                table.primaryKey(["api", "revision"])
+            }
+            try db.create(table: "api") { table in
+                table.column("name", .text).primaryKey()
+                table.column("revision", .integer).notNull()
+            }
+        }
+        try migrator.migrate(database)
+    }
+
+    /// The deployed revision of every API, ordered by name.
+    public func deployedRevisions() throws -> [StoredRevision] {
+        try database.read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT r.* FROM api a JOIN revision r ON r.api = a.name AND r.revision = a.revision
+                    ORDER BY a.name
+                    """)
+            return try rows.map(Self.revision(from:))
+        }
+    }
+
+    /// The deployed revision of `api`, if it exists.
+    public func deployedRevision(api: String) throws -> StoredRevision? {
+        try database.read { db in
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT r.* FROM api a JOIN revision r ON r.api = a.name AND r.revision = a.revision
+                    WHERE a.name = ?
+                    """, arguments: [api]
+            ).map(Self.revision(from:))
+        }
+    }
+
+    /// Stores a new revision of `spec.name` and makes it the deployed one; returns its number.
+    public func addRevision(spec: APISpec, bundleDigest: String, configDirectory: String) throws -> StoredRevision {
+        let json = String(decoding: try JSONEncoder().encode(spec), as: UTF8.self)
+        return try database.write { db in
+            let last = try Int.fetchOne(db, sql: "SELECT MAX(revision) FROM revision WHERE api = ?", arguments: [spec.name]) ?? 0
+            let stored = StoredRevision(
+                api: spec.name, revision: last + 1, spec: spec, bundleDigest: bundleDigest,
+                configDirectory: configDirectory, createdAt: Date())
+            try db.execute(
+                sql: "INSERT INTO revision (api, revision, spec_json, bundle_digest, config_dir, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [stored.api, stored.revision, json, bundleDigest, configDirectory, stored.createdAt])
+            try db.execute(
+                sql: "INSERT INTO api (name, revision) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET revision = excluded.revision",
+                arguments: [stored.api, stored.revision])
+            return stored
+        }
+    }
+
+    /// Deletes `api` and its revisions; returns false when it did not exist.
+    @discardableResult
+    public func deleteAPI(_ api: String) throws -> Bool {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM revision WHERE api = ?", arguments: [api])
+            try db.execute(sql: "DELETE FROM api WHERE name = ?", arguments: [api])
+            return db.changesCount > 0
+        }
+    }
+
+    /// Bundle digests still referenced by any revision (to garbage-collect bundle folders).
+    public func referencedBundles() throws -> Set<String> {
+        try database.read { db in Set(try String.fetchAll(db, sql: "SELECT DISTINCT bundle_digest FROM revision")) }
+    }
+
+    private static func revision(from row: Row) throws -> StoredRevision {
+        let json: String = row["spec_json"]
+        return StoredRevision(
+            api: row["api"], revision: row["revision"], spec: try JSONDecoder().decode(APISpec.self, from: Data(json.utf8)),
+            bundleDigest: row["bundle_digest"], configDirectory: row["config_dir"], createdAt: row["created_at"])
+    }
+}

@@ -1,0 +1,210 @@
+import Yams
+
+/// One API entry of the file as read, with what the file-wide checks need even when the
+/// entry has problems.
+struct ParsedAPI {
+    /// The spec, when the entry had no problem.
+    var spec: APISpec?
+    /// The entry's name, when it is a string (valid or not).
+    var name: String?
+    /// The entry's kind, when valid.
+    var kind: APIKind?
+    /// Line of `name` (or of the entry).
+    var nameLine: Int?
+    /// The normalised endpoint, when valid.
+    var endpoint: String?
+    /// Line of `networking.endpoint` (or of `name` when defaulted).
+    var endpointLine: Int?
+    /// For a TrafficSplitter: each target's name with its key path and line.
+    var targets: [(name: String, path: String, line: Int?)] = []
+    /// Problems of this entry.
+    var issues: [ConfigIssue]
+}
+
+/// Reads one API entry of `tern.yaml` into an ``APISpec``: types, defaults, ranges and the
+/// rules between keys of the same entry. Rules across entries are ``ConfigLoader``'s.
+struct APISpecParser {
+    var reader: YAMLReader
+    /// Line of `predictor.server_side_batching.max_batch_size`, for the check against
+    /// `autoscaling.max_replica_concurrency`.
+    var maxBatchSizeLine: Int?
+
+    init(file: String) {
+        reader = YAMLReader(file: file)
+    }
+
+    /// Reads the entry `node`; its problems are in the result's `issues`.
+    static func parse(_ node: Node, file: String) -> ParsedAPI {
+        var parser = APISpecParser(file: file)
+        return parser.parse(node)
+    }
+
+    private mutating func parse(_ node: Node) -> ParsedAPI {
+        guard let entry = reader.mapping(node, path: "", line: node.mark?.line) else {
+            return ParsedAPI(issues: reader.issues)
+        }
+        var result = ParsedAPI(issues: [])
+        let name: String? = reader.read("name", in: entry)
+        result.name = name
+        result.nameLine = entry.line("name")
+        if let name {
+            reader.api = name
+            if let problem = APIName.validate(name) {
+                reader.report(problem, at: "name", line: entry.valueLine("name"))
+            }
+        } else if !entry.has("name") {
+            reader.reportMissing("name", in: entry, what: "a DNS-1035 label such as \"iris\"")
+        }
+
+        let kind: APIKind? = reader.choice("kind", in: entry, what: "a kind of API")
+        result.kind = kind
+        if !entry.has("kind") {
+            reader.reportMissing("kind", in: entry, what: APIKind.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        checkTopLevelKeys(entry, kind: kind)
+
+        let (networking, endpointLine) = parseNetworking(entry, name: name ?? "")
+        let nameIsValid = name.map { APIName.validate($0) == nil } ?? false
+        result.endpoint = endpointLine != nil || nameIsValid ? networking?.endpoint : nil
+        result.endpointLine = endpointLine ?? result.nameLine
+
+        var spec: APISpec?
+        // With a missing or misspelt kind, `apis` tells a TrafficSplitter apart (no cascade of
+        // "predictor is missing").
+        if (kind ?? (entry.has("apis") ? .trafficSplitter : nil)) == .trafficSplitter {
+            let targets = parseTrafficSplit(entry, name: name)
+            result.targets = targets.lines
+            if let name, kind != nil, let networking {
+                spec = APISpec(
+                    name: name, kind: .trafficSplitter, predictor: nil, networking: networking,
+                    trafficSplit: targets.targets)
+            }
+        } else {
+            let predictor = parsePredictor(entry)
+            if !entry.has("predictor") {
+                reader.reportMissing("predictor", in: entry, what: "e.g. predictor: {type: python, path: predictor.py}")
+            }
+            let compute = parseCompute(entry)
+            let autoscaling = parseAutoscaling(entry, predictor: predictor)
+            let updateStrategy = parseUpdateStrategy(entry)
+            let monitoring = parseMonitoring(entry)
+            if let name, let kind, let predictor, let networking {
+                spec = APISpec(
+                    name: name, kind: kind, predictor: predictor, networking: networking, compute: compute,
+                    autoscaling: autoscaling, updateStrategy: updateStrategy, monitoring: monitoring
+                )
+            }
+        }
+        result.issues = reader.issues
+        result.spec = reader.issues.isEmpty ? spec : nil
+        return result
+    }
+
+    /// Unknown keys of the entry; keys of the other shape (splitter vs predictor) get a
+    /// message that says which kind has them.
+    private mutating func checkTopLevelKeys(_ entry: YAMLMapping, kind: APIKind?) {
+        switch kind {
+        case .trafficSplitter:
+            reader.checkKeys(entry, allowed: ConfigKeys.trafficSplitter) { key in
+                ConfigKeys.api.contains(key)
+                    ? "a TrafficSplitter has no \"\(key)\" "
+                        + "(allowed: \(ConfigKeys.trafficSplitter.joined(separator: ", ")))"
+                    : nil
+            }
+        case .some(let kind):
+            reader.checkKeys(entry, allowed: ConfigKeys.api) { key in
+                key == "apis" ? "only a TrafficSplitter has \"apis\"; this API is a \(kind.rawValue)" : nil
+            }
+        case nil:
+            reader.checkKeys(entry, allowed: ConfigKeys.api + ["apis"])
+        }
+    }
+
+    // MARK: networking
+
+    /// The networking settings (nil when the endpoint is invalid) and the line of `endpoint`.
+    private mutating func parseNetworking(_ entry: YAMLMapping, name: String) -> (NetworkingSpec?, Int?) {
+        var networking = NetworkingSpec(endpoint: "/" + name)
+        guard let section = reader.section("networking", in: entry, allowed: ConfigKeys.networking) else {
+            return (networking, nil)
+        }
+        networking.requestTimeoutMs = readDuration("request_timeout", in: section, .greaterThan(0))
+        guard section.has("endpoint") else { return (networking, nil) }
+        let line = section.valueLine("endpoint")
+        guard let text: String = reader.read("endpoint", in: section) else { return (nil, line) }
+        guard let endpoint = Self.normalizeEndpoint(text) else {
+            reader.report(
+                "\"\(text)\" is not a valid endpoint: a URL path such as /iris or /models/iris, made of letters, "
+                    + "digits, \"-\", \"_\", \".\" and \"~\", not starting with a path of Tern's own "
+                    + "(\(APIName.reserved.joined(separator: ", ")))",
+                at: section.path("endpoint"), line: line)
+            return (nil, line)
+        }
+        networking.endpoint = endpoint
+        return (networking, line)
+    }
+
+    /// `iris` → `/iris`, `/a/b/` → `/a/b`; nil for an invalid path (empty, `/`, `..`, `//`,
+    /// other characters, or a first segment of Tern's own such as `/v1`).
+    static func normalizeEndpoint(_ text: String) -> String? {
+        var path = text.hasPrefix("/") ? text : "/" + text
+        if path.count > 1, path.hasSuffix("/") { path.removeLast() }
+        let segments = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+        let allowed = { (c: Character) in c.isASCII && (c.isLetter || c.isNumber || "-_.~".contains(c)) }
+        guard path.count <= 1000, let first = segments.first, !APIName.reserved.contains(String(first)),
+            segments.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." && $0.allSatisfy(allowed) })
+        else { return nil }
+        return path
+    }
+
+    // MARK: compute
+
+    private mutating func parseCompute(_ entry: YAMLMapping) -> ComputeSpec {
+        var compute = ComputeSpec()
+        guard let section = reader.section("compute", in: entry, allowed: ConfigKeys.compute) else { return compute }
+        if let cpu = reader.read(
+            "cpu", in: section, expected: "a CPU quantity", parse: Quantity.cpuMillicores, limits: .atLeast(20),
+            format: Quantity.formatMillicores)
+        {
+            compute.cpuMillicores = cpu
+        }
+        compute.gpu = reader.read("gpu", in: section, .atLeast(0)) ?? compute.gpu
+        compute.memBytes = reader.read(
+            "mem", in: section, expected: "a memory quantity", parse: Quantity.bytes, limits: .atLeast(20 << 20),
+            format: Quantity.formatBytes)
+        return compute
+    }
+
+    // MARK: monitoring
+
+    private mutating func parseMonitoring(_ entry: YAMLMapping) -> MonitoringSpec? {
+        guard let section = reader.section("monitoring", in: entry, allowed: ConfigKeys.monitoring) else { return nil }
+        let modelType: MonitoringSpec.ModelType? = reader.choice("model_type", in: section, what: "a model type")
+        if !section.has("model_type") {
+            reader.reportMissing("model_type", in: section, what: "classification or regression")
+        }
+        let key: String? = reader.read("key", in: section)
+        return modelType.map { MonitoringSpec(modelType: $0, key: key) }
+    }
+
+    // MARK: shared readers
+
+    /// A duration under `key`, in ms, checked against `limits`.
+    mutating func readDuration(_ key: String, in section: YAMLMapping, _ limits: Limits<Int64>) -> Int64? {
+        reader.read(
+            key, in: section, expected: "a duration", parse: DurationParser.milliseconds, limits: limits,
+            format: DurationParser.format(milliseconds:))
+    }
+
+    /// Checks a path inside the project: relative, not leaving the project; nil when valid.
+    static func projectPathProblem(_ path: String) -> String? {
+        if path.isEmpty { return "must not be empty" }
+        if path.hasPrefix("/") || path.hasPrefix("~") {
+            return "\"\(path)\" must be relative to the project directory (the directory of the config file)"
+        }
+        if path.split(separator: "/").contains("..") {
+            return "\"\(path)\" must stay inside the project directory (no \"..\")"
+        }
+        return nil
+    }
+}

@@ -1,0 +1,46 @@
+/// The status of an API as `tern get` shows it.
+///
+/// An open set modelled as a struct with static members (adding a status later is not
+/// source-breaking). The raw value is the user-facing text, e.g. `"error (init failed)"`.
+public struct APIStatus: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+    /// The text shown to users and sent in JSON.
+    public var rawValue: String
+    /// Creates a status from its user-facing text.
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    /// Every requested replica of the current revision is ready.
+    public static let live = APIStatus(rawValue: "live")
+    /// Replicas are starting or a rolling update is in progress.
+    public static let updating = APIStatus(rawValue: "updating")
+    /// Replicas crash for a reason other than the ones below.
+    public static let error = APIStatus(rawValue: "error")
+    /// The predictor failed to load (import error, `__init__` raised).
+    public static let errorInitFailed = APIStatus(rawValue: "error (init failed)")
+    /// A replica was killed for exceeding `compute.mem`.
+    public static let errorOutOfMemory = APIStatus(rawValue: "error (out of memory)")
+    /// Replicas cannot be placed: not enough CPU, memory or GPUs on this machine.
+    public static let computeUnavailable = APIStatus(rawValue: "compute unavailable")
+    /// `min_replicas: 0` and no traffic: no replica runs.
+    public static let scaledToZero = APIStatus(rawValue: "scaled to zero")
+
+    public var description: String { rawValue }
+}
+
+/// The lifecycle state of one replica.
+public struct ReplicaState: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+    /// The text shown to users and sent in JSON.
+    public var rawValue: String
+    /// Creates a state from its text.
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    /// The process runs; the predictor is loading.
+    public static let starting = ReplicaState(rawValue: "starting")
+    /// Health frames succeed; the gateway balances requests to it.
+    public static let ready = ReplicaState(rawValue: "ready")
+    /// Removed from balancing; finishing in-flight requests before it stops.
+    public static let draining = ReplicaState(rawValue: "draining")
+    /// Exited; waiting out its restart backoff.
+    public static let backoff = ReplicaState(rawValue: "backoff")
+
+    public var description: String { rawValue }
+}

@@ -1,0 +1,106 @@
+/// The seams where Tern's feature modules meet. Each module implements or consumes these
+/// protocols; only `tern serve` (TernCLI) wires concrete types together.
+///
+/// Dependencies point one way: TernCore ← {TernGateway, TernSupervisor, TernControlPlane}.
+
+/// A revision of an API that a backend should run.
+public struct Deployment: Sendable, Equatable {
+    /// The validated spec.
+    public var spec: APISpec
+    /// Revision number (1, 2, …); a new one for every change of spec or project files.
+    public var revision: Int
+    /// Absolute path of the extracted project (the folder that held `tern.yaml`).
+    public var projectDirectory: String
+    /// Environment for the replicas: the project's `.env`, then `predictor.env` on top.
+    public var environment: [String: String]
+
+    /// Memberwise initialiser.
+    public init(spec: APISpec, revision: Int, projectDirectory: String, environment: [String: String]) {
+        self.spec = spec
+        self.revision = revision
+        self.projectDirectory = projectDirectory
+        self.environment = environment
+    }
+}
+
+/// What an API's replicas look like, as a backend reports it.
+public struct BackendAPIStatus: Sendable, Equatable {
+    /// Derived status (see ``APIStatus``).
+    public var status: APIStatus
+    /// Why, when not live.
+    public var message: String?
+    /// Replicas wanted now.
+    public var requestedReplicas: Int
+    /// Replicas that receive traffic.
+    public var readyReplicas: Int
+    /// Every replica.
+    public var replicas: [ReplicaDocument]
+
+    /// Memberwise initialiser.
+    public init(
+        status: APIStatus, message: String?, requestedReplicas: Int, readyReplicas: Int, replicas: [ReplicaDocument]
+    ) {
+        self.status = status
+        self.message = message
+        self.requestedReplicas = requestedReplicas
+        self.readyReplicas = readyReplicas
+        self.replicas = replicas
+    }
+}
+
+/// Starts, probes, restarts and stops replicas (the local process supervisor; Kubernetes later).
+public protocol ReplicaBackend: Sendable {
+    /// Makes the API run `deployment` (starting it, or replacing replicas of an older revision).
+    /// Returns once the change is under way; readiness is reported through ``status(api:)``.
+    func apply(_ deployment: Deployment) async
+    /// Stops every replica of `api` and returns once their processes are gone.
+    func remove(api: String) async
+    /// The API's replicas and derived status, or nil for an API the backend does not run.
+    func status(api: String) async -> BackendAPIStatus?
+    /// Stops every replica of every API (graceful, then forced) and returns once all are gone.
+    func shutdown() async
+}
+
+/// A replica whose worker sockets exist, handed from the backend to the data plane.
+public struct ReplicaEndpoint: Sendable, Equatable {
+    /// The API it serves.
+    public var api: String
+    /// Unique replica id, e.g. `iris-3f9a1c`.
+    public var replicaID: String
+    /// Revision it runs.
+    public var revision: Int
+    /// One Unix socket path per worker process (`processes_per_replica` of them).
+    public var socketPaths: [String]
+    /// Concurrency slots per worker socket (`threads_per_process`).
+    public var slotsPerSocket: Int
+
+    /// Memberwise initialiser.
+    public init(api: String, replicaID: String, revision: Int, socketPaths: [String], slotsPerSocket: Int) {
+        self.api = api
+        self.replicaID = replicaID
+        self.revision = revision
+        self.socketPaths = socketPaths
+        self.slotsPerSocket = slotsPerSocket
+    }
+}
+
+/// The data plane's view of replicas: the backend attaches a replica once it started and
+/// detaches it before stopping it.
+public protocol ReplicaRegistry: Sendable {
+    /// Opens the replica's slot connections, exchanges `hello` and a `health` frame, then puts the
+    /// replica into balancing. Throws when the replica does not answer (it is then not used).
+    func attach(_ replica: ReplicaEndpoint) async throws
+    /// Takes the replica out of balancing at once, waits up to `grace` for its in-flight requests
+    /// to finish, then closes its connections. Idempotent.
+    func detach(api: String, replicaID: String, grace: Duration) async
+}
+
+/// The data plane's routing table: which endpoint path belongs to which API, with its limits.
+public protocol RouteTable: Sendable {
+    /// Adds or updates the route of `spec` (endpoint, admission limits, timeout).
+    func setRoute(_ spec: APISpec) async
+    /// Removes the route of `api`: later requests get 404; queued ones get 503.
+    func removeRoute(api: String) async
+    /// Requests in flight for `api` (running plus queued).
+    func inFlight(api: String) async -> Int
+}

@@ -1,0 +1,178 @@
+import Foundation
+
+/// One API as the control plane reports it (`GET /v1/apis/{name}`, `tern get NAME -o json`).
+public struct APIDocument: Codable, Sendable, Equatable {
+    /// The API's name.
+    public var name: String
+    /// The API's kind, e.g. `"RealtimeAPI"`.
+    public var kind: String
+    /// Current status, e.g. `live`.
+    public var status: APIStatus
+    /// Why the status is what it is, when it is not `live` (e.g. the last line of an init traceback).
+    public var message: String?
+    /// The full URL of the endpoint on the gateway, e.g. `http://127.0.0.1:8888/iris`.
+    public var endpoint: String
+    /// Revision number of the spec and project currently deployed (1, 2, …).
+    public var revision: Int
+    /// Replicas wanted now.
+    public var requestedReplicas: Int
+    /// Replicas of any revision that pass health checks and receive traffic.
+    public var readyReplicas: Int
+    /// Requests in flight in the gateway for this API (running plus queued).
+    public var inFlight: Int
+    /// Every replica process, for `tern get NAME`.
+    public var replicas: [ReplicaDocument]
+    /// When the current revision was deployed (ISO 8601).
+    public var updatedAt: Date
+
+    /// Memberwise initialiser.
+    public init(
+        name: String, kind: String, status: APIStatus, message: String?, endpoint: String, revision: Int,
+        requestedReplicas: Int, readyReplicas: Int, inFlight: Int, replicas: [ReplicaDocument], updatedAt: Date
+    ) {
+        self.name = name
+        self.kind = kind
+        self.status = status
+        self.message = message
+        self.endpoint = endpoint
+        self.revision = revision
+        self.requestedReplicas = requestedReplicas
+        self.readyReplicas = readyReplicas
+        self.inFlight = inFlight
+        self.replicas = replicas
+        self.updatedAt = updatedAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, kind, status, message, endpoint, revision, replicas
+        case requestedReplicas = "requested_replicas"
+        case readyReplicas = "ready_replicas"
+        case inFlight = "in_flight"
+        case updatedAt = "updated_at"
+    }
+}
+
+/// One replica process as reported in an ``APIDocument``.
+public struct ReplicaDocument: Codable, Sendable, Equatable {
+    /// Replica id, e.g. `iris-3f9a1c`.
+    public var id: String
+    /// The revision this replica serves.
+    public var revision: Int
+    /// Lifecycle state.
+    public var state: ReplicaState
+    /// Process id of the replica's main process, when running.
+    public var pid: Int32?
+    /// How many times this replica slot was restarted after its process exited.
+    public var restarts: Int
+    /// The last exit reason, e.g. `exit code 3 (predictor failed to load)`.
+    public var lastExit: String?
+
+    /// Memberwise initialiser.
+    public init(id: String, revision: Int, state: ReplicaState, pid: Int32?, restarts: Int, lastExit: String?) {
+        self.id = id
+        self.revision = revision
+        self.state = state
+        self.pid = pid
+        self.restarts = restarts
+        self.lastExit = lastExit
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, revision, state, pid, restarts
+        case lastExit = "last_exit"
+    }
+}
+
+/// What a deploy did to each API of the config file (`POST /v1/deploy`).
+public struct DeployResult: Codable, Sendable, Equatable {
+    /// What happened to one API.
+    public struct Outcome: Codable, Sendable, Equatable {
+        /// API name.
+        public var name: String
+        /// `created`, `updated` or `unchanged`.
+        public var action: String
+        /// The revision now deployed.
+        public var revision: Int
+        /// Memberwise initialiser.
+        public init(name: String, action: String, revision: Int) {
+            self.name = name
+            self.action = action
+            self.revision = revision
+        }
+    }
+    /// One outcome per API in file order.
+    public var apis: [Outcome]
+    /// Memberwise initialiser.
+    public init(apis: [Outcome]) { self.apis = apis }
+}
+
+/// `GET /v1/info`: what a client needs to know about a running server.
+public struct ServerInfo: Codable, Sendable, Equatable {
+    /// Tern's version string.
+    public var version: String
+    /// Base URL of the gateway, e.g. `http://127.0.0.1:8888`.
+    public var gatewayURL: String
+    /// Base URL of the control plane.
+    public var controlURL: String
+    /// The server's `TERN_HOME`.
+    public var home: String
+    /// Process id of `tern serve`.
+    public var pid: Int32
+
+    /// Memberwise initialiser.
+    public init(version: String, gatewayURL: String, controlURL: String, home: String, pid: Int32) {
+        self.version = version
+        self.gatewayURL = gatewayURL
+        self.controlURL = controlURL
+        self.home = home
+        self.pid = pid
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version, home, pid
+        case gatewayURL = "gateway_url"
+        case controlURL = "control_url"
+    }
+}
+
+/// The JSON shape of every error Tern's HTTP servers return:
+/// `{"error": {"kind": "...", "message": "...", "api": "..."}}`.
+public struct ErrorDocument: Codable, Sendable, Equatable, Error {
+    /// The inner object.
+    public struct Body: Codable, Sendable, Equatable {
+        /// Machine-readable kind, e.g. `invalid_json`, `not_found`.
+        public var kind: String
+        /// Human-readable message saying what went wrong and what to do.
+        public var message: String
+        /// The API concerned, when there is one.
+        public var api: String?
+    }
+    /// The error.
+    public var error: Body
+
+    /// Creates an error document.
+    public init(kind: String, message: String, api: String? = nil) {
+        self.error = Body(kind: kind, message: message, api: api)
+    }
+}
+
+/// Tern's version, reported by `tern version` and `/v1/info`.
+public let ternVersion = "0.1.0"
+
+/// The JSON coders used on Tern's wire (ISO 8601 dates, sorted keys for stable output).
+public enum WireJSON {
+    /// An encoder for control-plane documents.
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+
+    /// A decoder for control-plane documents.
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}

@@ -1,0 +1,146 @@
+import DequeModule
+import NIOCore
+
+/// A reserved concurrency slot: the replica and the connection a request runs on.
+struct SlotLease: Sendable {
+    var replicaID: String
+    var connection: ReplicaConnection
+}
+
+/// Why the gateway refused or failed a request before a replica answered it.
+struct GatewayRejection: Error, Sendable {
+    /// HTTP status.
+    var status: Int
+    /// Error kind for the JSON body.
+    var kind: String
+    /// Message for the JSON body.
+    var message: String
+    /// Seconds for `Retry-After`, when the client should retry.
+    var retryAfter: Int?
+}
+
+/// Routing state of one API: its replicas' slot connections, the admission state machine and
+/// the queue of requests waiting for a slot. All I/O decisions come from ``AdmissionState``.
+actor APIRouter {
+    /// The API's name (for messages).
+    let apiName: String
+    private var admission: AdmissionState
+    private var freeConnections: [String: [ReplicaConnection]] = [:]
+    private var allConnections: [String: [ReplicaConnection]] = [:]
+    private var waiters: Deque<(id: UInt64, continuation: CheckedContinuation<SlotLease, any Error>)> = []
+    private var nextWaiterID: UInt64 = 0
+
+    init(apiName: String, maxReplicaConcurrency: Int) {
+        self.apiName = apiName
+        self.admission = AdmissionState(maxReplicaConcurrency: maxReplicaConcurrency)
+    }
+
+    /// Requests running plus queued.
+    var inFlight: Int { admission.inFlight }
+    /// Replicas taking new requests.
+    var readyReplicas: Int { admission.readyReplicas }
+
+    /// Updates `max_replica_concurrency` after a redeploy.
+    func setMaxReplicaConcurrency(_ value: Int) {
+        admission.maxReplicaConcurrency = value
+    }
+
+    /// Reserves a slot, waiting in the queue when all are busy.
+    /// - Throws: ``GatewayRejection`` (503) when no replica is ready or the API is at its limit;
+    ///   `CancellationError` when the waiting task is cancelled.
+    func acquire() async throws -> SlotLease {
+        switch admission.admit() {
+        case .dispatch(let replicaID):
+            return SlotLease(replicaID: replicaID, connection: freeConnections[replicaID]!.removeLast())
+        case .reject(.noReadyReplica):
+            throw GatewayRejection(
+                status: 503, kind: "no_ready_replica",
+                message: "API \(apiName) has no ready replica; check `tern get \(apiName)` and `tern logs \(apiName)`",
+                retryAfter: 1)
+        case .reject(.overloaded(let limit)):
+            throw GatewayRejection(
+                status: 503, kind: "overloaded",
+                message: "API \(apiName) has \(limit) requests in flight (max_replica_concurrency × ready replicas); retry later",
+                retryAfter: 1)
+        case .enqueue:
+            let id = nextWaiterID
+            nextWaiterID += 1
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { continuation in
+                    waiters.append((id, continuation))
+                }
+            } onCancel: {
+                Task { await self.cancelWaiter(id) }
+            }
+        }
+    }
+
+    /// Returns a slot. With `broken`, the connection is dropped instead of reused.
+    func release(_ lease: SlotLease, broken: Bool) {
+        if broken {
+            allConnections[lease.replicaID]?.removeAll { $0 === lease.connection }
+            _ = admission.release(replicaID: lease.replicaID, slotLost: true)
+            return
+        }
+        if admission.release(replicaID: lease.replicaID) {
+            let waiter = waiters.removeFirst()
+            waiter.continuation.resume(returning: lease)
+        } else {
+            freeConnections[lease.replicaID, default: []].append(lease.connection)
+        }
+    }
+
+    /// Puts a replica's open connections into balancing and hands queued requests to it.
+    func attach(replicaID: String, connections: [ReplicaConnection]) {
+        allConnections[replicaID] = connections
+        var free = connections
+        let taken = admission.addReplica(id: replicaID, slots: connections.count)
+        for _ in 0..<taken {
+            let waiter = waiters.removeFirst()
+            waiter.continuation.resume(returning: SlotLease(replicaID: replicaID, connection: free.removeLast()))
+        }
+        freeConnections[replicaID] = free
+    }
+
+    /// Takes a replica out of balancing, waits up to `grace` for its running requests, then
+    /// closes its connections.
+    func detach(replicaID: String, grace: Duration) async {
+        guard allConnections[replicaID] != nil else { return }
+        let stranded = admission.beginDrain(replicaID: replicaID)
+        failWaiters(count: stranded)
+        let deadline = ContinuousClock.now + grace
+        while admission.busy(replicaID: replicaID) > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let connections = allConnections.removeValue(forKey: replicaID) ?? []
+        freeConnections.removeValue(forKey: replicaID)
+        admission.removeReplica(replicaID: replicaID)
+        for connection in connections { await connection.close() }
+    }
+
+    /// Fails every queued request (the API was deleted).
+    func close() async {
+        failWaiters(count: waiters.count)
+        for id in Array(allConnections.keys) {
+            await detach(replicaID: id, grace: .zero)
+        }
+    }
+
+    private func failWaiters(count: Int) {
+        for _ in 0..<min(count, waiters.count) {
+            let waiter = waiters.removeFirst()
+            waiter.continuation.resume(
+                throwing: GatewayRejection(
+                    status: 503, kind: "no_ready_replica",
+                    message: "API \(apiName) lost its last ready replica while the request waited; retry",
+                    retryAfter: 1))
+        }
+    }
+
+    private func cancelWaiter(_ id: UInt64) {
+        guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
+        let waiter = waiters.remove(at: index)
+        admission.cancelQueued()
+        waiter.continuation.resume(throwing: CancellationError())
+    }
+}

@@ -1,0 +1,140 @@
+/// The gateway's admission and balancing decisions for one API, as a pure state machine.
+///
+/// Every replica has a fixed number of concurrency slots (`processes_per_replica ×
+/// threads_per_process`). A request is dispatched to the least-loaded replica with a free slot,
+/// queued in the gateway when all slots are busy, and rejected once the API's in-flight requests
+/// (running plus queued) reach `max_replica_concurrency × ready replicas` (Cortex's per-replica
+/// limit, `pkg/proxy/breaker.go`, applied at the gateway). The owner (``APIRouter``) performs the
+/// I/O that each decision asks for; this type has no clock, no I/O and no concurrency.
+struct AdmissionState: Sendable {
+    /// The load of one replica.
+    struct Replica: Sendable, Equatable {
+        var id: String
+        /// Concurrency slots (processes × threads).
+        var slots: Int
+        /// Requests running on it.
+        var busy: Int = 0
+        /// False once draining: it takes no new requests.
+        var accepting: Bool = true
+    }
+
+    /// What to do with a new request.
+    enum Decision: Equatable, Sendable {
+        /// Send it now to this replica (a slot has been reserved).
+        case dispatch(replicaID: String)
+        /// Keep it waiting in the gateway queue.
+        case enqueue
+        /// Refuse it (503).
+        case reject(RejectReason)
+    }
+
+    /// Why a request was refused.
+    enum RejectReason: Equatable, Sendable {
+        /// No replica is ready.
+        case noReadyReplica
+        /// `limit` requests are already in flight.
+        case overloaded(limit: Int)
+    }
+
+    /// `max_replica_concurrency`: in-flight requests allowed per ready replica.
+    var maxReplicaConcurrency: Int
+    private(set) var replicas: [Replica] = []
+    /// Requests waiting for a slot.
+    private(set) var queued = 0
+    /// Rotates ties between equally loaded replicas.
+    private var cursor = 0
+
+    init(maxReplicaConcurrency: Int) {
+        self.maxReplicaConcurrency = maxReplicaConcurrency
+    }
+
+    /// Replicas taking new requests.
+    var readyReplicas: Int { replicas.reduce(0) { $0 + ($1.accepting ? 1 : 0) } }
+    /// Running plus queued requests.
+    var inFlight: Int { replicas.reduce(queued) { $0 + $1.busy } }
+    /// The admission limit now: `max_replica_concurrency × ready replicas`.
+    var limit: Int { maxReplicaConcurrency * readyReplicas }
+
+    /// Decides what to do with a new request.
+    mutating func admit() -> Decision {
+        let ready = readyReplicas
+        guard ready > 0 else { return .reject(.noReadyReplica) }
+        guard inFlight < maxReplicaConcurrency * ready else { return .reject(.overloaded(limit: limit)) }
+        if let index = leastLoadedWithFreeSlot() {
+            replicas[index].busy += 1
+            return .dispatch(replicaID: replicas[index].id)
+        }
+        queued += 1
+        return .enqueue
+    }
+
+    /// A queued request gave up (client gone or timed out) before getting a slot.
+    mutating func cancelQueued() {
+        precondition(queued > 0)
+        queued -= 1
+    }
+
+    /// A request on `replicaID` finished. Returns true when its slot passes straight to the
+    /// oldest queued request (the replica stays busy); false when the slot is now free.
+    /// - Parameter slotLost: the slot's connection broke, so the replica has one slot fewer and
+    ///   nothing is handed over.
+    mutating func release(replicaID: String, slotLost: Bool = false) -> Bool {
+        guard let index = replicas.firstIndex(where: { $0.id == replicaID }) else { return false }
+        if slotLost {
+            replicas[index].slots = max(0, replicas[index].slots - 1)
+        } else if queued > 0 && replicas[index].accepting {
+            queued -= 1
+            return true
+        }
+        replicas[index].busy -= 1
+        return false
+    }
+
+    /// Adds a ready replica with `slots` slots. Returns how many queued requests it takes at once.
+    mutating func addReplica(id: String, slots: Int) -> Int {
+        let taken = min(queued, slots)
+        replicas.append(Replica(id: id, slots: slots, busy: taken))
+        queued -= taken
+        return taken
+    }
+
+    /// Stops sending new requests to `replicaID`. Returns the number of queued requests that must
+    /// be failed because no accepting replica is left.
+    mutating func beginDrain(replicaID: String) -> Int {
+        guard let index = replicas.firstIndex(where: { $0.id == replicaID }) else { return 0 }
+        replicas[index].accepting = false
+        if readyReplicas == 0 {
+            defer { queued = 0 }
+            return queued
+        }
+        return 0
+    }
+
+    /// Requests still running on `replicaID` (0 for an unknown replica).
+    func busy(replicaID: String) -> Int {
+        replicas.first(where: { $0.id == replicaID })?.busy ?? 0
+    }
+
+    /// Forgets `replicaID` entirely (after it drained).
+    mutating func removeReplica(replicaID: String) {
+        replicas.removeAll { $0.id == replicaID }
+    }
+
+    private mutating func leastLoadedWithFreeSlot() -> Int? {
+        var best: Int?
+        var bestLoad = Double.infinity
+        let count = replicas.count
+        for step in 0..<count {
+            let index = (cursor + step) % count
+            let replica = replicas[index]
+            guard replica.accepting, replica.busy < replica.slots else { continue }
+            let load = Double(replica.busy) / Double(replica.slots)
+            if load < bestLoad {
+                best = index
+                bestLoad = load
+            }
+        }
+        if let best { cursor = (best + 1) % max(count, 1) }
+        return best
+    }
+}

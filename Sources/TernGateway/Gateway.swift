@@ -1,0 +1,124 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ServiceLifecycle
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import TernCore
+
+/// Settings of the gateway (data plane).
+public struct GatewayConfiguration: Sendable {
+    /// Address to bind; default `127.0.0.1`.
+    public var host: String
+    /// Port to bind; `0` picks a free one. Default 8888.
+    public var port: Int
+    /// Largest request body accepted, in bytes; larger ones get 413. Default 32 MiB.
+    public var maxBodyBytes: Int
+
+    /// Creates a configuration; every default is stated on its property.
+    public init(host: String = "127.0.0.1", port: Int = 8888, maxBodyBytes: Int = 32 << 20) {
+        self.host = host
+        self.port = port
+        self.maxBodyBytes = maxBodyBytes
+    }
+}
+
+/// The data plane: accepts client HTTP traffic, admits it, and forwards each request as one
+/// frame over a pooled Unix-socket connection to the least-loaded ready replica.
+///
+/// It implements ``RouteTable`` (which endpoint belongs to which API) and ``ReplicaRegistry``
+/// (which replicas serve it) for the control plane and the backend.
+public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
+    /// Settings.
+    public let configuration: GatewayConfiguration
+    let logger: Logger
+    let eventLoopGroup: any EventLoopGroup
+    /// API name → router, and endpoint path → API name.
+    private let table = Mutex<(routers: [String: APIRouter], endpoints: [String: String])>(([:], [:]))
+
+    /// Creates a gateway; call ``makeService(onRunning:)`` to serve HTTP.
+    public init(
+        configuration: GatewayConfiguration,
+        logger: Logger,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.configuration = configuration
+        self.logger = logger
+        self.eventLoopGroup = eventLoopGroup
+    }
+
+    /// The HTTP server as a service for a `ServiceGroup`. `onRunning` receives the bound port.
+    public func makeService(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some Service {
+        Application(
+            responder: GatewayResponder(gateway: self),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
+            logger: logger
+        )
+    }
+
+    /// The router serving `path` (an endpoint such as `/iris`), if any.
+    func router(forPath path: String) -> APIRouter? {
+        table.withLock { table in table.endpoints[path].flatMap { table.routers[$0] } }
+    }
+
+    func router(forAPI api: String) -> APIRouter? {
+        table.withLock { $0.routers[api] }
+    }
+
+    // MARK: RouteTable
+
+    public func setRoute(_ spec: APISpec) async {
+        let existing: APIRouter? = table.withLock { table in
+            table.endpoints = table.endpoints.filter { $0.value != spec.name }
+            table.endpoints[spec.networking.endpoint] = spec.name
+            if let router = table.routers[spec.name] { return router }
+            table.routers[spec.name] = APIRouter(
+                apiName: spec.name, maxReplicaConcurrency: spec.autoscaling.maxReplicaConcurrency)
+            return nil
+        }
+        await existing?.setMaxReplicaConcurrency(spec.autoscaling.maxReplicaConcurrency)
+    }
+
+    public func removeRoute(api: String) async {
+        let router: APIRouter? = table.withLock { table in
+            table.endpoints = table.endpoints.filter { $0.value != api }
+            return table.routers.removeValue(forKey: api)
+        }
+        await router?.close()
+    }
+
+    public func inFlight(api: String) async -> Int {
+        await router(forAPI: api)?.inFlight ?? 0
+    }
+
+    // MARK: ReplicaRegistry
+
+    public func attach(_ replica: ReplicaEndpoint) async throws {
+        guard let router = router(forAPI: replica.api) else {
+            throw GatewayRejection(status: 404, kind: "not_found", message: "no route for API \(replica.api)")
+        }
+        var connections: [ReplicaConnection] = []
+        do {
+            for path in replica.socketPaths {
+                for _ in 0..<replica.slotsPerSocket {
+                    connections.append(try await ReplicaConnection.connect(socketPath: path, group: eventLoopGroup))
+                }
+            }
+            guard await connections[0].checkHealth() else {
+                throw ReplicaConnectionError.handshake("health frame not answered with 200")
+            }
+        } catch {
+            for connection in connections { await connection.close() }
+            throw error
+        }
+        await router.attach(replicaID: replica.replicaID, connections: connections)
+        logger.debug("replica attached", metadata: ["api": "\(replica.api)", "replica": "\(replica.replicaID)"])
+    }
+
+    public func detach(api: String, replicaID: String, grace: Duration) async {
+        await router(forAPI: api)?.detach(replicaID: replicaID, grace: grace)
+    }
+}

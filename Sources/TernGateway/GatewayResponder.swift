@@ -1,0 +1,201 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import NIOCore
+import Synchronization
+import TernCore
+
+/// Answers client HTTP requests: `POST /<endpoint>` predicts, `GET /<endpoint>` describes the
+/// API, `GET /healthz` checks the gateway itself. Every error is the JSON shape of
+/// ``ErrorDocument``.
+struct GatewayResponder: HTTPResponder {
+    typealias Context = BasicRequestContext
+    let gateway: Gateway
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        let path = request.uri.path
+        if path == "/healthz" {
+            return Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+        }
+        guard let router = gateway.router(forPath: path) else {
+            return Self.error(
+                status: 404, kind: "not_found",
+                message: "no API is deployed at \(path); run `tern get` to list APIs and their endpoints", api: nil)
+        }
+        switch request.method {
+        case .post:
+            return await predict(request, router: router)
+        case .get:
+            return await describe(router)
+        default:
+            return Self.error(
+                status: 405, kind: "method_not_allowed",
+                message: "use POST to predict or GET for the API's status", api: router.apiName,
+                headers: [.allow: "GET, POST"])
+        }
+    }
+
+    private func describe(_ router: APIRouter) async -> Response {
+        let ready = await router.readyReplicas
+        let inFlight = await router.inFlight
+        let status = ready > 0 ? "live" : "unavailable"
+        let json = #"{"api":\#(JSONText.quoted(router.apiName)),"status":"\#(status)","ready_replicas":\#(ready),"in_flight":\#(inFlight)}"#
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
+    }
+
+    private func predict(_ request: Request, router: APIRouter) async -> Response {
+        let api = router.apiName
+        let limit = gateway.configuration.maxBodyBytes
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
+            return Self.tooLarge(limit: limit, api: api)
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            return Self.tooLarge(limit: limit, api: api)
+        } catch {
+            return Self.error(status: 400, kind: "bad_request", message: "could not read the request body: \(error)", api: api)
+        }
+
+        let lease: SlotLease
+        do {
+            lease = try await router.acquire()
+        } catch let rejection as GatewayRejection {
+            return Self.error(rejection, api: api)
+        } catch {
+            return Self.error(status: 503, kind: "cancelled", message: "the request was cancelled while queued", api: api)
+        }
+
+        let requestID = RequestID.next()
+        let frame = ReplicaFrame(
+            header: Self.predictHeader(request, requestID: requestID, connection: lease.connection), body: body)
+        let reply: ReplicaFrame
+        do {
+            reply = try await lease.connection.send(frame)
+        } catch {
+            await router.release(lease, broken: true)
+            gateway.logger.warning(
+                "replica connection failed", metadata: ["api": "\(api)", "request_id": "\(requestID)", "error": "\(error)"])
+            return Self.error(
+                status: 502, kind: "replica_failed",
+                message: "the replica serving this request exited before answering (request \(requestID)); see `tern logs \(api)`",
+                api: api, headers: [.retryAfter: "1"])
+        }
+        await router.release(lease, broken: false)
+        return Self.response(for: reply, api: api, requestID: requestID)
+    }
+
+    /// Builds the JSON header of a `predict` frame without an encoder: the shape is fixed.
+    static func predictHeader(_ request: Request, requestID: String, connection: ReplicaConnection) -> ByteBuffer {
+        var json = #"{"kind":"predict","id":1,"request_id":""#
+        json += requestID
+        json += #"","path":"#
+        json += JSONText.quoted(request.uri.path)
+        if connection.acceptsQuery, let query = request.uri.query, !query.isEmpty {
+            json += #","query":"#
+            json += JSONText.quoted(query)
+        }
+        if let contentType = request.headers[.contentType] {
+            json += #","content_type":"#
+            json += JSONText.quoted(contentType)
+        }
+        if connection.acceptsHeaders {
+            json += #","headers":{"#
+            var first = true
+            for field in request.headers {
+                if !first { json += "," }
+                first = false
+                json += JSONText.quoted(field.name.canonicalName)
+                json += ":"
+                json += JSONText.quoted(field.value)
+            }
+            json += "}"
+        }
+        json += "}"
+        return ByteBuffer(string: json)
+    }
+
+    /// Turns a replica's response frame into an HTTP response.
+    static func response(for reply: ReplicaFrame, api: String, requestID: String) -> Response {
+        guard let header = try? JSONDecoder().decode(ReplicaResponseHeader.self, from: Data(reply.header.readableBytesView))
+        else {
+            return error(status: 502, kind: "bad_replica_response", message: "the replica sent an unreadable response header", api: api)
+        }
+        if let failure = header.error {
+            return error(
+                status: header.status, kind: failure.kind, message: failure.message, api: api,
+                headers: [.requestID: requestID])
+        }
+        return Response(
+            status: .init(code: header.status),
+            headers: [.contentType: header.contentType ?? "application/octet-stream", .requestID: requestID],
+            body: .init(byteBuffer: reply.body))
+    }
+
+    static func tooLarge(limit: Int, api: String) -> Response {
+        error(
+            status: 413, kind: "payload_too_large",
+            message: "the request body is larger than the gateway's limit of \(limit) bytes; start the server with `tern serve --max-body-bytes N` to change it",
+            api: api, headers: [.connection: "close"])
+    }
+
+    static func error(_ rejection: GatewayRejection, api: String) -> Response {
+        var headers = HTTPFields()
+        if let retryAfter = rejection.retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return error(status: rejection.status, kind: rejection.kind, message: rejection.message, api: api, headers: headers)
+    }
+
+    /// A JSON error response in Tern's shape.
+    static func error(status: Int, kind: String, message: String, api: String?, headers: HTTPFields = [:]) -> Response {
+        var fields = headers
+        fields[.contentType] = "application/json"
+        var json = #"{"error":{"kind":"# + JSONText.quoted(kind) + #","message":"# + JSONText.quoted(message)
+        if let api { json += #","api":"# + JSONText.quoted(api) }
+        json += "}}"
+        return Response(status: .init(code: status), headers: fields, body: .init(byteBuffer: ByteBuffer(string: json)))
+    }
+}
+
+extension HTTPField.Name {
+    /// `X-Request-ID`: the id the gateway gives each request, also written to the replica's logs.
+    static let requestID = HTTPField.Name("X-Request-ID")!
+}
+
+/// Request ids: a random per-process prefix and a counter (unique, cheap, sortable in logs).
+enum RequestID {
+    private static let prefix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+    private static let counter = Atomic<UInt64>(0)
+
+    /// The next id, e.g. `3f9a1c2b-17`.
+    static func next() -> String {
+        let n = counter.wrappingAdd(1, ordering: .relaxed).newValue
+        return prefix + "-" + String(n, radix: 16)
+    }
+}
+
+/// Writing JSON text by hand for the gateway's fixed-shape documents.
+enum JSONText {
+    /// `value` as a JSON string literal, quotes included (RFC 8259 escaping).
+    static func quoted(_ value: String) -> String {
+        var out = "\""
+        out.reserveCapacity(value.utf8.count + 2)
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
+                    + String(scalar.value, radix: 16)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+        return out
+    }
+}

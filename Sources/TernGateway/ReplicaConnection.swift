@@ -1,0 +1,148 @@
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// Why a replica connection failed.
+struct ReplicaConnectionError: Error, CustomStringConvertible {
+    var description: String
+    /// The replica closed the connection (its worker exited or crashed) with a request pending.
+    static let closed = Self(description: "the replica closed the connection (its worker process exited)")
+    /// The replica answered `hello` with something other than status 200.
+    static func handshake(_ detail: String) -> Self { Self(description: "replica handshake failed: \(detail)") }
+}
+
+/// Matches each response frame to the one request in flight on the connection.
+///
+/// The protocol allows one request at a time per connection, so one pending promise suffices.
+final class ReplicaResponseHandler: ChannelDuplexHandler {
+    typealias InboundIn = ReplicaFrame
+    typealias OutboundIn = (ReplicaFrame, EventLoopPromise<ReplicaFrame>)
+    typealias OutboundOut = ReplicaFrame
+
+    private var pending: EventLoopPromise<ReplicaFrame>?
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let (frame, responsePromise) = unwrapOutboundIn(data)
+        precondition(pending == nil, "one request at a time per replica connection")
+        pending = responsePromise
+        context.write(wrapOutboundOut(frame), promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        let promise = pending
+        pending = nil
+        promise?.succeed(frame)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        failPending(ReplicaConnectionError.closed)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        failPending(error)
+        context.close(promise: nil)
+    }
+
+    private func failPending(_ error: any Error) {
+        let promise = pending
+        pending = nil
+        promise?.fail(error)
+    }
+}
+
+@available(*, unavailable)
+extension ReplicaResponseHandler: Sendable {}
+
+/// The decoded header of a response frame.
+struct ReplicaResponseHeader: Decodable, Sendable {
+    struct ErrorInfo: Decodable, Sendable {
+        var kind: String
+        var message: String
+    }
+    var id: Int?
+    var status: Int
+    var contentType: String?
+    var error: ErrorInfo?
+    var accepts: [String]?
+    var pid: Int32?
+
+    enum CodingKeys: String, CodingKey {
+        case id, status, error, accepts, pid
+        case contentType = "content_type"
+    }
+}
+
+/// One connection (one concurrency slot) to a replica worker's Unix socket.
+final class ReplicaConnection: Sendable {
+    let channel: any Channel
+    /// Which parameters the predictor declares (from `hello`): lets the gateway skip headers/query.
+    let acceptsHeaders: Bool
+    let acceptsQuery: Bool
+
+    private init(channel: any Channel, accepts: [String]) {
+        self.channel = channel
+        self.acceptsHeaders = accepts.contains("headers")
+        self.acceptsQuery = accepts.contains("query_params")
+    }
+
+    /// Connects to `socketPath` and exchanges `hello`.
+    /// - Throws: a connection error, or ``ReplicaConnectionError`` when the handshake fails.
+    static func connect(socketPath: String, group: any EventLoopGroup) async throws -> ReplicaConnection {
+        let channel = try await ClientBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        ByteToMessageHandler(ReplicaFrameDecoder()),
+                        ReplicaFrameEncoder(),
+                        ReplicaResponseHandler(),
+                    ])
+                }
+            }
+            .connect(unixDomainSocketPath: socketPath).get()
+        do {
+            let reply = try await roundTrip(
+                channel: channel,
+                ReplicaFrame(header: ByteBuffer(string: #"{"kind":"hello","id":0,"protocol":1}"#), body: ByteBuffer())
+            )
+            let header = try JSONDecoder().decode(ReplicaResponseHeader.self, from: Data(reply.header.readableBytesView))
+            guard header.status == 200 else {
+                throw ReplicaConnectionError.handshake(header.error?.message ?? "status \(header.status)")
+            }
+            return ReplicaConnection(channel: channel, accepts: header.accepts ?? ["payload", "query_params", "headers"])
+        } catch {
+            try? await channel.close()
+            throw error
+        }
+    }
+
+    /// Sends one request frame and waits for its response.
+    /// - Throws: ``ReplicaConnectionError/closed`` when the worker goes away first.
+    func send(_ frame: ReplicaFrame) async throws -> ReplicaFrame {
+        try await Self.roundTrip(channel: channel, frame)
+    }
+
+    /// Sends a `health` frame; true when the worker answered 200.
+    func checkHealth() async -> Bool {
+        guard let reply = try? await send(
+            ReplicaFrame(header: ByteBuffer(string: #"{"kind":"health","id":1}"#), body: ByteBuffer())
+        ) else { return false }
+        let header = try? JSONDecoder().decode(ReplicaResponseHeader.self, from: Data(reply.header.readableBytesView))
+        return header?.status == 200
+    }
+
+    /// True while the socket is open.
+    var isActive: Bool { channel.isActive }
+
+    /// Closes the connection.
+    func close() async {
+        try? await channel.close()
+    }
+
+    private static func roundTrip(channel: any Channel, _ frame: ReplicaFrame) async throws -> ReplicaFrame {
+        let promise = channel.eventLoop.makePromise(of: ReplicaFrame.self)
+        channel.writeAndFlush((frame, promise)).cascadeFailure(to: promise)
+        return try await promise.futureResult.get()
+    }
+}

@@ -1,0 +1,244 @@
+import Foundation
+import Logging
+import Subprocess
+import SystemPackage
+import TernCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs one replica: starts `python -m tern_runtime` as its own session (process group),
+/// copies its output to the API's log, attaches it to the data plane once its worker sockets
+/// exist, restarts it with backoff when it exits, and stops it on request (drain, SIGTERM to the
+/// group, SIGKILL to the group after the grace period). The group kill after every exit leaves
+/// no orphan behind.
+actor ReplicaRunner {
+    /// Everything the runner needs to start its process.
+    struct Launch: Sendable {
+        var deployment: Deployment
+        var replicaID: String
+        var python: String
+        var runtimePath: String
+        var runDirectory: String
+        var restartPolicy: RestartPolicy
+        var stopGracePeriod: Duration
+    }
+
+    let launch: Launch
+    private let registry: any ReplicaRegistry
+    private let log: APILog
+    private let logger: Logger
+
+    private(set) var state: ReplicaState = .starting
+    private(set) var pid: Int32?
+    private(set) var restarts = 0
+    private(set) var lastExit: String?
+    /// Exit code of the last run, when it exited (rather than being signalled).
+    private(set) var lastExitCode: Int32?
+    /// The last line the replica printed before it exited (e.g. the exception of a traceback).
+    private(set) var lastOutputLine: String?
+    /// Consecutive runs that ended without a long enough ready period.
+    private(set) var consecutiveFailures = 0
+    private var readySince: ContinuousClock.Instant?
+    private var stopping = false
+    private var loop: Task<Void, Never>?
+
+    init(launch: Launch, registry: any ReplicaRegistry, log: APILog, logger: Logger) {
+        self.launch = launch
+        self.registry = registry
+        self.log = log
+        self.logger = logger
+    }
+
+    var replicaID: String { launch.replicaID }
+    var revision: Int { launch.deployment.revision }
+
+    /// A snapshot for status reports.
+    var document: ReplicaDocument {
+        ReplicaDocument(
+            id: launch.replicaID, revision: launch.deployment.revision, state: state, pid: pid,
+            restarts: restarts, lastExit: lastExit)
+    }
+
+    /// Starts the run loop.
+    func start() {
+        guard loop == nil else { return }
+        loop = Task { await self.runLoop() }
+    }
+
+    /// Drains and stops the replica; returns when its process group is gone.
+    func stop() async {
+        stopping = true
+        state = .draining
+        await registry.detach(api: launch.deployment.spec.name, replicaID: launch.replicaID, grace: launch.stopGracePeriod)
+        if let pid {
+            signalGroup(pid, SIGTERM)
+            let deadline = ContinuousClock.now + launch.stopGracePeriod
+            while self.pid == pid && ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            if self.pid == pid { signalGroup(pid, SIGKILL) }
+        }
+        loop?.cancel()
+        await loop?.value
+    }
+
+    private func runLoop() async {
+        while !stopping && !Task.isCancelled {
+            state = .starting
+            await runOnce()
+            if stopping || Task.isCancelled { break }
+            consecutiveFailures += 1
+            restarts += 1
+            let delay = launch.restartPolicy.delay(afterConsecutiveFailures: consecutiveFailures)
+            state = .backoff
+            await log.append(["replica \(launch.replicaID) \(lastExit ?? "exited"); restarting in \(delay.formattedSeconds)"], source: "tern")
+            try? await Task.sleep(for: delay)
+        }
+    }
+
+    /// Starts the process and returns when it has exited and its group is gone.
+    private func runOnce() async {
+        let socketDirectory = launch.runDirectory + "/" + launch.replicaID
+        try? FileManager.default.removeItem(atPath: socketDirectory)
+        try? FileManager.default.createDirectory(atPath: socketDirectory, withIntermediateDirectories: true)
+        let specPath = socketDirectory + "/spec.json"
+        do {
+            try RuntimeSpec(deployment: launch.deployment).encoded().write(to: URL(fileURLWithPath: specPath))
+        } catch {
+            lastExit = "could not write \(specPath): \(error)"
+            return
+        }
+
+        var environment: [Environment.Key: String?] = [:]
+        for (key, value) in launch.deployment.environment {
+            if let key = Environment.Key(rawValue: key) { environment[key] = value }
+        }
+        environment["PYTHONPATH"] = launch.runtimePath
+        environment["PYTHONUNBUFFERED"] = "1"
+        environment["PYTHONDONTWRITEBYTECODE"] = "1"
+        var options = PlatformOptions()
+        options.createSession = true
+        let arguments = [
+            "-m", "tern_runtime", "--spec", specPath, "--socket-dir", socketDirectory,
+            "--replica-id", launch.replicaID, "--parent-pid", String(getpid()),
+        ]
+        let executable: Executable = launch.python.contains("/") ? .path(FilePath(launch.python)) : .name(launch.python)
+        let result: TerminationStatus
+        do {
+            result = try await Subprocess.run(
+                executable, arguments: Arguments(arguments), environment: .inherit.updating(environment),
+                workingDirectory: FilePath(launch.deployment.projectDirectory), platformOptions: options,
+                input: .none, output: .sequence, error: .combinedWithOutput
+            ) { execution in
+                let processID = execution.processIdentifier.value
+                await self.started(pid: processID)
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { await self.attachWhenReady(socketDirectory: socketDirectory) }
+                    await self.pump(execution.standardOutput)
+                    group.cancelAll()
+                }
+            }.terminationStatus
+        } catch {
+            lastExit = "could not start \(launch.python): \(error)"
+            await log.append([lastExit!], source: "tern")
+            return
+        }
+        await exited(result)
+    }
+
+    private func started(pid: Int32) async {
+        self.pid = pid
+        await log.append(["replica \(launch.replicaID) started (pid \(pid), revision \(launch.deployment.revision))"], source: "tern")
+    }
+
+    /// Copies output to the log line by line; returns at end of output (the group exited).
+    private func pump(_ output: SubprocessOutputSequence) async {
+        var pending: [UInt8] = []
+        do {
+            for try await buffer in output {
+                buffer.withUnsafeBytes { pending.append(contentsOf: $0) }
+                var lines: [String] = []
+                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    lines.append(String(decoding: pending[..<newline], as: UTF8.self))
+                    pending.removeSubrange(...newline)
+                }
+                if pending.count > 64 * 1024 {
+                    lines.append(String(decoding: pending, as: UTF8.self))
+                    pending.removeAll()
+                }
+                if let last = lines.last(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+                    lastOutputLine = last
+                }
+                await log.append(lines, source: launch.replicaID)
+            }
+        } catch {
+            logger.debug("output pump ended", metadata: ["error": "\(error)"])
+        }
+        if !pending.isEmpty {
+            let line = String(decoding: pending, as: UTF8.self)
+            lastOutputLine = line
+            await log.append([line], source: launch.replicaID)
+        }
+    }
+
+    /// Polls for every worker socket, then asks the data plane to attach the replica.
+    private func attachWhenReady(socketDirectory: String) async {
+        let spec = launch.deployment.spec
+        let processes = spec.predictor?.processesPerReplica ?? 1
+        let paths = (0..<processes).map { "\(socketDirectory)/worker-\($0).sock" }
+        while !Task.isCancelled {
+            if paths.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) { break }
+            try? await Task.sleep(for: .milliseconds(25))
+        }
+        guard !Task.isCancelled, !stopping else { return }
+        let endpoint = ReplicaEndpoint(
+            api: spec.name, replicaID: launch.replicaID, revision: launch.deployment.revision,
+            socketPaths: paths, slotsPerSocket: spec.predictor?.threadsPerProcess ?? 1)
+        do {
+            try await registry.attach(endpoint)
+            guard !stopping else { return }
+            state = .ready
+            readySince = .now
+            await log.append(["replica \(launch.replicaID) is ready"], source: "tern")
+        } catch {
+            await log.append(["replica \(launch.replicaID) did not answer its health check (\(error)); stopping it"], source: "tern")
+            if let pid { signalGroup(pid, SIGKILL) }
+        }
+    }
+
+    private func exited(_ status: TerminationStatus) async {
+        if let pid { signalGroup(pid, SIGKILL) }  // reap anything the predictor left in the group
+        pid = nil
+        if let readySince, ContinuousClock.now - readySince >= launch.restartPolicy.resetAfter {
+            consecutiveFailures = 0
+        }
+        readySince = nil
+        await registry.detach(api: launch.deployment.spec.name, replicaID: launch.replicaID, grace: .zero)
+        switch status {
+        case .exited(let code):
+            lastExitCode = code
+            lastExit = code == 3 ? "exited with code 3 (the predictor failed to load)" : "exited with code \(code)"
+        case .signaled(let signal):
+            lastExitCode = nil
+            lastExit = "killed by signal \(signal)"
+        }
+        if !stopping {
+            await log.append(["replica \(launch.replicaID) \(lastExit!)"], source: "tern")
+        }
+    }
+}
+
+/// Sends `signal` to the process group led by `pid` (replicas are session leaders).
+func signalGroup(_ pid: Int32, _ signal: Int32) {
+    _ = kill(-pid, signal)
+}
+
+extension Duration {
+    /// `1.5 s` style text for messages.
+    var formattedSeconds: String {
+        let seconds = Double(components.seconds) + Double(components.attoseconds) / 1e18
+        return seconds == seconds.rounded() ? "\(Int(seconds)) s" : String(format: "%.1f s", seconds)
+    }
+}

@@ -1,0 +1,265 @@
+"""One worker: a Unix socket, one thread per connection, hello/predict/health frames.
+
+``Worker.serve`` binds the socket only after the predictor is loaded (the socket appearing
+means ``__init__`` returned), under a temporary name renamed into place, so the path appears
+atomically. On SIGTERM (or SIGINT) it stops accepting, removes the socket, lets running
+predictions finish and send their responses, closes idle connections and returns 0.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+
+from . import PROTOCOL_VERSION, __version__
+from .frames import MAX_BODY, FrameError, read_frame, send_frame
+from .log import log
+from .payload import PayloadError, ResultError, decode_payload, encode_result, parse_query
+from .predictor import Predictor, describe_exception, format_traceback
+
+_READ_BUFFER = 1 << 16  # bytes; a small request arrives with one recv
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+_TRANSIENT_ACCEPT_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM,
+                            errno.ECONNABORTED)
+
+
+class _Stop(Exception):
+    """Raised by the signal handler to leave the accept loop."""
+
+
+class Worker:
+    """Serves one loaded predictor on ``socket_path``.
+
+    Args:
+        predictor: the loaded predictor.
+        index: the worker index (``worker`` in ``hello``).
+        socket_path: where the socket must appear (``<dir>/worker-<index>.sock``).
+        temporary_path: where to bind before renaming into ``socket_path``.
+        threads: at most this many predictions run at once (``threads_per_process``); other
+            predict frames wait. Health and hello never wait.
+    """
+
+    def __init__(self, predictor: Predictor, index: int, socket_path: str,
+                 temporary_path: str, threads: int):
+        self._predictor = predictor
+        self._index = index
+        self._socket_path = socket_path
+        self._temporary_path = temporary_path
+        self._slots = threading.BoundedSemaphore(threads)
+        self._state = threading.Condition()
+        self._in_flight = 0  # predict frames read and not yet answered
+        self._closed = False  # set once draining is over: no new predict starts
+        self._stopping = False  # a stop signal arrived
+        self._connections: set[socket.socket] = set()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def serve(self) -> int:
+        """Bind, serve until SIGTERM/SIGINT, drain, and return the exit code (0).
+
+        Must run on the main thread (it installs signal handlers).
+
+        Raises:
+            OSError: the socket could not be bound or renamed into place.
+        """
+        listener = self._bind()
+        try:
+            for s in _STOP_SIGNALS:
+                signal.signal(s, self._on_signal)
+            log(f"ready: serving {self._socket_path}")
+            while True:
+                try:
+                    connection, _ = listener.accept()
+                except OSError as e:
+                    if e.errno not in _TRANSIENT_ACCEPT_ERRORS:
+                        raise
+                    log(f"accept failed: {e}; retrying")
+                    time.sleep(0.1)
+                    continue
+                self._start_connection(connection)
+        except _Stop:
+            pass
+        finally:
+            for s in _STOP_SIGNALS:
+                signal.signal(s, signal.SIG_IGN)
+            listener.close()
+            _unlink(self._socket_path)
+        self._drain()
+        return 0
+
+    def _bind(self) -> socket.socket:
+        _unlink(self._temporary_path)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            listener.bind(self._temporary_path)
+            listener.listen(128)
+            os.rename(self._temporary_path, self._socket_path)
+        except BaseException:
+            listener.close()
+            _unlink(self._temporary_path)
+            raise
+        return listener
+
+    def _on_signal(self, signum, frame):
+        if not self._stopping:
+            self._stopping = True
+            raise _Stop()
+
+    def _drain(self) -> None:
+        with self._state:
+            if self._in_flight:
+                log(f"stopping: waiting for {self._in_flight} running prediction(s)")
+            while self._in_flight:
+                self._state.wait()
+            self._closed = True
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        log("stopped")
+
+    def _start_connection(self, connection: socket.socket) -> None:
+        with self._state:
+            self._connections.add(connection)
+        thread = threading.Thread(
+            target=self._serve_connection, args=(connection,), name="tern-connection",
+            daemon=True,
+        )
+        thread.start()
+
+    # -- one connection -------------------------------------------------------------------------
+
+    def _serve_connection(self, connection: socket.socket) -> None:
+        rfile = connection.makefile("rb", buffering=_READ_BUFFER)
+        try:
+            while True:
+                frame = read_frame(rfile)
+                if frame is None:
+                    return
+                header, body = frame
+                kind = header.get("kind")
+                if kind == "predict":
+                    if not self._predict(connection, header, body):
+                        return
+                elif kind == "health":
+                    send_frame(connection, {"id": header.get("id"), "status": 200})
+                elif kind == "hello":
+                    if not self._hello(connection, header):
+                        return
+                else:
+                    send_frame(connection, _error(
+                        header, 400, "unknown_kind",
+                        f"unknown frame kind {kind!r}; this runtime knows hello, predict, health",
+                    ))
+        except FrameError as e:
+            log(f"closing a connection: {e}")
+        except OSError:
+            pass  # the peer went away
+        finally:
+            with self._state:
+                self._connections.discard(connection)
+            rfile.close()
+            connection.close()
+
+    def _hello(self, connection: socket.socket, header: dict) -> bool:
+        """Answer hello; return False (close the connection) on a protocol mismatch."""
+        protocol = header.get("protocol")
+        if protocol != PROTOCOL_VERSION or isinstance(protocol, bool):
+            response = _error(
+                header, 505, "unsupported_protocol",
+                f"this runtime speaks protocol {PROTOCOL_VERSION}, not {protocol!r}",
+            )
+            response.update(kind="hello", protocol=PROTOCOL_VERSION)
+            send_frame(connection, response)
+            return False
+        send_frame(connection, {
+            "kind": "hello", "id": header.get("id"), "status": 200,
+            "protocol": PROTOCOL_VERSION, "pid": os.getpid(), "worker": self._index,
+            "runtime": __version__, "accepts": self._predictor.accepts,
+        })
+        return True
+
+    def _predict(self, connection: socket.socket, header: dict, body: bytes) -> bool:
+        """Run one prediction and send its response; return False if the worker is closing."""
+        with self._state:
+            if self._closed:
+                return False
+            self._in_flight += 1
+        try:
+            response, response_body = self._run_predict(header, body)
+            send_frame(connection, response, response_body)
+        finally:
+            with self._state:
+                self._in_flight -= 1
+                if not self._in_flight:
+                    self._state.notify_all()
+        return True
+
+    def _run_predict(self, header: dict, body: bytes) -> tuple[dict, bytes]:
+        predictor = self._predictor
+        arguments = {}
+        try:
+            if predictor.wants_payload:
+                arguments["payload"] = decode_payload(body, header.get("content_type"))
+        except PayloadError as e:
+            return _error(header, 400, e.kind, e.message), b""
+        if predictor.wants_query:
+            arguments["query_params"] = parse_query(header.get("query"))
+        if predictor.wants_headers:
+            arguments["headers"] = header.get("headers") or {}
+
+        with self._slots:
+            started = time.perf_counter_ns()
+            try:
+                result = predictor.predict(**arguments)
+            except BaseException as e:  # SystemExit and KeyboardInterrupt included
+                timing = {"predict_us": (time.perf_counter_ns() - started) // 1000}
+                _log_traceback(header.get("request_id"), e)
+                response = _error(header, 500, "predictor_error", describe_exception(e))
+                response["timing"] = timing
+                return response, b""
+            timing = {"predict_us": (time.perf_counter_ns() - started) // 1000}
+        try:
+            content_type, response_body = encode_result(result)
+            if len(response_body) > MAX_BODY:
+                raise ResultError(
+                    f"the result is {len(response_body)} bytes; the limit is {MAX_BODY}"
+                )
+        except ResultError as e:
+            response = _error(header, 500, "invalid_response", e.message)
+            response["timing"] = timing
+            return response, b""
+        return {
+            "id": header.get("id"), "status": 200, "content_type": content_type,
+            "timing": timing,
+        }, response_body
+
+
+def _error(header: dict, status: int, kind: str, message: str) -> dict:
+    return {"id": header.get("id"), "status": status,
+            "error": {"kind": kind, "message": message}}
+
+
+def _log_traceback(request_id, error: BaseException) -> None:
+    """Write the traceback to stderr in one write, each line prefixed with the request id."""
+    try:
+        text = format_traceback(error)
+    except BaseException:  # a broken exception object must not break the connection
+        text = describe_exception(error)
+    prefix = f"[{request_id}] "
+    sys.stderr.write("".join(prefix + line + "\n" for line in text.rstrip("\n").split("\n")))
+    sys.stderr.flush()
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
