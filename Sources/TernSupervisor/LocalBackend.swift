@@ -165,13 +165,21 @@ struct ReplicaSnapshot: Sendable {
 /// from readiness, not from "the process runs"); a crash loop of the new revision shows as an
 /// error with the last line the replica printed, while older replicas keep serving.
 enum StatusDeriver {
+    /// Consecutive crashes (other than init failures) after which the API shows `error`.
+    static let crashLoopThreshold = 3
+
     static func derive(
         api: String, requested: Int, current: [ReplicaSnapshot], previous: [ReplicaSnapshot]
     ) -> BackendAPIStatus {
         let documents = (current + previous).map(\.document)
         let readyCurrent = current.filter { $0.document.state == .ready }.count
         let ready = documents.filter { $0.state == .ready }.count
-        let failing = current.filter { $0.consecutiveFailures > 0 && $0.document.state != .ready }
+        // An init failure is reported at once; other crashes once they repeat (a single crash of
+        // a live replica is a restart in progress, shown as `updating`).
+        let failing = current.filter {
+            $0.document.state != .ready
+                && ($0.lastExitCode == 3 ? $0.consecutiveFailures > 0 : $0.consecutiveFailures >= crashLoopThreshold)
+        }
         var status: APIStatus
         var message: String?
         if readyCurrent >= requested && previous.isEmpty {

@@ -150,6 +150,7 @@ actor ReplicaRunner {
 
     private func started(pid: Int32) async {
         self.pid = pid
+        lastOutputLine = nil
         await log.append(["replica \(launch.replicaID) started (pid \(pid), revision \(launch.deployment.revision))"], source: "tern")
     }
 
