@@ -38,7 +38,11 @@ let package = Package(
         ),
         .target(
             name: "TernScaling",
-            dependencies: ["TernCore"],
+            dependencies: [
+                "TernCore",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -121,7 +125,29 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TernCoreTests", dependencies: ["TernCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "TernGatewayTests", dependencies: ["TernGateway", "TernTesting"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TernGatewayTests",
+            dependencies: [
+                "TernGateway", "TernTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "TernSupervisorTests", dependencies: ["TernSupervisor", "TernCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TernControlPlaneTests",
+            dependencies: ["TernControlPlane", "TernCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TernClientTests",
+            dependencies: ["TernClient", "TernControlPlane", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "TernEndToEndTests",
             dependencies: ["TernCore", "TernTesting", "TernClient"],

@@ -6,6 +6,7 @@ import UnixSignals
 import TernControlPlane
 import TernCore
 import TernGateway
+import TernScaling
 import TernSupervisor
 
 #if canImport(Glibc)
@@ -35,12 +36,20 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Seconds a stopping replica may take to finish in-flight requests.")
     var stopGraceSeconds = 10
 
+    @Option(help: "Seconds between autoscaling decisions (Cortex's tick).")
+    var autoscalerTickSeconds = 10.0
+
+    @Option(help: "Seconds a request may wait for an API with min_replicas: 0 to start a replica.")
+    var coldStartTimeoutSeconds = 300.0
+
     /// The arguments that reproduce these options (for `tern up`).
     var arguments: [String] {
         var result = [
             "--host", host, "--port", String(port), "--control-port", String(controlPort),
             "--max-body-bytes", String(maxBodyBytes), "--max-bundle-bytes", String(maxBundleBytes),
             "--stop-grace-seconds", String(stopGraceSeconds),
+            "--autoscaler-tick-seconds", String(autoscalerTickSeconds),
+            "--cold-start-timeout-seconds", String(coldStartTimeoutSeconds),
         ]
         if let python { result += ["--python", python] }
         return result
@@ -77,17 +86,25 @@ extension Tern {
             let python = options.python ?? ProcessInfo.processInfo.environment["TERN_PYTHON"] ?? "python3"
 
             let gateway = Gateway(
-                configuration: GatewayConfiguration(host: options.host, port: options.port, maxBodyBytes: options.maxBodyBytes),
+                configuration: GatewayConfiguration(
+                    host: options.host, port: options.port, maxBodyBytes: options.maxBodyBytes,
+                    coldStartTimeout: .milliseconds(Int64(options.coldStartTimeoutSeconds * 1000))),
                 logger: logger)
             let backend = LocalBackend(
                 configuration: LocalBackendConfiguration(
                     python: python, runtimePath: runtimePath, runDirectory: home.run, logDirectory: home.logs,
                     stopGracePeriod: .seconds(options.stopGraceSeconds)),
                 registry: gateway, logger: logger)
+            let autoscaler = Autoscaler(
+                configuration: AutoscalerConfiguration(
+                    sampleInterval: .milliseconds(Int64(min(1, options.autoscalerTickSeconds) * 1000)),
+                    tick: .milliseconds(Int64(options.autoscalerTickSeconds * 1000))),
+                backend: backend, routes: gateway, logger: logger)
+            gateway.setScalingRegistry(autoscaler)
             let store = try Store(path: home.database)
             let controlPlane = ControlPlane(
                 store: store, extractor: BundleExtractor(bundlesDirectory: home.bundles),
-                backend: backend, routes: gateway, gatewayURL: "http://\(options.host):\(options.port)",
+                backend: backend, routes: gateway, scaling: autoscaler, gatewayURL: "http://\(options.host):\(options.port)",
                 logDirectory: home.logs, logger: logger)
 
             let info = ServerInfo(
@@ -99,6 +116,7 @@ extension Tern {
             }
             let services: [any Service] = [
                 ReplicaService(controlPlane: controlPlane, backend: backend, logger: logger),
+                autoscaler,
                 ControlPlaneServer.makeService(
                     controlPlane: controlPlane,
                     configuration: .init(host: options.host, port: options.controlPort, token: token, home: home.root),

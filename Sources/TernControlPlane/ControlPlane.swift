@@ -11,6 +11,7 @@ public actor ControlPlane {
     private let extractor: BundleExtractor
     private let backend: any ReplicaBackend
     private let routes: any RouteTable
+    private let scaling: (any ScalingRegistry)?
     private let logger: Logger
     /// Base URL of the gateway, for endpoint URLs in documents.
     public let gatewayURL: String
@@ -20,8 +21,9 @@ public actor ControlPlane {
     /// Creates the control plane.
     public init(
         store: Store, extractor: BundleExtractor, backend: any ReplicaBackend, routes: any RouteTable,
-        gatewayURL: String, logDirectory: String, logger: Logger
+        scaling: (any ScalingRegistry)? = nil, gatewayURL: String, logDirectory: String, logger: Logger
     ) {
+        self.scaling = scaling
         self.store = store
         self.extractor = extractor
         self.backend = backend
@@ -106,6 +108,7 @@ public actor ControlPlane {
     public func delete(_ name: String) async throws {
         guard try store.deployedRevision(api: name) != nil else { throw ControlPlaneError.notFound(name) }
         try store.deleteAPI(name)
+        await scaling?.untrack(api: name)
         await routes.removeRoute(api: name)
         await backend.remove(api: name)
     }
@@ -150,6 +153,7 @@ public actor ControlPlane {
             ?? (try? String(contentsOfFile: projectDirectory + "/.env", encoding: .utf8)).map(DotEnv.parse) ?? [:]
         for (key, value) in stored.spec.predictor?.env ?? [:] { env[key] = value }
         await routes.setRoute(stored.spec)
+        await scaling?.track(stored.spec)
         await backend.apply(
             Deployment(spec: stored.spec, revision: stored.revision, projectDirectory: projectDirectory, environment: env))
     }

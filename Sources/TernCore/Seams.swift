@@ -55,6 +55,11 @@ public protocol ReplicaBackend: Sendable {
     func apply(_ deployment: Deployment) async
     /// Stops every replica of `api` and returns once their processes are gone.
     func remove(api: String) async
+    /// Sets how many replicas of the current revision `api` should run (the autoscaler's lever).
+    /// Extra replicas are drained and stopped; missing ones are started. No-op for an unknown API.
+    func setReplicas(api: String, count: Int) async
+    /// Replicas of the current revision that `api` should run now, or nil for an unknown API.
+    func requestedReplicas(api: String) async -> Int?
     /// The API's replicas and derived status, or nil for an API the backend does not run.
     func status(api: String) async -> BackendAPIStatus?
     /// Stops every replica of every API (graceful, then forced) and returns once all are gone.
@@ -103,4 +108,14 @@ public protocol RouteTable: Sendable {
     func removeRoute(api: String) async
     /// Requests in flight for `api` (running plus queued).
     func inFlight(api: String) async -> Int
+}
+
+/// The autoscaler's registration interface: the control plane tells it which APIs exist.
+public protocol ScalingRegistry: Sendable {
+    /// Starts (or updates) autoscaling of `spec`'s API.
+    func track(_ spec: APISpec) async
+    /// Stops autoscaling `api`.
+    func untrack(api: String) async
+    /// A request arrived for `api` while it had no replica: scale it to one now (scale from zero).
+    func awaken(api: String) async
 }

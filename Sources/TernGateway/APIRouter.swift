@@ -1,5 +1,6 @@
 import DequeModule
 import NIOCore
+import TernCore
 
 /// A reserved concurrency slot: the replica and the connection a request runs on.
 struct SlotLease: Sendable {
@@ -24,15 +25,25 @@ struct GatewayRejection: Error, Sendable {
 actor APIRouter {
     /// The API's name (for messages).
     let apiName: String
+    /// `networking.request_timeout`: limit on queueing plus prediction, nil for none.
+    private(set) var requestTimeout: Duration?
+    /// Longest wait for a replica when scaling from zero (see ``GatewayConfiguration``).
+    private let coldStartTimeout: Duration
+    /// Called (without waiting) when a request arrives while the API has no replica.
+    private let wake: @Sendable (String) async -> Void
     private var admission: AdmissionState
     private var freeConnections: [String: [ReplicaConnection]] = [:]
     private var allConnections: [String: [ReplicaConnection]] = [:]
     private var waiters: Deque<(id: UInt64, continuation: CheckedContinuation<SlotLease, any Error>)> = []
     private var nextWaiterID: UInt64 = 0
 
-    init(apiName: String, maxReplicaConcurrency: Int) {
-        self.apiName = apiName
-        self.admission = AdmissionState(maxReplicaConcurrency: maxReplicaConcurrency)
+    init(spec: APISpec, coldStartTimeout: Duration, wake: @escaping @Sendable (String) async -> Void) {
+        self.apiName = spec.name
+        self.coldStartTimeout = coldStartTimeout
+        self.wake = wake
+        self.admission = AdmissionState(maxReplicaConcurrency: spec.autoscaling.maxReplicaConcurrency)
+        self.admission.buffersColdStarts = spec.autoscaling.minReplicas == 0
+        self.requestTimeout = spec.networking.requestTimeoutMs.map { .milliseconds($0) }
     }
 
     /// Requests running plus queued.
@@ -40,9 +51,11 @@ actor APIRouter {
     /// Replicas taking new requests.
     var readyReplicas: Int { admission.readyReplicas }
 
-    /// Updates `max_replica_concurrency` after a redeploy.
-    func setMaxReplicaConcurrency(_ value: Int) {
-        admission.maxReplicaConcurrency = value
+    /// Applies the admission settings of `spec` (after a redeploy).
+    func configure(_ spec: APISpec) {
+        admission.maxReplicaConcurrency = spec.autoscaling.maxReplicaConcurrency
+        admission.buffersColdStarts = spec.autoscaling.minReplicas == 0
+        requestTimeout = spec.networking.requestTimeoutMs.map { .milliseconds($0) }
     }
 
     /// Reserves a slot, waiting in the queue when all are busy.
@@ -63,15 +76,40 @@ actor APIRouter {
                 message: "API \(apiName) has \(limit) requests in flight (max_replica_concurrency × ready replicas); retry later",
                 retryAfter: 1)
         case .enqueue:
-            let id = nextWaiterID
-            nextWaiterID += 1
-            return try await withTaskCancellationHandler {
-                try await withCheckedThrowingContinuation { continuation in
-                    waiters.append((id, continuation))
+            return try await wait(
+                timeout: requestTimeout,
+                expiry: GatewayRejection(
+                    status: 503, kind: "queue_timeout",
+                    message: "the request waited in the queue of API \(apiName) past its request_timeout; retry later",
+                    retryAfter: 1))
+        case .enqueueAndWake:
+            Task { [wake, apiName] in await wake(apiName) }
+            return try await wait(
+                timeout: coldStartTimeout,
+                expiry: GatewayRejection(
+                    status: 503, kind: "cold_start_timeout",
+                    message: "API \(apiName) had no ready replica within the cold-start limit of \(coldStartTimeout); check `tern logs \(apiName)`",
+                    retryAfter: 5))
+        }
+    }
+
+    /// Queues the caller until a slot is handed over, `timeout` passes (throws `expiry`), or the
+    /// task is cancelled.
+    private func wait(timeout: Duration?, expiry: GatewayRejection) async throws -> SlotLease {
+        let id = nextWaiterID
+        nextWaiterID += 1
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                waiters.append((id, continuation))
+                if let timeout {
+                    Task {
+                        try? await Task.sleep(for: timeout)
+                        self.removeWaiter(id, error: expiry)
+                    }
                 }
-            } onCancel: {
-                Task { await self.cancelWaiter(id) }
             }
+        } onCancel: {
+            Task { await self.removeWaiter(id, error: CancellationError()) }
         }
     }
 
@@ -137,10 +175,11 @@ actor APIRouter {
         }
     }
 
-    private func cancelWaiter(_ id: UInt64) {
+    /// Fails a still-queued waiter (timeout or cancellation); a waiter already served is left alone.
+    private func removeWaiter(_ id: UInt64, error: any Error) {
         guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
         let waiter = waiters.remove(at: index)
         admission.cancelQueued()
-        waiter.continuation.resume(throwing: CancellationError())
+        waiter.continuation.resume(throwing: error)
     }
 }

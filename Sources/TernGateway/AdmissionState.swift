@@ -24,6 +24,8 @@ struct AdmissionState: Sendable {
         case dispatch(replicaID: String)
         /// Keep it waiting in the gateway queue.
         case enqueue
+        /// Keep it waiting, and wake the API: it has no replica and may scale from zero.
+        case enqueueAndWake
         /// Refuse it (503).
         case reject(RejectReason)
     }
@@ -38,6 +40,9 @@ struct AdmissionState: Sendable {
 
     /// `max_replica_concurrency`: in-flight requests allowed per ready replica.
     var maxReplicaConcurrency: Int
+    /// True for APIs with `min_replicas: 0`: without a ready replica, up to
+    /// `max_replica_concurrency` requests wait for a cold start instead of being rejected.
+    var buffersColdStarts = false
     private(set) var replicas: [Replica] = []
     /// Requests waiting for a slot.
     private(set) var queued = 0
@@ -58,7 +63,12 @@ struct AdmissionState: Sendable {
     /// Decides what to do with a new request.
     mutating func admit() -> Decision {
         let ready = readyReplicas
-        guard ready > 0 else { return .reject(.noReadyReplica) }
+        guard ready > 0 else {
+            guard buffersColdStarts else { return .reject(.noReadyReplica) }
+            guard queued < maxReplicaConcurrency else { return .reject(.overloaded(limit: maxReplicaConcurrency)) }
+            queued += 1
+            return .enqueueAndWake
+        }
         guard inFlight < maxReplicaConcurrency * ready else { return .reject(.overloaded(limit: limit)) }
         if let index = leastLoadedWithFreeSlot() {
             replicas[index].busy += 1
@@ -99,11 +109,11 @@ struct AdmissionState: Sendable {
     }
 
     /// Stops sending new requests to `replicaID`. Returns the number of queued requests that must
-    /// be failed because no accepting replica is left.
+    /// be failed because no accepting replica is left (none when the API buffers cold starts).
     mutating func beginDrain(replicaID: String) -> Int {
         guard let index = replicas.firstIndex(where: { $0.id == replicaID }) else { return 0 }
         replicas[index].accepting = false
-        if readyReplicas == 0 {
+        if readyReplicas == 0 && !buffersColdStarts {
             defer { queued = 0 }
             return queued
         }

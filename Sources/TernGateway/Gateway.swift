@@ -16,12 +16,19 @@ public struct GatewayConfiguration: Sendable {
     public var port: Int
     /// Largest request body accepted, in bytes; larger ones get 413. Default 32 MiB.
     public var maxBodyBytes: Int
+    /// For APIs with `min_replicas: 0`: how long a request waits for a replica to start before it
+    /// gets 503 `cold_start_timeout`. Default 300 s.
+    public var coldStartTimeout: Duration
 
     /// Creates a configuration; every default is stated on its property.
-    public init(host: String = "127.0.0.1", port: Int = 8888, maxBodyBytes: Int = 32 << 20) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 8888, maxBodyBytes: Int = 32 << 20,
+        coldStartTimeout: Duration = .seconds(300)
+    ) {
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes
+        self.coldStartTimeout = coldStartTimeout
     }
 }
 
@@ -37,6 +44,13 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
     let eventLoopGroup: any EventLoopGroup
     /// API name → router, and endpoint path → API name.
     private let table = Mutex<(routers: [String: APIRouter], endpoints: [String: String])>(([:], [:]))
+    /// Where to ask for a replica when a request arrives for an API without one.
+    private let scaling = Mutex<(any ScalingRegistry)?>(nil)
+
+    /// Connects the gateway to the autoscaler, which it wakes for scale-from-zero.
+    public func setScalingRegistry(_ registry: any ScalingRegistry) {
+        scaling.withLock { $0 = registry }
+    }
 
     /// Creates a gateway; call ``makeService(onRunning:)`` to serve HTTP.
     public init(
@@ -76,10 +90,11 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
             table.endpoints[spec.networking.endpoint] = spec.name
             if let router = table.routers[spec.name] { return router }
             table.routers[spec.name] = APIRouter(
-                apiName: spec.name, maxReplicaConcurrency: spec.autoscaling.maxReplicaConcurrency)
+                spec: spec, coldStartTimeout: configuration.coldStartTimeout,
+                wake: { [weak self] api in await self?.scaling.withLock { $0 }?.awaken(api: api) })
             return nil
         }
-        await existing?.setMaxReplicaConcurrency(spec.autoscaling.maxReplicaConcurrency)
+        await existing?.configure(spec)
     }
 
     public func removeRoute(api: String) async {

@@ -72,20 +72,58 @@ struct GatewayResponder: HTTPResponder {
         let requestID = RequestID.next()
         let frame = ReplicaFrame(
             header: Self.predictHeader(request, requestID: requestID, connection: lease.connection), body: body)
+        let exchange = Task { () throws -> ReplicaFrame in
+            do {
+                let reply = try await lease.connection.send(frame)
+                await router.release(lease, broken: false)
+                return reply
+            } catch {
+                await router.release(lease, broken: true)
+                throw error
+            }
+        }
         let reply: ReplicaFrame
         do {
-            reply = try await lease.connection.send(frame)
+            if let timeout = await router.requestTimeout {
+                reply = try await Self.value(of: exchange, timeout: timeout)
+            } else {
+                reply = try await exchange.value
+            }
+        } catch is PredictionTimeout {
+            // The slot stays busy until the replica answers (its reply is discarded), so the
+            // replica is never given more requests than it has slots.
+            return Self.error(
+                status: 504, kind: "timeout",
+                message: "the prediction took longer than API \(api)'s networking.request_timeout (request \(requestID)); it still runs to completion on the replica",
+                api: api, headers: [.requestID: requestID])
         } catch {
-            await router.release(lease, broken: true)
             gateway.logger.warning(
                 "replica connection failed", metadata: ["api": "\(api)", "request_id": "\(requestID)", "error": "\(error)"])
             return Self.error(
                 status: 502, kind: "replica_failed",
                 message: "the replica serving this request exited before answering (request \(requestID)); see `tern logs \(api)`",
-                api: api, headers: [.retryAfter: "1"])
+                api: api, headers: [.retryAfter: "1", .requestID: requestID])
         }
-        await router.release(lease, broken: false)
         return Self.response(for: reply, api: api, requestID: requestID)
+    }
+
+    /// Thrown when a prediction outlives `networking.request_timeout`.
+    struct PredictionTimeout: Error {}
+
+    /// The task's value, or ``PredictionTimeout`` once `timeout` passed (the task keeps running).
+    static func value(of task: Task<ReplicaFrame, any Error>, timeout: Duration) async throws -> ReplicaFrame {
+        try await withCheckedThrowingContinuation { continuation in
+            let outcome = OneShot(continuation)
+            let timer = Task {
+                try? await Task.sleep(for: timeout)
+                outcome.resume(with: .failure(PredictionTimeout()))
+            }
+            Task {
+                let result = await task.result
+                timer.cancel()
+                outcome.resume(with: result)
+            }
+        }
     }
 
     /// Builds the JSON header of a `predict` frame without an encoder: the shape is fixed.
@@ -197,5 +235,19 @@ enum JSONText {
         }
         out += "\""
         return out
+    }
+}
+
+/// A continuation that is resumed at most once, by whichever of several racers comes first.
+final class OneShot<Value: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Value, any Error>?>
+
+    init(_ continuation: CheckedContinuation<Value, any Error>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    /// Resumes with `result` unless already resumed.
+    func resume(with result: Result<Value, any Error>) {
+        continuation.withLock { $0.take() }?.resume(with: result)
     }
 }

@@ -49,6 +49,8 @@ public actor LocalBackend: ReplicaBackend {
     private let logger: Logger
     private var apis: [String: ManagedAPI] = [:]
     private var retirements: [String: Task<Void, Never>] = [:]
+    /// Replicas being drained and stopped after a scale-down.
+    private var retiring: [ReplicaRunner] = []
 
     /// Creates the backend; replicas are attached to `registry` once they start.
     public init(configuration: LocalBackendConfiguration, registry: any ReplicaRegistry, logger: Logger) {
@@ -65,7 +67,11 @@ public actor LocalBackend: ReplicaBackend {
     public func apply(_ deployment: Deployment) async {
         let name = deployment.spec.name
         let log = apis[name]?.log ?? APILog(path: logPath(api: name))
-        let count = max(deployment.spec.autoscaling.initReplicas, 0)
+        // A new API starts init_replicas; a new revision keeps the current (autoscaled) count,
+        // clamped to the new bounds.
+        let autoscaling = deployment.spec.autoscaling
+        let count = apis[name].map { min(max($0.current.count, autoscaling.minReplicas), autoscaling.maxReplicas) }
+            ?? max(autoscaling.initReplicas, 0)
         let runners = (0..<count).map { _ in makeRunner(deployment, log: log) }
         var previous: [ReplicaRunner] = []
         if let existing = apis[name] {
@@ -87,6 +93,32 @@ public actor LocalBackend: ReplicaBackend {
         await managed.log.append(["API deleted; all replicas stopped"], source: "tern")
     }
 
+    public func setReplicas(api: String, count: Int) async {
+        guard var managed = apis[api] else { return }
+        let count = max(0, count)
+        if count > managed.current.count {
+            let added = (managed.current.count..<count).map { _ in makeRunner(managed.deployment, log: managed.log) }
+            managed.current += added
+            apis[api] = managed
+            await managed.log.append(["scaling to \(count) replica(s)"], source: "tern")
+            for runner in added { await runner.start() }
+        } else if count < managed.current.count {
+            // Remove replicas that are not serving first, then the newest.
+            var ranked: [(runner: ReplicaRunner, ready: Bool)] = []
+            for runner in managed.current { ranked.append((runner, await runner.state == .ready)) }
+            let keep = ranked.filter(\.ready).map(\.runner) + ranked.filter { !$0.ready }.map(\.runner)
+            let removed = Array(keep[count...])
+            managed.current = Array(keep[..<count])
+            apis[api] = managed
+            await managed.log.append(["scaling to \(count) replica(s)"], source: "tern")
+            retire(removed)
+        }
+    }
+
+    public func requestedReplicas(api: String) async -> Int? {
+        apis[api]?.current.count
+    }
+
     public func status(api: String) async -> BackendAPIStatus? {
         guard let managed = apis[api] else { return nil }
         var current: [ReplicaSnapshot] = []
@@ -100,9 +132,18 @@ public actor LocalBackend: ReplicaBackend {
     public func shutdown() async {
         for task in retirements.values { task.cancel() }
         retirements.removeAll()
-        let all = apis.values.flatMap { $0.current + $0.previous }
+        let all = apis.values.flatMap { $0.current + $0.previous } + retiring
         apis.removeAll()
         await stopAll(all)
+    }
+
+    /// Stops `runners` in the background (drain, then stop); ``shutdown()`` still waits for them.
+    private func retire(_ runners: [ReplicaRunner]) {
+        retiring += runners
+        Task {
+            await self.stopAll(runners)
+            self.retiring.removeAll { runner in runners.contains { $0 === runner } }
+        }
     }
 
     private func makeRunner(_ deployment: Deployment, log: APILog) -> ReplicaRunner {
@@ -182,7 +223,9 @@ enum StatusDeriver {
         }
         var status: APIStatus
         var message: String?
-        if readyCurrent >= requested && previous.isEmpty {
+        if requested == 0 && documents.isEmpty {
+            status = .scaledToZero
+        } else if readyCurrent >= requested && previous.isEmpty {
             status = .live
         } else if let failed = failing.first {
             status = failed.lastExitCode == 3 ? .errorInitFailed : .error

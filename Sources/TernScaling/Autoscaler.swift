@@ -1,0 +1,112 @@
+import Logging
+import ServiceLifecycle
+import TernCore
+
+/// Settings of the autoscaler service.
+public struct AutoscalerConfiguration: Sendable {
+    /// How often in-flight requests are sampled. Default 1 s.
+    public var sampleInterval: Duration
+    /// How often a scaling decision is made (Cortex's tick). Default 10 s.
+    public var tick: Duration
+
+    /// Creates a configuration; defaults as documented on each property.
+    public init(sampleInterval: Duration = .seconds(1), tick: Duration = .seconds(10)) {
+        self.sampleInterval = sampleInterval
+        self.tick = tick
+    }
+}
+
+/// Runs a ``ScalingDecider`` per API: samples in-flight requests from the gateway every
+/// `sampleInterval`, decides every `tick`, and calls the backend only when the desired replica
+/// count differs from the current one.
+public actor Autoscaler: ScalingRegistry, Service {
+    private let configuration: AutoscalerConfiguration
+    private let backend: any ReplicaBackend
+    private let routes: any RouteTable
+    private let logger: Logger
+    private var deciders: [String: ScalingDecider<ContinuousClock.Instant>] = [:]
+    private var lastDecisions: [String: ScalingDecision] = [:]
+
+    /// Creates the autoscaler.
+    public init(
+        configuration: AutoscalerConfiguration = AutoscalerConfiguration(), backend: any ReplicaBackend,
+        routes: any RouteTable, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.backend = backend
+        self.routes = routes
+        self.logger = logger
+    }
+
+    public func track(_ spec: APISpec) {
+        if var decider = deciders[spec.name] {
+            decider.spec = spec.autoscaling
+            deciders[spec.name] = decider
+        } else {
+            deciders[spec.name] = ScalingDecider(spec: spec.autoscaling)
+        }
+    }
+
+    public func untrack(api: String) {
+        deciders.removeValue(forKey: api)
+        lastDecisions.removeValue(forKey: api)
+    }
+
+    public func awaken(api: String) async {
+        guard deciders[api] != nil else { return }
+        guard let requested = await backend.requestedReplicas(api: api), requested == 0 else { return }
+        deciders[api]?.awaken(at: .now)
+        logger.info("scaling from zero", metadata: ["api": "\(api)"])
+        await backend.setReplicas(api: api, count: 1)
+    }
+
+    /// The last decision for `api` (for status and benchmarks).
+    public func lastDecision(api: String) -> ScalingDecision? {
+        lastDecisions[api]
+    }
+
+    /// Samples and decides until graceful shutdown or cancellation.
+    public func run() async throws {
+        var sinceTick = Duration.zero
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await Task.sleep(for: configuration.sampleInterval)
+            } catch {
+                return
+            }
+            await sample()
+            sinceTick += configuration.sampleInterval
+            if sinceTick >= configuration.tick {
+                sinceTick = .zero
+                await decideAll()
+            }
+        }
+    }
+
+    private func sample() async {
+        let now = ContinuousClock.now
+        for api in deciders.keys {
+            let inFlight = await routes.inFlight(api: api)
+            deciders[api]?.record(inFlight: Double(inFlight), at: now)
+        }
+    }
+
+    private func decideAll() async {
+        let now = ContinuousClock.now
+        for api in Array(deciders.keys) {
+            guard let current = await backend.requestedReplicas(api: api), var decider = deciders[api] else { continue }
+            let decision = decider.decide(currentReplicas: current, at: now)
+            guard deciders[api] != nil else { continue }  // untracked while we awaited
+            deciders[api] = decider
+            lastDecisions[api] = decision
+            if decision.desiredReplicas != current {
+                logger.info(
+                    "autoscaling", metadata: [
+                        "api": "\(api)", "from": "\(current)", "to": "\(decision.desiredReplicas)",
+                        "avg_in_flight": "\(decision.averageInFlight ?? 0)",
+                    ])
+                await backend.setReplicas(api: api, count: decision.desiredReplicas)
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import TernCore
+
+/// What the decider recommends at one tick.
+public struct ScalingDecision: Sendable, Equatable {
+    /// Replicas the API should have now.
+    public var desiredReplicas: Int
+    /// Average in-flight requests over the window (nil when there were no samples yet).
+    public var averageInFlight: Double?
+    /// The recommendation before stabilization (after tolerance, factors and bounds).
+    public var recommendation: Int
+
+    /// Memberwise initialiser.
+    public init(desiredReplicas: Int, averageInFlight: Double?, recommendation: Int) {
+        self.desiredReplicas = desiredReplicas
+        self.averageInFlight = averageInFlight
+        self.recommendation = recommendation
+    }
+}
+
+/// Cortex's autoscaling algorithm as a pure value: in-flight samples and the current replica
+/// count go in, the desired replica count comes out. Time is always passed in (`now`), so
+/// tests move it forward without sleeping.
+///
+/// Per tick (Cortex `pkg/autoscaler/autoscaler.go`, cortexlabs/cortex@dc48c02):
+/// 1. `raw = average in-flight over window / target_replica_concurrency`, recommendation =
+///    `ceil(raw)`;
+/// 2. changes within `downscale_tolerance` / `upscale_tolerance` of the current count are ignored;
+/// 3. the recommendation is clamped to `[min(current − 1, ceil(current × max_downscale_factor)),
+///    max(current + 1, ceil(current × max_upscale_factor))]` and to `[min_replicas, max_replicas]`;
+/// 4. stabilization: a downscale goes no lower than the highest recommendation of the last
+///    `downscale_stabilization_period` (and not at all until that long after start); an upscale
+///    goes no higher than the lowest of the last `upscale_stabilization_period`;
+/// 5. an API woken from zero is not scaled back below one within the downscale period.
+public struct ScalingDecider<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
+    /// The API's autoscaling settings.
+    public var spec: AutoscalingSpec
+    private var startTime: Instant?
+    private var samples: [(at: Instant, inFlight: Double)] = []
+    private var recommendations: [(at: Instant, replicas: Int)] = []
+    private var lastAwakenAt: Instant?
+
+    /// A decider with no history.
+    public init(spec: AutoscalingSpec) {
+        self.spec = spec
+    }
+
+    private var window: Duration { .milliseconds(spec.windowMs) }
+    private var downscalePeriod: Duration { .milliseconds(spec.downscaleStabilizationPeriodMs) }
+    private var upscalePeriod: Duration { .milliseconds(spec.upscaleStabilizationPeriodMs) }
+
+    /// Records one in-flight sample (running plus queued requests of the whole API).
+    public mutating func record(inFlight: Double, at now: Instant) {
+        samples.append((now, inFlight))
+        let horizon = now.advanced(by: .zero - window)
+        if let firstKept = samples.firstIndex(where: { $0.at > horizon }), firstKept > 0 {
+            samples.removeFirst(firstKept)
+        }
+    }
+
+    /// Notes that the API was scaled up from zero at `now` (a request arrived).
+    public mutating func awaken(at now: Instant) {
+        lastAwakenAt = now
+    }
+
+    /// The average of the samples taken in `(now − window, now]`, or nil without samples.
+    public func averageInFlight(at now: Instant) -> Double? {
+        let horizon = now.advanced(by: .zero - window)
+        let recent = samples.filter { $0.at > horizon && $0.at <= now }
+        guard !recent.isEmpty else { return nil }
+        return recent.reduce(0) { $0 + $1.inFlight } / Double(recent.count)
+    }
+
+    /// Decides the replica count for this tick and remembers the recommendation.
+    public mutating func decide(currentReplicas current: Int, at now: Instant) -> ScalingDecision {
+        if startTime == nil { startTime = now }
+        guard let average = averageInFlight(at: now) else {
+            return ScalingDecision(desiredReplicas: current, averageInFlight: nil, recommendation: current)
+        }
+        let raw = average / spec.targetReplicaConcurrency
+        var recommendation = Int(raw.rounded(.up))
+        let currentValue = Double(current)
+        if raw < currentValue && raw > currentValue * (1 - spec.downscaleTolerance) { recommendation = current }
+        if raw > currentValue && raw < currentValue * (1 + spec.upscaleTolerance) { recommendation = current }
+
+        let downscaleFloor = min(current - 1, Int((currentValue * spec.maxDownscaleFactor).rounded(.up)))
+        recommendation = max(recommendation, downscaleFloor)
+        let upscaleCeiling = max(current + 1, Int((currentValue * spec.maxUpscaleFactor).rounded(.up)))
+        recommendation = min(recommendation, upscaleCeiling)
+        recommendation = min(max(recommendation, spec.minReplicas), spec.maxReplicas)
+
+        recommendations.append((now, recommendation))
+        let keep = max(downscalePeriod, upscalePeriod)
+        recommendations.removeAll { $0.at.duration(to: now) > keep }
+
+        var desired = recommendation
+        let sinceStart = startTime!.duration(to: now)
+        if desired < current {
+            if sinceStart < downscalePeriod {
+                desired = current
+            } else if let floor = maxRecommendation(since: now.advanced(by: .zero - downscalePeriod)) {
+                desired = max(desired, floor)
+            }
+            if let lastAwakenAt, lastAwakenAt.duration(to: now) < downscalePeriod {
+                desired = max(desired, 1)
+            }
+        }
+        if desired > current {
+            if sinceStart < upscalePeriod {
+                desired = current
+            } else if let ceiling = minRecommendation(since: now.advanced(by: .zero - upscalePeriod)) {
+                desired = min(desired, ceiling)
+            }
+        }
+        return ScalingDecision(desiredReplicas: desired, averageInFlight: average, recommendation: recommendation)
+    }
+
+    private func maxRecommendation(since start: Instant) -> Int? {
+        recommendations.filter { $0.at >= start }.map(\.replicas).max()
+    }
+
+    private func minRecommendation(since start: Instant) -> Int? {
+        recommendations.filter { $0.at >= start }.map(\.replicas).min()
+    }
+}
