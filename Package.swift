@@ -125,6 +125,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TernCoreTests", dependencies: ["TernCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "TernScalingTests", dependencies: ["TernScaling"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TernGatewayTests",
             dependencies: [

@@ -28,6 +28,9 @@ extension Tern {
         @Option(help: "Seconds to wait for the APIs to become live.")
         var timeout = 600
 
+        @Flag(help: "Deploy even while a previous update of the API is still in progress.")
+        var force = false
+
         func run() async throws {
             let configURL = try Self.locateConfig(config)
             let projectURL = configURL.deletingLastPathComponent()
@@ -49,7 +52,7 @@ extension Tern {
             output.line("Uploading \(projectURL.path) (\(ProjectBundler.formatBytes(Int64(bundle.count))))…")
             let result: DeployResult
             do {
-                result = try await client.deploy(bundle: bundle, configPath: fileName)
+                result = try await client.deploy(bundle: bundle, configPath: fileName, force: force)
             } catch let error as ClientError {
                 throw CLIError(error.message)
             }
@@ -59,10 +62,9 @@ extension Tern {
                 default: output.line("\(outcome.name): \(outcome.action) (revision \(outcome.revision))")
                 }
             }
-            let changed = result.apis.filter { $0.action != "unchanged" }.map(\.name)
-            guard wait, !changed.isEmpty else { return }
-            _ = project
-            try await Self.waitUntilLive(changed, client: client, timeout: timeout, output: output)
+            // Unchanged APIs are waited on too: a redeploy of a failing API must not report success.
+            guard wait, !project.apis.isEmpty else { return }
+            try await Self.waitUntilLive(result.apis.map(\.name), client: client, timeout: timeout, output: output)
         }
 
         /// Resolves the argument to a config file path.
@@ -93,7 +95,7 @@ extension Tern {
                         output.line(report)
                         lastReport[name] = report
                     }
-                    if api.status == .live && api.readyReplicas >= api.requestedReplicas {
+                    if (api.status == .live && api.readyReplicas >= api.requestedReplicas) || api.status == .scaledToZero {
                         pending.remove(name)
                         output.line("\(name) is live at \(api.endpoint)")
                     } else if api.status.rawValue.hasPrefix("error") {

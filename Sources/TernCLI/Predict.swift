@@ -99,6 +99,31 @@ extension Tern {
         }
     }
 
+    struct Refresh: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Restart every replica of an API as a rolling update.",
+            discussion: """
+                Replicas are replaced following the API's update_strategy; requests keep being served.
+                Example:
+                  tern refresh iris
+                """)
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "The API's name.")
+        var name: String
+
+        func run() async throws {
+            let (client, _) = try await ServerConnection.client(home: global.ternHome)
+            do {
+                try await client.refresh(name)
+            } catch let error as ClientError {
+                throw CLIError(error.message)
+            }
+            Terminal.standardOutput.line("Refreshing \(name): replicas are replaced one by one (`tern get \(name)` shows progress).")
+        }
+    }
+
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Delete an API and stop its replicas.",

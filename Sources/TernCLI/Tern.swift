@@ -8,16 +8,17 @@ public struct Tern: AsyncParsableCommand {
         commandName: "tern",
         abstract: "Deploy machine-learning models as autoscaling web APIs.",
         discussion: """
-            Write a Python predictor and a tern.yaml, then:
-              tern deploy            # upload the project and wait until the API is live
-              tern get               # list APIs
-              tern predict iris sample.json
-            A local server starts in the background on first use (`tern up`); its state lives in
+            Example (after writing a Python predictor and a tern.yaml):
+              tern deploy                     # upload the project, wait until live
+              tern get                        # list APIs
+              tern predict iris sample.json   # send a request
+
+            A local server starts in the background on first use (`tern up`). State lives in \
             TERN_HOME (default ~/.tern).
             """,
         version: ternVersion,
         subcommands: [
-            Deploy.self, Get.self, Predict.self, Logs.self, Delete.self, Up.self, Down.self, Serve.self,
+            Deploy.self, Get.self, Predict.self, Logs.self, Refresh.self, Delete.self, Up.self, Down.self, Serve.self,
             Version.self,
         ]
     )

@@ -11,9 +11,10 @@ public struct BundlingError: Error, Sendable, CustomStringConvertible {
 /// Packs a project folder into the zip bundle that `tern deploy` uploads.
 ///
 /// Includes every file under the folder except what `.ternignore` (or `.cortexignore`) excludes
-/// (gitignore syntax) and Tern's defaults (dot-files, `__pycache__`, `*.pyc`). Symbolic links
-/// are followed so the bundle holds plain files only. Fails when the bundle would exceed
-/// `maxBytes`, naming the largest files so the user knows what to exclude.
+/// (gitignore syntax) and Tern's defaults (dot-files, `__pycache__`, `*.pyc`); the project's
+/// `.env` (the replicas' environment) is always included. Symbolic links are followed (except a
+/// link back to a folder being walked) so the bundle holds plain files only. Fails when the
+/// bundle would exceed `maxBytes`, naming the largest files so the user knows what to exclude.
 public struct ProjectBundler: Sendable {
     /// The project folder (the one holding `tern.yaml`).
     public var directory: URL
@@ -31,7 +32,8 @@ public struct ProjectBundler: Sendable {
     public func files() throws -> [(path: String, bytes: Int64)] {
         let rules = try ignoreRules()
         var result: [(String, Int64)] = []
-        try walk(directory, relative: "", rules: rules, into: &result)
+        let root = directory.resolvingSymlinksInPath().path
+        try walk(directory, relative: "", rules: rules, ancestors: [root], into: &result)
         return result.sorted { $0.0 < $1.0 }
     }
 
@@ -72,7 +74,11 @@ public struct ProjectBundler: Sendable {
         return IgnoreRules(patterns: patterns)
     }
 
-    private func walk(_ url: URL, relative: String, rules: IgnoreRules, into result: inout [(String, Int64)]) throws {
+    /// - Parameter ancestors: real paths of the folders being walked, so a link back to one of
+    ///   them is not followed forever.
+    private func walk(
+        _ url: URL, relative: String, rules: IgnoreRules, ancestors: Set<String>, into result: inout [(String, Int64)]
+    ) throws {
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: url.path)
@@ -85,9 +91,14 @@ public struct ProjectBundler: Sendable {
             var isDirectory: ObjCBool = false
             // fileExists follows links: a link to a folder is walked, a dangling link is skipped.
             guard FileManager.default.fileExists(atPath: child.path, isDirectory: &isDirectory) else { continue }
-            if rules.isIgnored(path, isDirectory: isDirectory.boolValue) { continue }
+            // The project's `.env` is the one dot-file uploaded: the server reads the replicas'
+            // environment from it.
+            let isDotEnv = relative.isEmpty && name == ".env" && !isDirectory.boolValue
+            if !isDotEnv && rules.isIgnored(path, isDirectory: isDirectory.boolValue) { continue }
             if isDirectory.boolValue {
-                try walk(child, relative: path, rules: rules, into: &result)
+                let real = child.resolvingSymlinksInPath().path
+                if ancestors.contains(real) { continue }
+                try walk(child, relative: path, rules: rules, ancestors: ancestors.union([real]), into: &result)
             } else {
                 let size = (try? FileManager.default.attributesOfItem(atPath: child.resolvingSymlinksInPath().path)[.size] as? NSNumber)?.int64Value ?? 0
                 result.append((path, size))

@@ -47,9 +47,16 @@ public struct TernClient: Sendable {
     }
 
     /// `POST /v1/deploy`: uploads a project bundle (zip) whose config file is `configPath` inside it.
-    public func deploy(bundle: Data, configPath: String) async throws -> DeployResult {
+    public func deploy(bundle: Data, configPath: String, force: Bool = false) async throws -> DeployResult {
         let query = configPath.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? configPath
-        return try await call(.POST, "/v1/deploy?config=\(query)", body: bundle, contentType: "application/zip", timeout: .minutes(10))
+        return try await call(
+            .POST, "/v1/deploy?config=\(query)&force=\(force)", body: bundle, contentType: "application/zip",
+            timeout: .minutes(10))
+    }
+
+    /// `POST /v1/apis/{name}/refresh`: rolling restart of every replica.
+    public func refresh(_ name: String) async throws {
+        let _: Empty = try await call(.POST, "/v1/apis/\(Self.escape(name))/refresh")
     }
 
     /// `GET /v1/apis`.

@@ -27,10 +27,11 @@ public struct BundleError: Error, Sendable, Equatable, CustomStringConvertible {
 /// Extracts uploaded project bundles (zip archives) safely into `TERN_HOME/bundles/<digest>/`.
 ///
 /// Refused before anything is written: absolute paths, `..` components, symbolic links, more
-/// entries or more uncompressed bytes than ``BundleLimits`` allow. The digest identifies the
-/// bundle's content (FNV-1a 64 over each file's path, size and CRC-32, sorted by path): two
-/// uploads of the same files share one folder, and a deploy whose files did not change is
-/// recognised as unchanged.
+/// entries or more uncompressed bytes than ``BundleLimits`` allow. A file whose content does not
+/// match its declared size and CRC-32 is refused while extracting (the partial folder is
+/// removed). The digest identifies the bundle's content (FNV-1a 64 over each file's path, size
+/// and CRC-32, sorted by path): two uploads of the same files share one folder, and a deploy
+/// whose files did not change is recognised as unchanged.
 public struct BundleExtractor: Sendable {
     /// Folder holding one sub-folder per bundle digest.
     public var bundlesDirectory: String
@@ -88,7 +89,7 @@ public struct BundleExtractor: Sendable {
                 if entry.type == .directory {
                     try FileManager.default.createDirectory(at: destination, withIntermediateDirectories: true)
                 } else {
-                    _ = try archive.extract(entry, to: destination)
+                    try Self.extractFile(entry, from: archive, to: destination)
                 }
             }
             try FileManager.default.moveItem(atPath: staging, toPath: target)
@@ -98,6 +99,36 @@ public struct BundleExtractor: Sendable {
             throw error
         }
         return (digest, target)
+    }
+
+    /// Writes one file entry, refusing bytes that differ from the size and CRC-32 the archive
+    /// declares: the limits and the digest are computed from those, so a zip that understates a
+    /// file's size cannot expand past ``BundleLimits/maxExtractedBytes``.
+    private static func extractFile(_ entry: Entry, from archive: Archive, to destination: URL) throws {
+        let path = destination.path
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw BundleError(description: "bundle entry \(entry.path) appears more than once")
+        }
+        try FileManager.default.createDirectory(
+            at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+        guard FileManager.default.createFile(atPath: path, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        }
+        let handle = try FileHandle(forWritingTo: destination)
+        defer { try? handle.close() }
+        var size: UInt64 = 0
+        let checksum = try archive.extract(entry) { chunk in
+            size += UInt64(chunk.count)
+            guard size <= entry.uncompressedSize else {
+                let message = "bundle entry \(entry.path) expands past the \(entry.uncompressedSize) bytes it declares"
+                throw BundleError(description: message)
+            }
+            try handle.write(contentsOf: chunk)
+        }
+        guard size == entry.uncompressedSize, checksum == entry.checksum else {
+            throw BundleError(description: "bundle entry \(entry.path) is corrupt: its size or CRC-32 does not match")
+        }
+        try FileManager.default.setAttributes(entry.fileAttributes, ofItemAtPath: path)
     }
 
     /// Refuses absolute paths, `..`, empty components and backslashes.

@@ -46,7 +46,7 @@ public actor ControlPlane {
     /// Every API of the file is validated before anything changes; an API whose spec and files
     /// did not change is left alone (`unchanged`).
     /// - Throws: ``ControlPlaneError`` (422 invalid bundle or config, 409 endpoint taken).
-    public func deploy(bundle: Data, configPath: String) async throws -> DeployResult {
+    public func deploy(bundle: Data, configPath: String, force: Bool = false) async throws -> DeployResult {
         do {
             try BundleExtractor.checkPath(configPath)
         } catch {
@@ -80,6 +80,14 @@ public actor ControlPlane {
                 outcomes.append(.init(name: spec.name, action: "unchanged", revision: existing.revision))
                 continue
             }
+            if existing != nil, !force, let status = await backend.status(api: spec.name), status.status == .updating,
+                Set(status.replicas.map(\.revision)).count > 1
+            {
+                throw ControlPlaneError(
+                    status: .conflict, kind: "update_in_progress",
+                    message: "API \(spec.name) is still being updated; wait until `tern get \(spec.name)` shows it live, or deploy with --force",
+                    api: spec.name)
+            }
             let stored = try store.addRevision(spec: spec, bundleDigest: extracted.digest, configDirectory: configDirectory)
             await run(stored, environment: dotEnv)
             outcomes.append(.init(name: spec.name, action: existing == nil ? "created" : "updated", revision: stored.revision))
@@ -111,6 +119,13 @@ public actor ControlPlane {
         await scaling?.untrack(api: name)
         await routes.removeRoute(api: name)
         await backend.remove(api: name)
+    }
+
+    /// Restarts every replica of an API as a rolling update.
+    /// - Throws: ``ControlPlaneError`` 404 when it is not deployed.
+    public func refresh(_ name: String) async throws {
+        guard try store.deployedRevision(api: name) != nil else { throw ControlPlaneError.notFound(name) }
+        await backend.refresh(api: name)
     }
 
     /// Path of an API's log file.

@@ -32,7 +32,8 @@ public struct ControlPlaneServerConfiguration: Sendable {
 /// |---|---|---|
 /// | GET | `/healthz` | liveness, no token |
 /// | GET | `/v1/info` | ``ServerInfo`` |
-/// | POST | `/v1/deploy?config=tern.yaml` | body: the project as a zip; returns ``DeployResult`` |
+/// | POST | `/v1/deploy?config=tern.yaml&force=false` | body: the project as a zip; returns ``DeployResult`` (409 while an update is in progress, unless `force`) |
+/// | POST | `/v1/apis/{name}/refresh` | rolling restart of every replica, 202 |
 /// | GET | `/v1/apis` | `[APIDocument]` |
 /// | GET | `/v1/apis/{name}` | ``APIDocument`` |
 /// | DELETE | `/v1/apis/{name}` | 204 |
@@ -64,7 +65,9 @@ public enum ControlPlaneServer {
             } catch is NIOTooManyBytesError {
                 throw bundleTooLarge(uploadLimit)
             }
-            return try json(try await controlPlane.deploy(bundle: Data(body.readableBytesView), configPath: config))
+            let force = request.uri.queryParameters.get("force") == "true"
+            return try json(
+                try await controlPlane.deploy(bundle: Data(body.readableBytesView), configPath: config, force: force))
         }
         v1.get("apis") { _, _ in try json(try await controlPlane.list()) }
         v1.get("apis/:name") { _, context in
@@ -73,6 +76,10 @@ public enum ControlPlaneServer {
         v1.delete("apis/:name") { _, context in
             try await controlPlane.delete(try context.parameters.require("name"))
             return Response(status: .noContent)
+        }
+        v1.post("apis/:name/refresh") { _, context in
+            try await controlPlane.refresh(try context.parameters.require("name"))
+            return Response(status: .accepted)
         }
         v1.get("apis/:name/logs") { request, context in
             let name = try context.parameters.require("name")

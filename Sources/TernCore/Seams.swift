@@ -60,6 +60,8 @@ public protocol ReplicaBackend: Sendable {
     func setReplicas(api: String, count: Int) async
     /// Replicas of the current revision that `api` should run now, or nil for an unknown API.
     func requestedReplicas(api: String) async -> Int?
+    /// Restarts every replica of `api` as a rolling update of the same revision.
+    func refresh(api: String) async
     /// The API's replicas and derived status, or nil for an API the backend does not run.
     func status(api: String) async -> BackendAPIStatus?
     /// Stops every replica of every API (graceful, then forced) and returns once all are gone.

@@ -31,6 +31,11 @@ public struct ScalingDecision: Sendable, Equatable {
 ///    `downscale_stabilization_period` (and not at all until that long after start); an upscale
 ///    goes no higher than the lowest of the last `upscale_stabilization_period`;
 /// 5. an API woken from zero is not scaled back below one within the downscale period.
+///
+/// One deliberate difference from Cortex: stabilization only ever holds a change back. In
+/// Cortex, the upscale ceiling (the lowest recent recommendation) could fall below the current
+/// count and turn an upscale into a downscale (and the downscale floor could turn a downscale
+/// into an upscale); here both are clamped at the current count.
 public struct ScalingDecider<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
     /// The API's autoscaling settings.
     public var spec: AutoscalingSpec
@@ -98,7 +103,7 @@ public struct ScalingDecider<Instant: InstantProtocol>: Sendable where Instant.D
             if sinceStart < downscalePeriod {
                 desired = current
             } else if let floor = maxRecommendation(since: now.advanced(by: .zero - downscalePeriod)) {
-                desired = max(desired, floor)
+                desired = min(max(desired, floor), current)
             }
             if let lastAwakenAt, lastAwakenAt.duration(to: now) < downscalePeriod {
                 desired = max(desired, 1)
@@ -108,7 +113,7 @@ public struct ScalingDecider<Instant: InstantProtocol>: Sendable where Instant.D
             if sinceStart < upscalePeriod {
                 desired = current
             } else if let ceiling = minRecommendation(since: now.advanced(by: .zero - upscalePeriod)) {
-                desired = min(desired, ceiling)
+                desired = max(min(desired, ceiling), current)
             }
         }
         return ScalingDecision(desiredReplicas: desired, averageInFlight: average, recommendation: recommendation)

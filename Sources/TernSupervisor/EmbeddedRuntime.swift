@@ -4,7 +4,7 @@
 /// The Python serving runtime, embedded so that the `tern` binary is self-contained.
 enum EmbeddedRuntime {
     /// SHA-256 over the files' paths and contents (names the unpack folder).
-    static let digest = "e69fb7368f2362a3"
+    static let digest = "823f582e7ed97925"
 
     /// Every file of the package.
     static let files: [EmbeddedFile] = [
@@ -225,8 +225,12 @@ enum EmbeddedRuntime {
                 "cmVwbGljYV9pZCBpZiB3b3JrZXIgaXMgTm9uZSBlbHNlIGYie3JlcGxpY2FfaWR9L3d7d29ya2VyfSIKICAgIF9wcmVmaXggPSBm",
                 "InRlcm5be3dob30ge29zLmdldHBpZCgpfV0iCgoKZGVmIGxvZyhtZXNzYWdlOiBzdHIpIC0+IE5vbmU6CiAgICAiIiJXcml0ZSBg",
                 "YG1lc3NhZ2VgYCAob25lIG9yIG1vcmUgbGluZXMpIHRvIHN0ZGVyciB3aXRoIHRoZSBydW50aW1lIHByZWZpeCwgaW4gb25lIHdy",
-                "aXRlLiIiIgogICAgbGluZXMgPSBtZXNzYWdlLnJzdHJpcCgiXG4iKS5zcGxpdCgiXG4iKQogICAgc3lzLnN0ZGVyci53cml0ZSgi",
-                "Ii5qb2luKGYie19wcmVmaXh9OiB7bGluZX1cbiIgZm9yIGxpbmUgaW4gbGluZXMpKQogICAgc3lzLnN0ZGVyci5mbHVzaCgpCg==",
+                "aXRlLgoKICAgIE5ldmVyIHJhaXNlczogYSBjbG9zZWQgb3IgYnJva2VuIHN0ZGVyciBpcyBpZ25vcmVkLgogICAgIiIiCiAgICBs",
+                "aW5lcyA9IG1lc3NhZ2UucnN0cmlwKCJcbiIpLnNwbGl0KCJcbiIpCiAgICB0cnk6CiAgICAgICAgc3lzLnN0ZGVyci53cml0ZSgi",
+                "Ii5qb2luKGYie19wcmVmaXh9OiB7bGluZX1cbiIgZm9yIGxpbmUgaW4gbGluZXMpKQogICAgICAgIHN5cy5zdGRlcnIuZmx1c2go",
+                "KQogICAgZXhjZXB0IChPU0Vycm9yLCBWYWx1ZUVycm9yKToKICAgICAgICAjIHN0ZGVyciBpcyBhIHBpcGUgdG8gdGhlIHN1cGVy",
+                "dmlzb3I7IHdoZW4gaXQgaXMgZ29uZSAodGVybiBzZXJ2ZSB3YXMga2lsbGVkKSBsb2dnaW5nIG11c3QKICAgICAgICAjIG5ldmVy",
+                "IHN0b3Agd2hhdCBjb21lcyBuZXh0LCBzdWNoIGFzIGtpbGxpbmcgdGhlIG9ycGhhbmVkIHJlcGxpY2EuCiAgICAgICAgcGFzcwo=",
             ]),
         EmbeddedFile(
             path: "tern_runtime/payload.py",

@@ -33,13 +33,18 @@ public struct LocalBackendConfiguration: Sendable {
 
 /// The local backend: runs each API's replicas as process groups on this machine.
 ///
-/// A new revision starts a full set of new replicas next to the old ones; the old ones are
-/// drained and stopped once every new one is ready, so a failing revision never takes the
-/// serving one down.
+/// A new revision (or `refresh`) is rolled out replica by replica as ``RolloutPlanner`` allows
+/// under `update_strategy` (`max_surge`, `max_unavailable`): new replicas start, and old ones
+/// are drained and stopped only as new ones become ready, so a failing revision never takes the
+/// serving one below `desired − max_unavailable` ready replicas.
 public actor LocalBackend: ReplicaBackend {
     private struct ManagedAPI {
         var deployment: Deployment
+        /// Replicas wanted for the current revision (the autoscaler moves this).
+        var desired: Int
+        /// Replicas of the current revision.
         var current: [ReplicaRunner]
+        /// Replicas of older revisions still running during a rolling update.
         var previous: [ReplicaRunner]
         var log: APILog
     }
@@ -48,8 +53,8 @@ public actor LocalBackend: ReplicaBackend {
     private let registry: any ReplicaRegistry
     private let logger: Logger
     private var apis: [String: ManagedAPI] = [:]
-    private var retirements: [String: Task<Void, Never>] = [:]
-    /// Replicas being drained and stopped after a scale-down.
+    private var rollouts: [String: Task<Void, Never>] = [:]
+    /// Replicas being drained and stopped (scale-down, end of an update).
     private var retiring: [ReplicaRunner] = []
 
     /// Creates the backend; replicas are attached to `registry` once they start.
@@ -66,57 +71,47 @@ public actor LocalBackend: ReplicaBackend {
 
     public func apply(_ deployment: Deployment) async {
         let name = deployment.spec.name
-        let log = apis[name]?.log ?? APILog(path: logPath(api: name))
-        // A new API starts init_replicas; a new revision keeps the current (autoscaled) count,
-        // clamped to the new bounds.
         let autoscaling = deployment.spec.autoscaling
-        let count = apis[name].map { min(max($0.current.count, autoscaling.minReplicas), autoscaling.maxReplicas) }
-            ?? max(autoscaling.initReplicas, 0)
-        let runners = (0..<count).map { _ in makeRunner(deployment, log: log) }
-        var previous: [ReplicaRunner] = []
-        if let existing = apis[name] {
-            previous = existing.previous + existing.current
-            retirements[name]?.cancel()
+        if var managed = apis[name] {
+            // A new revision keeps the current (autoscaled) count, clamped to the new bounds.
+            managed.desired = min(max(managed.desired, autoscaling.minReplicas), autoscaling.maxReplicas)
+            managed.deployment = deployment
+            managed.previous += managed.current
+            managed.current = []
+            apis[name] = managed
+            await managed.log.append(
+                ["rolling update to revision \(deployment.revision) (\(managed.desired) replica(s))"], source: "tern")
+        } else {
+            let log = APILog(path: logPath(api: name))
+            apis[name] = ManagedAPI(
+                deployment: deployment, desired: max(autoscaling.initReplicas, 0), current: [], previous: [], log: log)
+            await log.append(["deploying revision \(deployment.revision) with \(autoscaling.initReplicas) replica(s)"], source: "tern")
         }
-        apis[name] = ManagedAPI(deployment: deployment, current: runners, previous: previous, log: log)
-        await log.append(["deploying revision \(deployment.revision) with \(count) replica(s)"], source: "tern")
-        for runner in runners { await runner.start() }
-        if !previous.isEmpty {
-            retirements[name] = Task { await self.retireWhenReplaced(api: name, revision: deployment.revision) }
-        }
+        await reconcile(api: name)
+    }
+
+    /// Restarts every replica of `api` as a rolling update of the same revision.
+    public func refresh(api: String) async {
+        guard let managed = apis[api] else { return }
+        await apply(managed.deployment)
     }
 
     public func remove(api: String) async {
-        retirements.removeValue(forKey: api)?.cancel()
+        rollouts.removeValue(forKey: api)?.cancel()
         guard let managed = apis.removeValue(forKey: api) else { return }
         await stopAll(managed.current + managed.previous)
         await managed.log.append(["API deleted; all replicas stopped"], source: "tern")
     }
 
     public func setReplicas(api: String, count: Int) async {
-        guard var managed = apis[api] else { return }
-        let count = max(0, count)
-        if count > managed.current.count {
-            let added = (managed.current.count..<count).map { _ in makeRunner(managed.deployment, log: managed.log) }
-            managed.current += added
-            apis[api] = managed
-            await managed.log.append(["scaling to \(count) replica(s)"], source: "tern")
-            for runner in added { await runner.start() }
-        } else if count < managed.current.count {
-            // Remove replicas that are not serving first, then the newest.
-            var ranked: [(runner: ReplicaRunner, ready: Bool)] = []
-            for runner in managed.current { ranked.append((runner, await runner.state == .ready)) }
-            let keep = ranked.filter(\.ready).map(\.runner) + ranked.filter { !$0.ready }.map(\.runner)
-            let removed = Array(keep[count...])
-            managed.current = Array(keep[..<count])
-            apis[api] = managed
-            await managed.log.append(["scaling to \(count) replica(s)"], source: "tern")
-            retire(removed)
-        }
+        guard apis[api] != nil else { return }
+        apis[api]!.desired = max(0, count)
+        await apis[api]!.log.append(["scaling to \(max(0, count)) replica(s)"], source: "tern")
+        await reconcile(api: api)
     }
 
     public func requestedReplicas(api: String) async -> Int? {
-        apis[api]?.current.count
+        apis[api]?.desired
     }
 
     public func status(api: String) async -> BackendAPIStatus? {
@@ -125,25 +120,84 @@ public actor LocalBackend: ReplicaBackend {
         for runner in managed.current { current.append(await ReplicaSnapshot(runner)) }
         var previous: [ReplicaSnapshot] = []
         for runner in managed.previous { previous.append(await ReplicaSnapshot(runner)) }
-        return StatusDeriver.derive(
-            api: api, requested: managed.current.count, current: current, previous: previous)
+        return StatusDeriver.derive(api: api, requested: managed.desired, current: current, previous: previous)
     }
 
     public func shutdown() async {
-        for task in retirements.values { task.cancel() }
-        retirements.removeAll()
+        for task in rollouts.values { task.cancel() }
+        rollouts.removeAll()
         let all = apis.values.flatMap { $0.current + $0.previous } + retiring
         apis.removeAll()
         await stopAll(all)
     }
 
-    /// Stops `runners` in the background (drain, then stop); ``shutdown()`` still waits for them.
-    private func retire(_ runners: [ReplicaRunner]) {
-        retiring += runners
-        Task {
-            await self.stopAll(runners)
-            self.retiring.removeAll { runner in runners.contains { $0 === runner } }
+    /// Brings the API's replicas towards its desired state: one planner step now, and a
+    /// background loop while a rolling update is in progress.
+    private func reconcile(api: String) async {
+        guard await step(api: api) else { return }
+        guard rollouts[api] == nil else { return }
+        rollouts[api] = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(100))
+                guard await self.step(api: api) else { break }
+            }
+            self.rolloutFinished(api: api)
         }
+    }
+
+    private func rolloutFinished(api: String) {
+        rollouts[api] = nil
+    }
+
+    /// Applies one planner step; returns true while more steps are needed.
+    private func step(api: String) async -> Bool {
+        guard var managed = apis[api] else { return false }
+        let oldReady = await readyRunners(managed.previous)
+        let newReady = await readyRunners(managed.current)
+        let strategy = managed.deployment.spec.updateStrategy.resolve(replicas: managed.desired)
+        // Without older replicas there is nothing to protect: start or stop to `desired` at once.
+        if managed.previous.isEmpty {
+            if managed.current.count < managed.desired {
+                let added = (managed.current.count..<managed.desired).map { _ in makeRunner(managed.deployment, log: managed.log) }
+                managed.current += added
+                apis[api] = managed
+                for runner in added { await runner.start() }
+            } else if managed.current.count > managed.desired {
+                let ordered = newReady + managed.current.filter { runner in !newReady.contains { $0 === runner } }
+                managed.current = Array(ordered.prefix(managed.desired))
+                apis[api] = managed
+                retire(Array(ordered.dropFirst(managed.desired)))
+            }
+            return false
+        }
+        let plan = RolloutPlanner.step(
+            .init(
+                desired: managed.desired, oldTotal: managed.previous.count, oldReady: oldReady.count,
+                newTotal: managed.current.count, newReady: newReady.count),
+            maxSurge: strategy.maxSurge, maxUnavailable: strategy.maxUnavailable)
+        if plan.startNew > 0 {
+            let added = (0..<plan.startNew).map { _ in makeRunner(managed.deployment, log: managed.log) }
+            managed.current += added
+            for runner in added { await runner.start() }
+        }
+        if plan.stopOld > 0 {
+            let notReady = managed.previous.filter { runner in !oldReady.contains { $0 === runner } }
+            let victims = Array((notReady + oldReady).prefix(plan.stopOld))
+            managed.previous.removeAll { runner in victims.contains { $0 === runner } }
+            retire(victims)
+        }
+        apis[api] = managed
+        if managed.previous.isEmpty {
+            await managed.log.append(["revision \(managed.deployment.revision) rolled out"], source: "tern")
+            return await step(api: api)  // starts the rest of the new revision, if any
+        }
+        return true
+    }
+
+    private func readyRunners(_ runners: [ReplicaRunner]) async -> [ReplicaRunner] {
+        var ready: [ReplicaRunner] = []
+        for runner in runners where await runner.state == .ready { ready.append(runner) }
+        return ready
     }
 
     private func makeRunner(_ deployment: Deployment, log: APILog) -> ReplicaRunner {
@@ -155,20 +209,13 @@ public actor LocalBackend: ReplicaBackend {
         return ReplicaRunner(launch: launch, registry: registry, log: log, logger: logger)
     }
 
-    /// Waits until every replica of `revision` is ready, then drains and stops older replicas.
-    private func retireWhenReplaced(api: String, revision: Int) async {
-        while !Task.isCancelled {
-            guard let managed = apis[api], managed.deployment.revision == revision else { return }
-            var allReady = true
-            for runner in managed.current where await runner.state != .ready { allReady = false }
-            if allReady {
-                let old = managed.previous
-                apis[api]?.previous = []
-                await managed.log.append(["revision \(revision) is ready; stopping \(old.count) replica(s) of older revisions"], source: "tern")
-                await stopAll(old)
-                return
-            }
-            try? await Task.sleep(for: .milliseconds(100))
+    /// Stops `runners` in the background (drain, then stop); ``shutdown()`` still waits for them.
+    private func retire(_ runners: [ReplicaRunner]) {
+        guard !runners.isEmpty else { return }
+        retiring += runners
+        Task {
+            await self.stopAll(runners)
+            self.retiring.removeAll { runner in runners.contains { $0 === runner } }
         }
     }
 
@@ -231,7 +278,8 @@ enum StatusDeriver {
             status = failed.lastExitCode == 3 ? .errorInitFailed : .error
             let reason = failed.lastOutputLine.map { ": \($0)" } ?? ""
             message = "replica \(failed.document.id) \(failed.document.lastExit ?? "failed")\(reason); run `tern logs \(api)` for details"
-            if ready > 0 { message! += " (\(ready) replica(s) of an older revision keep serving)" }
+            let readyPrevious = ready - readyCurrent
+            if readyPrevious > 0 { message! += " (\(readyPrevious) replica(s) of an older revision keep serving)" }
         } else {
             status = .updating
         }

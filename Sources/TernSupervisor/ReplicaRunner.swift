@@ -225,9 +225,6 @@ actor ReplicaRunner {
             lastExitCode = nil
             lastExit = "killed by signal \(signal)"
         }
-        if !stopping {
-            await log.append(["replica \(launch.replicaID) \(lastExit!)"], source: "tern")
-        }
     }
 }
 

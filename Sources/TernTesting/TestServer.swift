@@ -38,6 +38,13 @@ public enum TestEnvironment {
         packageRoot.appendingPathComponent("Tests/fixtures/\(name)")
     }
 
+    /// A new, empty folder under the system temporary directory.
+    public static func makeTemporaryDirectory(prefix: String = "tern-test") throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
     /// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
     public static func freePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -131,7 +138,9 @@ public final class TestServer: @unchecked Sendable {
         controlPort = TestEnvironment.freePort()
     }
 
-    /// Starts `tern serve` and waits (up to 30 s) until `server.json` appears.
+    /// Starts `tern serve` and waits (up to 30 s) until `server.json` names the new process.
+    /// Calling it again after ``stop()`` restarts the server with the same home and ports; its
+    /// output is appended to `HOME/serve-output.log`.
     public func start(extraArguments: [String] = []) async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestEnvironment.ternBinary)
@@ -141,16 +150,23 @@ public final class TestServer: @unchecked Sendable {
                 "--python", TestEnvironment.python, "--stop-grace-seconds", "3",
             ] + extraArguments
         let log = home.appendingPathComponent("serve-output.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        if !FileManager.default.fileExists(atPath: log.path) {
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        }
         let handle = try FileHandle(forWritingTo: log)
+        try handle.seekToEnd()
         process.standardOutput = handle
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        try? handle.close()  // the child has its own copy
         self.process = process
-        let serverFile = home.appendingPathComponent("server.json").path
+        let serverFile = home.appendingPathComponent("server.json")
         let deadline = Date().addingTimeInterval(30)
-        while !FileManager.default.fileExists(atPath: serverFile) {
+        // A stale server.json (from a server that was killed) names another pid: keep waiting.
+        while (try? WireJSON.decoder().decode(ServerInfo.self, from: Data(contentsOf: serverFile)))?.pid
+            != process.processIdentifier
+        {
             guard process.isRunning else {
                 throw TestFailure("tern serve exited: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
             }
@@ -165,8 +181,32 @@ public final class TestServer: @unchecked Sendable {
     }
 
     /// Runs a `tern` CLI command against this server's home.
+    ///
+    /// - Throws: ``TestFailure`` when the server is not running: most commands would then start
+    ///   a detached server on the default ports (8888/8889) that outlives the test. Use
+    ///   ``runCommand(_:_:environment:directory:)`` for commands that need no server.
     public func tern(_ arguments: [String]) throws -> CommandResult {
-        try runCommand(TestEnvironment.ternBinary, arguments + ["--home", home.path], environment: ["NO_COLOR": "1"])
+        guard let process, process.isRunning else {
+            throw TestFailure("tern serve is not running; refusing to run `tern \(arguments.joined(separator: " "))`")
+        }
+        return try runCommand(TestEnvironment.ternBinary, arguments + ["--home", home.path], environment: ["NO_COLOR": "1"])
+    }
+
+    /// `tern get NAME -o json`, decoded.
+    public func api(_ name: String) throws -> APIDocument {
+        let result = try tern("get", name, "-o", "json")
+        guard result.status == 0 else {
+            throw TestFailure("`tern get \(name) -o json` exited with \(result.status): \(result.stderr)")
+        }
+        return try WireJSON.decoder().decode(APIDocument.self, from: Data(result.stdout.utf8))
+    }
+
+    /// Waits until `tern get NAME` reports `live` with every requested replica ready.
+    public func waitUntilLive(_ name: String, timeout: TimeInterval = 60) async throws {
+        try await waitUntil(timeout: timeout, "API \(name) to be live") {
+            let api = try self.api(name)
+            return api.status == .live && api.readyReplicas >= api.requestedReplicas && api.requestedReplicas > 0
+        }
     }
 
     /// SIGTERM, then waits up to `timeout` for the server to exit; returns its exit status.
@@ -174,6 +214,14 @@ public final class TestServer: @unchecked Sendable {
     public func stop(timeout: TimeInterval = 30) async throws -> Int32 {
         guard let process else { return 0 }
         process.terminate()
+        return try await waitForExit(timeout: timeout)
+    }
+
+    /// Waits up to `timeout` for the server to exit (after a signal, or `tern down`) and returns
+    /// its exit status (the signal number when it was killed by one); SIGKILLs it on timeout.
+    @discardableResult
+    public func waitForExit(timeout: TimeInterval = 30) async throws -> Int32 {
+        guard let process else { return 0 }
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning {
             guard Date() < deadline else {

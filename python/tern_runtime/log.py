@@ -25,7 +25,15 @@ def set_identity(replica_id: str, worker: int | None = None) -> None:
 
 
 def log(message: str) -> None:
-    """Write ``message`` (one or more lines) to stderr with the runtime prefix, in one write."""
+    """Write ``message`` (one or more lines) to stderr with the runtime prefix, in one write.
+
+    Never raises: a closed or broken stderr is ignored.
+    """
     lines = message.rstrip("\n").split("\n")
-    sys.stderr.write("".join(f"{_prefix}: {line}\n" for line in lines))
-    sys.stderr.flush()
+    try:
+        sys.stderr.write("".join(f"{_prefix}: {line}\n" for line in lines))
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        # stderr is a pipe to the supervisor; when it is gone (tern serve was killed) logging must
+        # never stop what comes next, such as killing the orphaned replica.
+        pass

@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+import TernCore
+import TernTesting
+
+extension EndToEnd {
+    /// A predictor whose `predict` raises (fixture `boom`).
+    @Suite(.serialized, .sharedServer())
+    struct PredictorErrors {
+        private func deployedBoom() async throws -> TestServer {
+            let server = try Shared.require()
+            try deployFixture("boom", on: server)
+            try await server.waitUntilLive("boom")
+            return server
+        }
+
+        @Test("predict raising ValueError answers 500 predictor_error naming the exception and the API")
+        func raisingPredictAnswers500() async throws {
+            let server = try await deployedBoom()
+            let response = try await server.request("/boom", body: Data(#"{"mode":"raise"}"#.utf8))
+            #expect(response.status == 500)
+            #expect(response.headers["content-type"]?.hasPrefix("application/json") == true)
+            let error = try errorObject(response.body)
+            #expect(error["kind"] as? String == "predictor_error")
+            #expect((error["message"] as? String)?.contains("ValueError: boom") == true)
+            #expect(error["api"] as? String == "boom")
+        }
+
+        @Test("the request after a raising one succeeds with 200 from the same replica")
+        func nextRequestSucceeds() async throws {
+            let server = try await deployedBoom()
+            let before = try server.api("boom").replicas.first?.pid
+            let failed = try await server.request("/boom", body: Data(#"{"mode":"raise"}"#.utf8))
+            #expect(failed.status == 500)
+            let ok = try await server.request("/boom", body: Data(#"{"mode":"ok"}"#.utf8))
+            #expect(ok.status == 200)
+            #expect(try jsonObject(ok.body)["ok"] as? Bool == true)
+            let after = try server.api("boom")
+            #expect(after.replicas.first?.pid == before)
+            #expect(after.replicas.first?.restarts == 0)
+        }
+
+        @Test("SystemExit raised by predict is a predictor_error too, and the replica keeps serving")
+        func systemExitIsAPredictorError() async throws {
+            let server = try await deployedBoom()
+            let response = try await server.request("/boom", body: Data(#"{"mode":"exit"}"#.utf8))
+            #expect(response.status == 500)
+            let error = try errorObject(response.body)
+            #expect(error["kind"] as? String == "predictor_error")
+            #expect((error["message"] as? String)?.hasPrefix("SystemExit") == true)
+            let ok = try await server.request("/boom", body: Data(#"{"mode":"ok"}"#.utf8))
+            #expect(ok.status == 200)
+        }
+
+        @Test("tern logs shows the traceback of the failed request, tagged with its request id")
+        func logsShowTheTraceback() async throws {
+            let server = try await deployedBoom()
+            let response = try await server.request("/boom", body: Data(#"{"mode":"raise"}"#.utf8))
+            #expect(response.status == 500)
+            let requestID = try #require(response.headers["x-request-id"])
+            // The replica's output reaches the log file asynchronously.
+            var logs = ""
+            try await server.waitUntil(timeout: 30, "the traceback in tern logs") {
+                logs = try server.tern("logs", "boom").stdout
+                return logs.contains("[\(requestID)] ValueError: boom")
+            }
+            #expect(logs.contains("[\(requestID)] Traceback (most recent call last):"))
+            #expect(logs.contains(#"raise ValueError("boom")"#))
+        }
+    }
+}
