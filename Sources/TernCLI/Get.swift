@@ -80,7 +80,7 @@ extension Tern {
                 "endpoint:  \(api.endpoint)",
                 "revision:  \(api.revision)",
                 "replicas:  \(api.readyReplicas) ready / \(api.requestedReplicas) requested",
-                "in-flight: \(api.inFlight)",
+                "in-flight: \(api.inFlight) now, \(api.averageInFlight.map { String(format: "%.2f", $0) } ?? "-") average over the autoscaling window",
                 "",
             ]
             if api.replicas.isEmpty {

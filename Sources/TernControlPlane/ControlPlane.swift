@@ -180,6 +180,7 @@ public actor ControlPlane {
             message: status?.message, endpoint: gatewayURL + stored.spec.networking.endpoint,
             revision: stored.revision, requestedReplicas: status?.requestedReplicas ?? 0,
             readyReplicas: status?.readyReplicas ?? 0, inFlight: await routes.inFlight(api: stored.api),
+            averageInFlight: await scaling?.averageInFlight(api: stored.api),
             replicas: status?.replicas ?? [], updatedAt: stored.createdAt)
     }
 }

@@ -120,4 +120,6 @@ public protocol ScalingRegistry: Sendable {
     func untrack(api: String) async
     /// A request arrived for `api` while it had no replica: scale it to one now (scale from zero).
     func awaken(api: String) async
+    /// The average in-flight requests of `api` over its autoscaling window, nil before any sample.
+    func averageInFlight(api: String) async -> Double?
 }

@@ -20,6 +20,9 @@ public struct APIDocument: Codable, Sendable, Equatable {
     public var readyReplicas: Int
     /// Requests in flight in the gateway for this API (running plus queued).
     public var inFlight: Int
+    /// Average in-flight requests over the autoscaling window (the autoscaler's signal); nil
+    /// before the first sample.
+    public var averageInFlight: Double?
     /// Every replica process, for `tern get NAME`.
     public var replicas: [ReplicaDocument]
     /// When the current revision was deployed (ISO 8601).
@@ -28,8 +31,10 @@ public struct APIDocument: Codable, Sendable, Equatable {
     /// Memberwise initialiser.
     public init(
         name: String, kind: String, status: APIStatus, message: String?, endpoint: String, revision: Int,
-        requestedReplicas: Int, readyReplicas: Int, inFlight: Int, replicas: [ReplicaDocument], updatedAt: Date
+        requestedReplicas: Int, readyReplicas: Int, inFlight: Int, averageInFlight: Double? = nil,
+        replicas: [ReplicaDocument], updatedAt: Date
     ) {
+        self.averageInFlight = averageInFlight
         self.name = name
         self.kind = kind
         self.status = status
@@ -48,6 +53,7 @@ public struct APIDocument: Codable, Sendable, Equatable {
         case requestedReplicas = "requested_replicas"
         case readyReplicas = "ready_replicas"
         case inFlight = "in_flight"
+        case averageInFlight = "average_in_flight"
         case updatedAt = "updated_at"
     }
 }

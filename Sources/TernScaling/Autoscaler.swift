@@ -60,6 +60,10 @@ public actor Autoscaler: ScalingRegistry, Service {
         await backend.setReplicas(api: api, count: 1)
     }
 
+    public func averageInFlight(api: String) -> Double? {
+        deciders[api]?.averageInFlight(at: .now)
+    }
+
     /// The last decision for `api` (for status and benchmarks).
     public func lastDecision(api: String) -> ScalingDecision? {
         lastDecisions[api]

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Serves the iris example in Tern and in each baseline, one at a time, loads each with wrk
+# (same body, 1, 16 and 64 connections, after a warm-up), and prints one table plus, as the
+# last line, Tern's throughput ratios at 16 connections:
+#   tern/raw c=16: X.XX  tern/best-peer c=16: Y.YY
+#
+# Usage: bench/compare.sh [--quick] [--duration SECONDS] [--rounds N] [--peers "fastapi litserve …"]
+#   --quick      one short round of Tern and the raw limit only (no installs); peer ratio n/a
+#   baselines:   raw (bench/raw_server.py, stdlib asyncio, the floor under any 1-worker Python
+#                server); peers from bench/peers/ installed into bench/.venvs/<peer> on first use
+# Needs: wrk (apt-get install wrk), the README's set-up (.venv with scikit-learn), a release
+# build of tern (built here if missing). Everything runs on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+QUICK=0; DURATION=10; ROUNDS=2; PEERS="fastapi litserve mlserver bentoml ray"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1; DURATION=4; ROUNDS=1; PEERS=""; shift ;;
+    --duration) DURATION=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
+    --peers) PEERS=$2; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
+PY=$ROOT/.venv/bin/python
+[ -x "$PY" ] || scripts/setup-python.sh
+TERN=${TERN_BINARY:-$ROOT/.build-release/release/tern}
+if [ ! -x "$TERN" ]; then
+  echo "building tern (release) into .build-release…" >&2
+  swift build -c release --scratch-path .build-release --product tern >/dev/null
+fi
+PROJECT=$ROOT/examples/iris-classifier
+[ -f "$PROJECT/model.pkl" ] || "$PY" "$PROJECT/train.py" >/dev/null
+JSON_BODY=$PROJECT/sample.json
+WORK=$(mktemp -d /tmp/tern-bench.XXXXXX)
+# MLServer speaks the Open Inference Protocol: the same four numbers as a V2 tensor.
+V2_BODY=$WORK/v2.json
+"$PY" -c "import json; d=json.load(open('$JSON_BODY')); json.dump({'inputs':[{'name':'predict','shape':[1,4],'datatype':'FP64','data':list(d.values())}]}, open('$V2_BODY','w'))"
+export BENCH_BODY_FILE=$JSON_BODY
+RESULTS=$WORK/results.tsv
+SERVER_PID=""
+cleanup() { stop_server; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_http() { # url: wait until a POST answers 200
+  for _ in $(seq 1 600); do
+    if curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' --data-binary @"$BENCH_BODY_FILE" "$1"; then return 0; fi
+    sleep 0.1
+  done
+  echo "server at $1 did not answer" >&2; return 1
+}
+
+stop_server() {
+  if [ -n "$SERVER_PID" ]; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+  fi
+}
+
+start_server() { # name -> sets SERVER_PID and URL
+  local name=$1 p; p=$(port)
+  case "$name" in
+    tern)
+      local home=$WORK/tern-home cp; cp=$(port); rm -rf "$home"
+      "$TERN" serve --home "$home" --port "$p" --control-port "$cp" --python "$PY" >"$WORK/tern.log" 2>&1 &
+      SERVER_PID=$!
+      for _ in $(seq 1 100); do [ -f "$home/server.json" ] && break; sleep 0.1; done
+      "$TERN" deploy "$PROJECT/tern.yaml" --home "$home" >/dev/null
+      URL=http://127.0.0.1:$p/iris ;;
+    raw)
+      "$PY" bench/raw_server.py "$PROJECT" "$p" >"$WORK/raw.log" 2>&1 &
+      SERVER_PID=$!; URL=http://127.0.0.1:$p/ ;;
+    *)
+      bench/peers/setup.sh "$name" >&2
+      bench/peers/run.sh "$name" "$PROJECT" "$p" >"$WORK/$name.log" 2>&1 &
+      SERVER_PID=$!; URL=$(bench/peers/url.sh "$name" "$p") ;;
+  esac
+  wait_http "$URL"
+}
+
+measure() { # name round
+  local name=$1 round=$2
+  if [ "$name" = mlserver ]; then export BENCH_BODY_FILE=$V2_BODY; else export BENCH_BODY_FILE=$JSON_BODY; fi
+  start_server "$name"
+  wrk -t1 -c16 -d2s -s bench/post.lua "$URL" >/dev/null 2>&1 || true   # warm-up
+  for c in 1 16 64; do
+    local before after line
+    before=$("$PY" bench/cpu_seconds.py "$SERVER_PID")
+    line=$(wrk -t1 -c"$c" -d"${DURATION}s" --timeout 10s -s bench/post.lua "$URL" 2>&1 | grep '^BENCH' || echo "BENCH rps=0 p50_us=0 p99_us=0 errors=-1 requests=0")
+    after=$("$PY" bench/cpu_seconds.py "$SERVER_PID")
+    echo -e "$round\t$name\t$c\t$line\t$before\t$after" >>"$RESULTS"
+  done
+  stop_server
+}
+
+SERVERS="tern raw $PEERS"
+for round in $(seq 1 "$ROUNDS"); do
+  order=$SERVERS
+  [ $((round % 2)) -eq 0 ] && order=$(echo "$SERVERS" | tr ' ' '\n' | tac | tr '\n' ' ')
+  for name in $order; do
+    echo "round $round: $name" >&2
+    measure "$name" "$round"
+  done
+done
+
+"$PY" - "$RESULTS" "$QUICK" <<'PYEOF'
+import collections, re, statistics, sys
+rows = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    rnd, name, c, bench, before, after = line.rstrip("\n").split("\t")
+    m = dict(re.findall(r"(\w+)=(-?[\d.]+)", bench))
+    rps, req = float(m["rps"]), float(m["requests"])
+    cpu = (float(after) - float(before)) * 1000 / req * 1000 if req else 0.0  # CPU ms per 1000 requests
+    rows[(name, int(c))].append((rps, int(m["p50_us"]) / 1000, int(m["p99_us"]) / 1000, int(m["errors"]), cpu))
+print(f"{'server':<10} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'CPU s/1k req':>13}")
+for (name, c), values in sorted(rows.items(), key=lambda kv: (kv[0][0] != "tern", kv[0][0] != "raw", kv[0][0], kv[0][1])):
+    mean = [statistics.mean(v[i] for v in values) for i in range(5)]
+    print(f"{name:<10} {c:>5} {mean[0]:>9.0f} {mean[1]:>8.2f} {mean[2]:>8.2f} {int(sum(v[3] for v in values)):>7} {mean[4] / 1000:>13.3f}")
+def rps(name, c=16):
+    v = rows.get((name, c))
+    return statistics.mean(x[0] for x in v) if v else None
+tern, raw = rps("tern"), rps("raw")
+peers = [rps(n) for (n, c) in rows if c == 16 and n not in ("tern", "raw")]
+peers = [p for p in peers if p]
+best = max(peers) if peers else None
+raw_ratio = f"{tern / raw:.2f}" if tern and raw else "n/a"
+peer_ratio = f"{tern / best:.2f}" if tern and best else "n/a"
+print(f"tern/raw c=16: {raw_ratio}  tern/best-peer c=16: {peer_ratio}")
+PYEOF
