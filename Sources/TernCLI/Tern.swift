@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import NIOCore
+import NIOPosix
 import TernCore
 
 /// The `tern` command tree. `Sources/tern/main.swift` only calls ``Tern/main()``.
@@ -58,6 +60,15 @@ extension Tern {
 
 /// The entry point `Sources/tern/main.swift` calls.
 public enum TernMain {
+    /// Runs on the main thread before anything async: for `tern serve`, makes NIO's event loops
+    /// Swift Concurrency's global executor, so request handling, actors and socket I/O share
+    /// the same two threads instead of waking each other up for every request
+    /// (swift-nio `NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor`).
+    public static func prepare(arguments: [String] = CommandLine.arguments) {
+        guard arguments.dropFirst().first == "serve" else { return }
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+    }
+
     /// Parses the command line and runs the command; exits the process with its status.
     public static func run() async {
         await Tern.main()

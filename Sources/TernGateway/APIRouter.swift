@@ -6,6 +6,8 @@ import TernCore
 struct SlotLease: Sendable {
     var replicaID: String
     var connection: ReplicaConnection
+    /// The API's `networking.request_timeout` when the slot was leased (nil for none).
+    var requestTimeout: Duration?
 }
 
 /// Why the gateway refused or failed a request before a replica answered it.
@@ -64,7 +66,8 @@ actor APIRouter {
     func acquire() async throws -> SlotLease {
         switch admission.admit() {
         case .dispatch(let replicaID):
-            return SlotLease(replicaID: replicaID, connection: freeConnections[replicaID]!.removeLast())
+            return SlotLease(
+                replicaID: replicaID, connection: freeConnections[replicaID]!.removeLast(), requestTimeout: requestTimeout)
         case .reject(.noReadyReplica):
             throw GatewayRejection(
                 status: 503, kind: "no_ready_replica",
@@ -122,7 +125,9 @@ actor APIRouter {
         }
         if admission.release(replicaID: lease.replicaID) {
             let waiter = waiters.removeFirst()
-            waiter.continuation.resume(returning: lease)
+            var handedOver = lease
+            handedOver.requestTimeout = requestTimeout
+            waiter.continuation.resume(returning: handedOver)
         } else {
             freeConnections[lease.replicaID, default: []].append(lease.connection)
         }
@@ -135,7 +140,8 @@ actor APIRouter {
         let taken = admission.addReplica(id: replicaID, slots: connections.count)
         for _ in 0..<taken {
             let waiter = waiters.removeFirst()
-            waiter.continuation.resume(returning: SlotLease(replicaID: replicaID, connection: free.removeLast()))
+            waiter.continuation.resume(
+                returning: SlotLease(replicaID: replicaID, connection: free.removeLast(), requestTimeout: requestTimeout))
         }
         freeConnections[replicaID] = free
     }

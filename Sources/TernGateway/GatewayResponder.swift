@@ -60,6 +60,7 @@ struct GatewayResponder: HTTPResponder {
             return Self.error(status: 400, kind: "bad_request", message: "could not read the request body: \(error)", api: api)
         }
 
+        let admitted = ContinuousClock.now
         let lease: SlotLease
         do {
             lease = try await router.acquire()
@@ -72,29 +73,22 @@ struct GatewayResponder: HTTPResponder {
         let requestID = RequestID.next()
         let frame = ReplicaFrame(
             header: Self.predictHeader(request, requestID: requestID, connection: lease.connection), body: body)
-        let exchange = Task { () throws -> ReplicaFrame in
-            do {
-                let reply = try await lease.connection.send(frame)
-                await router.release(lease, broken: false)
-                return reply
-            } catch {
-                await router.release(lease, broken: true)
-                throw error
-            }
-        }
         let reply: ReplicaFrame
         do {
-            if let timeout = await router.requestTimeout {
-                reply = try await Self.value(of: exchange, timeout: timeout)
+            if let timeout = lease.requestTimeout {
+                // request_timeout bounds queueing plus prediction: the prediction gets what is left.
+                let remaining = timeout - admitted.duration(to: .now)
+                let exchange = Task { try await Self.exchange(frame, lease: lease, router: router) }
+                reply = try await Self.value(of: exchange, timeout: max(remaining, .zero))
             } else {
-                reply = try await exchange.value
+                reply = try await Self.exchange(frame, lease: lease, router: router)
             }
         } catch is PredictionTimeout {
             // The slot stays busy until the replica answers (its reply is discarded), so the
             // replica is never given more requests than it has slots.
             return Self.error(
                 status: 504, kind: "timeout",
-                message: "the prediction took longer than API \(api)'s networking.request_timeout (request \(requestID)); it still runs to completion on the replica",
+                message: "the request took longer than API \(api)'s networking.request_timeout (request \(requestID)); the prediction still runs to completion on the replica",
                 api: api, headers: [.requestID: requestID])
         } catch {
             gateway.logger.warning(
@@ -105,6 +99,18 @@ struct GatewayResponder: HTTPResponder {
                 api: api, headers: [.retryAfter: "1", .requestID: requestID])
         }
         return Self.response(for: reply, api: api, requestID: requestID)
+    }
+
+    /// Sends `frame` on the leased slot and returns the slot (dropping it if the connection broke).
+    static func exchange(_ frame: ReplicaFrame, lease: SlotLease, router: APIRouter) async throws -> ReplicaFrame {
+        do {
+            let reply = try await lease.connection.send(frame)
+            await router.release(lease, broken: false)
+            return reply
+        } catch {
+            await router.release(lease, broken: true)
+            throw error
+        }
     }
 
     /// Thrown when a prediction outlives `networking.request_timeout`.

@@ -1,3 +1,4 @@
 import TernCLI
 
+TernMain.prepare()
 await TernMain.run()
