@@ -71,13 +71,14 @@ public actor ControlPlane {
 
         let projectDirectory = configDirectory.isEmpty ? extracted.directory : extracted.directory + "/" + configDirectory
         let dotEnv = (try? String(contentsOfFile: projectDirectory + "/.env", encoding: .utf8)).map(DotEnv.parse) ?? [:]
+        // Decide for every API first, so a refusal changes nothing.
+        var changes: [(spec: APISpec, existing: StoredRevision?)] = []
         var outcomes: [DeployResult.Outcome] = []
         for spec in config.apis {
             let existing = try store.deployedRevision(api: spec.name)
             if let existing, existing.spec == spec, existing.bundleDigest == extracted.digest,
                 existing.configDirectory == configDirectory
             {
-                outcomes.append(.init(name: spec.name, action: "unchanged", revision: existing.revision))
                 continue
             }
             if existing != nil, !force, let status = await backend.status(api: spec.name), status.status == .updating,
@@ -88,9 +89,18 @@ public actor ControlPlane {
                     message: "API \(spec.name) is still being updated; wait until `tern get \(spec.name)` shows it live, or deploy with --force",
                     api: spec.name)
             }
-            let stored = try store.addRevision(spec: spec, bundleDigest: extracted.digest, configDirectory: configDirectory)
-            await run(stored, environment: dotEnv)
-            outcomes.append(.init(name: spec.name, action: existing == nil ? "created" : "updated", revision: stored.revision))
+            changes.append((spec, existing))
+        }
+        for spec in config.apis {
+            if let change = changes.first(where: { $0.spec.name == spec.name }) {
+                let stored = try store.addRevision(
+                    spec: spec, bundleDigest: extracted.digest, configDirectory: configDirectory)
+                await run(stored, environment: dotEnv)
+                outcomes.append(
+                    .init(name: spec.name, action: change.existing == nil ? "created" : "updated", revision: stored.revision))
+            } else if let existing = try store.deployedRevision(api: spec.name) {
+                outcomes.append(.init(name: spec.name, action: "unchanged", revision: existing.revision))
+            }
         }
         return DeployResult(apis: outcomes)
     }

@@ -45,6 +45,7 @@ public enum ControlPlaneServer {
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some Service {
         let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: JSONErrorMiddleware())
         router.get("healthz") { _, _ in "ok\n" }
         let v1 = router.group("v1").add(middleware: BearerTokenMiddleware(token: configuration.token))
         v1.get("info") { _, _ in
@@ -149,7 +150,9 @@ enum LogStreamer {
         var offset: UInt64 = 0
         if let data = FileManager.default.contents(atPath: path) {
             var start = data.startIndex
-            if let tail {
+            if tail == 0 {
+                start = data.endIndex
+            } else if let tail {
                 var newlines = 0
                 var index = data.endIndex
                 while index > data.startIndex {
@@ -164,7 +167,8 @@ enum LogStreamer {
             offset = UInt64(data.count)
         }
         guard follow else { return }
-        while await stillWanted() {
+        // Stop on shutdown too: an open follower must not hold `tern serve` up.
+        while !Task.isCancelled, !Task.isShuttingDownGracefully, await stillWanted() {
             try await Task.sleep(for: .milliseconds(200))
             guard let handle = FileHandle(forReadingAtPath: path) else { continue }
             defer { try? handle.close() }
@@ -173,6 +177,29 @@ enum LogStreamer {
                 offset += UInt64(data.count)
                 try await writer.write(ByteBuffer(bytes: data))
             }
+        }
+    }
+}
+
+/// Renders every error that is not already a ``ControlPlaneError`` (unknown route, wrong method,
+/// unexpected failure) in Tern's JSON error shape.
+struct JSONErrorMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as ControlPlaneError {
+            throw error
+        } catch let error as HTTPError {
+            let kind = error.status == .notFound ? "not_found" : error.status == .methodNotAllowed ? "method_not_allowed" : "bad_request"
+            let message = error.status == .notFound
+                ? "no such route: \(request.method) \(request.uri.path); see docs/openapi.yaml"
+                : (error.body ?? "\(error.status)")
+            throw ControlPlaneError(status: error.status, kind: kind, message: message)
+        } catch {
+            context.logger.error("control-plane request failed", metadata: ["error": "\(error)"])
+            throw ControlPlaneError(status: .internalServerError, kind: "internal", message: "internal error: \(error)")
         }
     }
 }

@@ -27,7 +27,7 @@ public struct Deployment: Sendable, Equatable {
 public struct BackendAPIStatus: Sendable, Equatable {
     /// Derived status (see ``APIStatus``).
     public var status: APIStatus
-    /// Why, when not live.
+    /// Why, when not live; when live, a note such as out-of-memory restarts.
     public var message: String?
     /// Replicas wanted now.
     public var requestedReplicas: Int
@@ -106,7 +106,8 @@ public protocol ReplicaRegistry: Sendable {
 public protocol RouteTable: Sendable {
     /// Adds or updates the route of `spec` (endpoint, admission limits, timeout).
     func setRoute(_ spec: APISpec) async
-    /// Removes the route of `api`: later requests get 404; queued ones get 503.
+    /// Removes the route of `api`: later requests get 404 at once, queued ones 503; returns once
+    /// the running ones finished (within the gateway's drain grace period).
     func removeRoute(api: String) async
     /// Requests in flight for `api` (running plus queued).
     func inFlight(api: String) async -> Int

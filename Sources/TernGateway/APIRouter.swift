@@ -163,16 +163,22 @@ actor APIRouter {
     }
 
     /// Fails every queued request (the API was deleted).
-    func close() async {
+    /// Closes the router for good (the API was deleted): queued requests get 503 at once, running
+    /// ones may finish within `grace`, then every connection closes.
+    func close(grace: Duration) async {
+        admission.buffersColdStarts = false
         failWaiters(count: waiters.count)
-        for id in Array(allConnections.keys) {
-            await detach(replicaID: id, grace: .zero)
+        await withTaskGroup(of: Void.self) { group in
+            for id in allConnections.keys {
+                group.addTask { await self.detach(replicaID: id, grace: grace) }
+            }
         }
     }
 
     private func failWaiters(count: Int) {
         for _ in 0..<min(count, waiters.count) {
             let waiter = waiters.removeFirst()
+            admission.cancelQueued()
             waiter.continuation.resume(
                 throwing: GatewayRejection(
                     status: 503, kind: "no_ready_replica",

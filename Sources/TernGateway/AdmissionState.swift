@@ -114,8 +114,7 @@ struct AdmissionState: Sendable {
         guard let index = replicas.firstIndex(where: { $0.id == replicaID }) else { return 0 }
         replicas[index].accepting = false
         if readyReplicas == 0 && !buffersColdStarts {
-            defer { queued = 0 }
-            return queued
+            return queued  // the owner fails them, calling cancelQueued() for each
         }
         return 0
     }

@@ -19,12 +19,15 @@ public struct GatewayConfiguration: Sendable {
     /// For APIs with `min_replicas: 0`: how long a request waits for a replica to start before it
     /// gets 503 `cold_start_timeout`. Default 300 s.
     public var coldStartTimeout: Duration
+    /// When an API is deleted: how long its running requests may take to finish. Default 10 s.
+    public var drainGracePeriod: Duration
 
     /// Creates a configuration; every default is stated on its property.
     public init(
         host: String = "127.0.0.1", port: Int = 8888, maxBodyBytes: Int = 32 << 20,
-        coldStartTimeout: Duration = .seconds(300)
+        coldStartTimeout: Duration = .seconds(300), drainGracePeriod: Duration = .seconds(10)
     ) {
+        self.drainGracePeriod = drainGracePeriod
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes
@@ -102,7 +105,7 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
             table.endpoints = table.endpoints.filter { $0.value != api }
             return table.routers.removeValue(forKey: api)
         }
-        await router?.close()
+        await router?.close(grace: configuration.drainGracePeriod)
     }
 
     public func inFlight(api: String) async -> Int {
@@ -111,6 +114,9 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
 
     // MARK: ReplicaRegistry
 
+    /// Requests sent ahead to each worker beyond its threads (see ``attach(_:)``).
+    static let stagedRequestsPerWorker = 1
+
     public func attach(_ replica: ReplicaEndpoint) async throws {
         guard let router = router(forAPI: replica.api) else {
             throw GatewayRejection(status: 404, kind: "not_found", message: "no route for API \(replica.api)")
@@ -118,7 +124,11 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
         var connections: [ReplicaConnection] = []
         do {
             for path in replica.socketPaths {
-                for _ in 0..<replica.slotsPerSocket {
+                // One connection more than the worker has threads: the next request is already
+                // waiting in the worker when a prediction ends (the runtime still runs at most
+                // `threads_per_process` at once), so the worker never idles while the gateway
+                // turns a response around.
+                for _ in 0..<(replica.slotsPerSocket + Self.stagedRequestsPerWorker) {
                     connections.append(try await ReplicaConnection.connect(socketPath: path, group: eventLoopGroup))
                 }
             }

@@ -164,6 +164,8 @@ import Testing
         #expect(admission.beginDrain(replicaID: "a") == 0)
         #expect(admission.queued == 3)
         #expect(admission.beginDrain(replicaID: "b") == 3)
+        // The owner fails the stranded requests one by one.
+        for _ in 0..<3 { admission.cancelQueued() }
         #expect(admission.queued == 0)
         #expect(admission.inFlight == 2)
         #expect(admission.admit() == .reject(.noReadyReplica))
