@@ -47,6 +47,8 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
     let eventLoopGroup: any EventLoopGroup
     /// API name → router, and endpoint path → API name.
     private let table = Mutex<(routers: [String: APIRouter], endpoints: [String: String])>(([:], [:]))
+    /// Health-probe connections, one per worker socket, by replica id (socket path, connection).
+    private let probes = Mutex<[String: [(path: String, connection: ReplicaConnection?)]]>([:])
     /// Where to ask for a replica when a request arrives for an API without one.
     private let scaling = Mutex<(any ScalingRegistry)?>(nil)
 
@@ -132,9 +134,17 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
                     connections.append(try await ReplicaConnection.connect(socketPath: path, group: eventLoopGroup))
                 }
             }
-            guard await connections[0].checkHealth() else {
-                throw ReplicaConnectionError.handshake("health frame not answered with 200")
+            var probeConnections: [(path: String, connection: ReplicaConnection?)] = []
+            for path in replica.socketPaths {
+                let probe = try await ReplicaConnection.connect(socketPath: path, group: eventLoopGroup)
+                connections.append(probe)  // closed with the others on failure
+                guard await probe.checkHealth() else {
+                    throw ReplicaConnectionError.handshake("health frame not answered with 200")
+                }
+                probeConnections.append((path, probe))
             }
+            connections.removeLast(probeConnections.count)
+            probes.withLock { $0[replica.replicaID] = probeConnections }
         } catch {
             for connection in connections { await connection.close() }
             throw error
@@ -144,6 +154,42 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
     }
 
     public func detach(api: String, replicaID: String, grace: Duration) async {
+        let probeConnections = probes.withLock { $0.removeValue(forKey: replicaID) } ?? []
+        for probe in probeConnections { await probe.connection?.close() }
         await router(forAPI: api)?.detach(replicaID: replicaID, grace: grace)
+    }
+
+    public func probe(api: String, replicaID: String, timeout: Duration) async -> Bool {
+        guard let targets = probes.withLock({ $0[replicaID] }) else { return false }
+        let group = eventLoopGroup
+        var healthy = true
+        var renewed: [(path: String, connection: ReplicaConnection?)] = []
+        for target in targets {
+            let check = Task { () throws -> ReplicaConnection in
+                let connection: ReplicaConnection
+                if let existing = target.connection, existing.isActive {
+                    connection = existing
+                } else {
+                    connection = try await ReplicaConnection.connect(socketPath: target.path, group: group)
+                }
+                guard await connection.checkHealth() else { throw ReplicaConnectionError.closed }
+                return connection
+            }
+            do {
+                renewed.append((target.path, try await GatewayResponder.value(of: check, timeout: timeout)))
+            } catch {
+                // A late answer would break the one-request-per-connection rule: drop the connection.
+                healthy = false
+                renewed.append((target.path, nil))
+                Task {
+                    if let late = try? await check.value { await late.close() }
+                    await target.connection?.close()
+                }
+            }
+        }
+        probes.withLock { table in
+            if table[replicaID] != nil { table[replicaID] = renewed }
+        }
+        return healthy
     }
 }

@@ -117,7 +117,7 @@ struct GatewayResponder: HTTPResponder {
     struct PredictionTimeout: Error {}
 
     /// The task's value, or ``PredictionTimeout`` once `timeout` passed (the task keeps running).
-    static func value(of task: Task<ReplicaFrame, any Error>, timeout: Duration) async throws -> ReplicaFrame {
+    static func value<Value: Sendable>(of task: Task<Value, any Error>, timeout: Duration) async throws -> Value {
         try await withCheckedThrowingContinuation { continuation in
             let outcome = OneShot(continuation)
             let timer = Task {
