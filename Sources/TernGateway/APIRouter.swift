@@ -119,8 +119,12 @@ actor APIRouter {
     /// Returns a slot. With `broken`, the connection is dropped instead of reused.
     func release(_ lease: SlotLease, broken: Bool) {
         if broken {
+            // Every slot of the broken connection is lost: the one leased here, and any still free.
             allConnections[lease.replicaID]?.removeAll { $0 === lease.connection }
             _ = admission.release(replicaID: lease.replicaID, slotLost: true)
+            let freeBefore = freeConnections[lease.replicaID]?.count ?? 0
+            freeConnections[lease.replicaID]?.removeAll { $0 === lease.connection }
+            admission.removeFreeSlots(replicaID: lease.replicaID, count: freeBefore - (freeConnections[lease.replicaID]?.count ?? 0))
             return
         }
         if admission.release(replicaID: lease.replicaID) {
@@ -133,11 +137,12 @@ actor APIRouter {
         }
     }
 
-    /// Puts a replica's open connections into balancing and hands queued requests to it.
+    /// Puts a replica's open connections into balancing and hands queued requests to it. Each
+    /// connection gives ``ReplicaConnection/pipelineDepth`` slots.
     func attach(replicaID: String, connections: [ReplicaConnection]) {
         allConnections[replicaID] = connections
-        var free = connections
-        let taken = admission.addReplica(id: replicaID, slots: connections.count)
+        var free = Array(repeating: connections, count: ReplicaConnection.pipelineDepth).flatMap { $0 }
+        let taken = admission.addReplica(id: replicaID, slots: free.count)
         for _ in 0..<taken {
             let waiter = waiters.removeFirst()
             waiter.continuation.resume(

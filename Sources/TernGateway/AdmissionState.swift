@@ -100,6 +100,12 @@ struct AdmissionState: Sendable {
         return false
     }
 
+    /// Free slots of `replicaID` were lost (their connection closed).
+    mutating func removeFreeSlots(replicaID: String, count: Int) {
+        guard count > 0, let index = replicas.firstIndex(where: { $0.id == replicaID }) else { return }
+        replicas[index].slots = max(0, replicas[index].slots - count)
+    }
+
     /// Adds a ready replica with `slots` slots. Returns how many queued requests it takes at once.
     mutating func addReplica(id: String, slots: Int) -> Int {
         let taken = min(queued, slots)

@@ -116,8 +116,6 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
 
     // MARK: ReplicaRegistry
 
-    /// Requests sent ahead to each worker beyond its threads (see ``attach(_:)``).
-    static let stagedRequestsPerWorker = 1
 
     public func attach(_ replica: ReplicaEndpoint) async throws {
         guard let router = router(forAPI: replica.api) else {
@@ -126,11 +124,7 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
         var connections: [ReplicaConnection] = []
         do {
             for path in replica.socketPaths {
-                // One connection more than the worker has threads: the next request is already
-                // waiting in the worker when a prediction ends (the runtime still runs at most
-                // `threads_per_process` at once), so the worker never idles while the gateway
-                // turns a response around.
-                for _ in 0..<(replica.slotsPerSocket + Self.stagedRequestsPerWorker) {
+                for _ in 0..<replica.slotsPerSocket {
                     connections.append(try await ReplicaConnection.connect(socketPath: path, group: eventLoopGroup))
                 }
             }

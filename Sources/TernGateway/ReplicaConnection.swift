@@ -1,3 +1,4 @@
+import DequeModule
 import Foundation
 import NIOCore
 import NIOPosix
@@ -11,28 +12,25 @@ struct ReplicaConnectionError: Error, CustomStringConvertible {
     static func handshake(_ detail: String) -> Self { Self(description: "replica handshake failed: \(detail)") }
 }
 
-/// Matches each response frame to the one request in flight on the connection.
-///
-/// The protocol allows one request at a time per connection, so one pending promise suffices.
+/// Matches response frames to requests: the runtime answers the requests of one connection in
+/// the order they were sent, so a FIFO of promises suffices (at most
+/// ``ReplicaConnection/pipelineDepth`` are outstanding).
 final class ReplicaResponseHandler: ChannelDuplexHandler {
     typealias InboundIn = ReplicaFrame
     typealias OutboundIn = (ReplicaFrame, EventLoopPromise<ReplicaFrame>)
     typealias OutboundOut = ReplicaFrame
 
-    private var pending: EventLoopPromise<ReplicaFrame>?
+    private var pending = Deque<EventLoopPromise<ReplicaFrame>>()
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let (frame, responsePromise) = unwrapOutboundIn(data)
-        precondition(pending == nil, "one request at a time per replica connection")
-        pending = responsePromise
+        pending.append(responsePromise)
         context.write(wrapOutboundOut(frame), promise: promise)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
-        let promise = pending
-        pending = nil
-        promise?.succeed(frame)
+        pending.popFirst()?.succeed(frame)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -46,9 +44,9 @@ final class ReplicaResponseHandler: ChannelDuplexHandler {
     }
 
     private func failPending(_ error: any Error) {
-        let promise = pending
-        pending = nil
-        promise?.fail(error)
+        let promises = pending
+        pending.removeAll()
+        for promise in promises { promise.fail(error) }
     }
 }
 
@@ -74,8 +72,15 @@ struct ReplicaResponseHeader: Decodable, Sendable {
     }
 }
 
-/// One connection (one concurrency slot) to a replica worker's Unix socket.
+/// One connection to a replica worker's Unix socket, served by one runtime thread.
+///
+/// The gateway keeps up to ``pipelineDepth`` requests outstanding on it: while the runtime
+/// runs one prediction, the next request already waits in the socket, so the worker reads it
+/// without sleeping (the runtime answers a connection's requests one after another, in order).
 final class ReplicaConnection: Sendable {
+    /// Requests outstanding per connection: one running, one waiting in the socket.
+    static let pipelineDepth = 2
+
     let channel: any Channel
     /// Which parameters the predictor declares (from `hello`): lets the gateway skip headers/query.
     let acceptsHeaders: Bool
