@@ -42,6 +42,76 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Seconds a request may wait for an API with min_replicas: 0 to start a replica.")
     var coldStartTimeoutSeconds = 300.0
 
+    @Option(
+        help: ArgumentHelp(
+            "CPU that replicas' compute.cpu requests share, e.g. 2 or 1500m (default: this machine's cores).",
+            valueName: "quantity"))
+    var cpus: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Memory that replicas' compute.mem requests share, e.g. 8Gi (default: this machine's memory).",
+            valueName: "quantity"))
+    var memory: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "How compute.mem is enforced: auto (cgroup v1 where writable, else an RSS watchdog), cgroup, watchdog.",
+            visibility: .hidden))
+    var memoryLimiter = "auto"
+
+    /// `--cpus` in millicores, when given.
+    var cpuMillicores: Int? {
+        get throws {
+            guard let cpus else { return nil }
+            do {
+                return try Quantity.cpuMillicores(cpus)
+            } catch {
+                throw ValidationError("--cpus: \(error)")
+            }
+        }
+    }
+
+    /// `--memory` in bytes, when given.
+    var memoryBytes: Int64? {
+        get throws {
+            guard let memory else { return nil }
+            do {
+                return try Quantity.bytes(memory)
+            } catch {
+                throw ValidationError("--memory: \(error)")
+            }
+        }
+    }
+
+    /// `--memory-limiter`.
+    var memoryEnforcement: MemoryEnforcement {
+        get throws {
+            guard let value = MemoryEnforcement(rawValue: memoryLimiter) else {
+                throw ValidationError(
+                    "--memory-limiter: expected one of \(MemoryEnforcement.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return value
+        }
+    }
+
+    func validate() throws {
+        _ = try cpuMillicores
+        _ = try memoryBytes
+        _ = try memoryEnforcement
+        if try cpuMillicores == 0 { throw ValidationError("--cpus: must be more than 0") }
+        if try memoryBytes == 0 { throw ValidationError("--memory: must be more than 0") }
+    }
+
+    /// The interpreter for replicas: `--python`, else `$TERN_PYTHON`, else `python3`. A relative
+    /// path (one holding a `/`, e.g. `.venv/bin/python`) is made absolute against the current
+    /// directory: replicas run in their project's folder, where it would name another file.
+    func resolvedPython(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        let python = self.python ?? environment["TERN_PYTHON"] ?? "python3"
+        guard python.contains("/"), !python.hasPrefix("/") else { return python }
+        return URL(fileURLWithPath: python).standardizedFileURL.path
+    }
+
     /// The arguments that reproduce these options (for `tern up`).
     var arguments: [String] {
         var result = [
@@ -52,6 +122,9 @@ struct ServerOptions: ParsableArguments {
             "--cold-start-timeout-seconds", String(coldStartTimeoutSeconds),
         ]
         if let python { result += ["--python", python] }
+        if let cpus { result += ["--cpus", cpus] }
+        if let memory { result += ["--memory", memory] }
+        if memoryLimiter != "auto" { result += ["--memory-limiter", memoryLimiter] }
         return result
     }
 }
@@ -63,8 +136,12 @@ extension Tern {
             discussion: """
                 Most users run `tern up` instead, which starts this in the background. SIGTERM or
                 SIGINT stops it gracefully: in-flight requests finish, then replicas stop.
-                Example:
+                Replicas' compute requests (compute.cpu, compute.mem, compute.gpu) share this
+                machine's cores, memory and GPUs (or --cpus/--memory); replicas that do not fit
+                wait and the API shows `compute unavailable`. See docs/resources.md.
+                Examples:
                   tern serve --port 8888 --control-port 8889 --python .venv/bin/python
+                  tern serve --cpus 1500m --memory 8Gi
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -83,7 +160,7 @@ extension Tern {
             defer { lock.release() }
             let token = try TokenFile.loadOrCreate(path: home.tokenFile)
             let runtimePath = try RuntimeInstaller.install(home: home.root)
-            let python = options.python ?? ProcessInfo.processInfo.environment["TERN_PYTHON"] ?? "python3"
+            let python = options.resolvedPython()
 
             let gateway = Gateway(
                 configuration: GatewayConfiguration(
@@ -93,7 +170,8 @@ extension Tern {
             let backend = LocalBackend(
                 configuration: LocalBackendConfiguration(
                     python: python, runtimePath: runtimePath, runDirectory: home.run, logDirectory: home.logs,
-                    stopGracePeriod: .seconds(options.stopGraceSeconds)),
+                    stopGracePeriod: .seconds(options.stopGraceSeconds), cpuCapacityMillicores: try options.cpuMillicores,
+                    memoryCapacityBytes: try options.memoryBytes, memoryEnforcement: try options.memoryEnforcement),
                 registry: gateway, logger: logger)
             let autoscaler = Autoscaler(
                 configuration: AutoscalerConfiguration(

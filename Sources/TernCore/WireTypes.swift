@@ -8,7 +8,8 @@ public struct APIDocument: Codable, Sendable, Equatable {
     public var kind: String
     /// Current status, e.g. `live`.
     public var status: APIStatus
-    /// Why the status is what it is, when it is not `live` (e.g. the last line of an init traceback).
+    /// Why the status is what it is, when it is not `live` (e.g. the last line of an init traceback);
+    /// for a `live` API, a note such as out-of-memory restarts.
     public var message: String?
     /// The full URL of the endpoint on the gateway, e.g. `http://127.0.0.1:8888/iris`.
     public var endpoint: String

@@ -16,11 +16,21 @@ public struct LocalBackendConfiguration: Sendable {
     public var restartPolicy: RestartPolicy
     /// How long a stopping replica may take to finish in-flight requests before SIGKILL. Default 10 s.
     public var stopGracePeriod: Duration
+    /// CPU capacity in millicores that replicas' `compute.cpu` requests share; nil (the default)
+    /// means this machine's cores × 1000 (`tern serve --cpus`).
+    public var cpuCapacityMillicores: Int?
+    /// Memory capacity in bytes that replicas' `compute.mem` requests share; nil (the default)
+    /// means `MemTotal` of `/proc/meminfo` (`tern serve --memory`).
+    public var memoryCapacityBytes: Int64?
+    /// How `compute.mem` is enforced. Default ``MemoryEnforcement/automatic``.
+    public var memoryEnforcement: MemoryEnforcement
 
     /// Creates a configuration; defaults as documented on each property.
     public init(
         python: String = "python3", runtimePath: String, runDirectory: String, logDirectory: String,
-        restartPolicy: RestartPolicy = RestartPolicy(), stopGracePeriod: Duration = .seconds(10)
+        restartPolicy: RestartPolicy = RestartPolicy(), stopGracePeriod: Duration = .seconds(10),
+        cpuCapacityMillicores: Int? = nil, memoryCapacityBytes: Int64? = nil,
+        memoryEnforcement: MemoryEnforcement = .automatic
     ) {
         self.python = python
         self.runtimePath = runtimePath
@@ -28,6 +38,9 @@ public struct LocalBackendConfiguration: Sendable {
         self.logDirectory = logDirectory
         self.restartPolicy = restartPolicy
         self.stopGracePeriod = stopGracePeriod
+        self.cpuCapacityMillicores = cpuCapacityMillicores
+        self.memoryCapacityBytes = memoryCapacityBytes
+        self.memoryEnforcement = memoryEnforcement
     }
 }
 
@@ -37,6 +50,11 @@ public struct LocalBackendConfiguration: Sendable {
 /// under `update_strategy` (`max_surge`, `max_unavailable`): new replicas start, and old ones
 /// are drained and stopped only as new ones become ready, so a failing revision never takes the
 /// serving one below `desired − max_unavailable` ready replicas.
+///
+/// Every replica first reserves its `compute` request from the machine's capacity
+/// (``ResourcePlanner``); one that does not fit waits, and the API shows `compute unavailable`.
+/// `compute.mem` is also a limit (``MemoryEnforcement``): a replica over it is killed and the API
+/// shows `error (out of memory)`. See docs/resources.md.
 public actor LocalBackend: ReplicaBackend {
     private struct ManagedAPI {
         var deployment: Deployment
@@ -56,13 +74,26 @@ public actor LocalBackend: ReplicaBackend {
     private var rollouts: [String: Task<Void, Never>] = [:]
     /// Replicas being drained and stopped (scale-down, end of an update).
     private var retiring: [ReplicaRunner] = []
+    private let compute: ComputePool
+    private let memoryLimiter: any MemoryLimiter
 
     /// Creates the backend; replicas are attached to `registry` once they start.
+    ///
+    /// Detects the machine's capacity (``MachineResources/detect(millicores:memoryBytes:)``) and
+    /// the memory limiter, and logs both.
     public init(configuration: LocalBackendConfiguration, registry: any ReplicaRegistry, logger: Logger) {
         self.configuration = configuration
         self.registry = registry
         self.logger = logger
+        let capacity = MachineResources.detect(
+            millicores: configuration.cpuCapacityMillicores, memoryBytes: configuration.memoryCapacityBytes)
+        self.compute = ComputePool(capacity: capacity)
+        logger.info("compute capacity for replicas: \(capacity.summary)")
+        self.memoryLimiter = MemoryLimiters.make(configuration.memoryEnforcement, logger: logger)
     }
+
+    /// The capacity replicas' `compute` requests share.
+    public nonisolated var computeCapacity: ResourcePlanner.Capacity { compute.capacity }
 
     /// Path of an API's log file.
     public func logPath(api: String) -> String {
@@ -129,6 +160,7 @@ public actor LocalBackend: ReplicaBackend {
         let all = apis.values.flatMap { $0.current + $0.previous } + retiring
         apis.removeAll()
         await stopAll(all)
+        memoryLimiter.shutdown()
     }
 
     /// Brings the API's replicas towards its desired state: one planner step now, and a
@@ -205,7 +237,8 @@ public actor LocalBackend: ReplicaBackend {
         let launch = ReplicaRunner.Launch(
             deployment: deployment, replicaID: "\(deployment.spec.name)-\(suffix)", python: configuration.python,
             runtimePath: configuration.runtimePath, runDirectory: configuration.runDirectory,
-            restartPolicy: configuration.restartPolicy, stopGracePeriod: configuration.stopGracePeriod)
+            restartPolicy: configuration.restartPolicy, stopGracePeriod: configuration.stopGracePeriod,
+            compute: compute, memoryLimiter: memoryLimiter)
         return ReplicaRunner(launch: launch, registry: registry, log: log, logger: logger)
     }
 
@@ -232,18 +265,46 @@ struct ReplicaSnapshot: Sendable {
     var lastExitCode: Int32?
     var lastOutputLine: String?
     var consecutiveFailures: Int
+    /// Why the replica waits for compute before starting, if it does.
+    var computeWait: String?
+    /// The last run was killed for going over `compute.mem`.
+    var lastExitOutOfMemory: Bool
+    /// Runs killed for going over `compute.mem` so far.
+    var outOfMemoryKills: Int
+    /// The last run became ready before it exited.
+    var lastRunWasReady: Bool
+    /// `compute.mem` as written (`256Mi`), when set.
+    var memoryLimit: String?
 
-    init(document: ReplicaDocument, lastExitCode: Int32?, lastOutputLine: String?, consecutiveFailures: Int) {
+    init(
+        document: ReplicaDocument, lastExitCode: Int32?, lastOutputLine: String?, consecutiveFailures: Int,
+        computeWait: String? = nil, lastExitOutOfMemory: Bool = false, outOfMemoryKills: Int = 0,
+        lastRunWasReady: Bool = false, memoryLimit: String? = nil
+    ) {
         self.document = document
         self.lastExitCode = lastExitCode
         self.lastOutputLine = lastOutputLine
         self.consecutiveFailures = consecutiveFailures
+        self.computeWait = computeWait
+        self.lastExitOutOfMemory = lastExitOutOfMemory
+        self.outOfMemoryKills = outOfMemoryKills
+        self.lastRunWasReady = lastRunWasReady
+        self.memoryLimit = memoryLimit
     }
 
     init(_ runner: ReplicaRunner) async {
         self.init(
             document: await runner.document, lastExitCode: await runner.lastExitCode,
-            lastOutputLine: await runner.lastOutputLine, consecutiveFailures: await runner.consecutiveFailures)
+            lastOutputLine: await runner.lastOutputLine, consecutiveFailures: await runner.consecutiveFailures,
+            computeWait: await runner.computeWait, lastExitOutOfMemory: await runner.lastExitOutOfMemory,
+            outOfMemoryKills: await runner.outOfMemoryKills, lastRunWasReady: await runner.lastRunWasReady,
+            memoryLimit: await runner.memoryLimitText)
+    }
+
+    /// Failed while loading: the predictor's `__init__` raised (exit code 3), or the replica was
+    /// killed for memory before it became ready. Reported at once, not after a crash loop.
+    var failedToLoad: Bool {
+        lastExitCode == 3 || (lastExitOutOfMemory && !lastRunWasReady)
     }
 }
 
@@ -252,6 +313,11 @@ struct ReplicaSnapshot: Sendable {
 /// A revision with no ready replica is never `live` (cortex#1680, kserve#1859: status must come
 /// from readiness, not from "the process runs"); a crash loop of the new revision shows as an
 /// error with the last line the replica printed, while older replicas keep serving.
+///
+/// Resources (cortex#1233): a replica killed for going over `compute.mem` before it became ready
+/// makes the API `error (out of memory)` at once; one killed while serving is a restart, noted in
+/// the message, until it repeats as a crash loop. A replica waiting for compute makes the API
+/// `compute unavailable`, with what it needs and what is free.
 enum StatusDeriver {
     /// Consecutive crashes (other than init failures) after which the API shows `error`.
     static let crashLoopThreshold = 3
@@ -262,11 +328,13 @@ enum StatusDeriver {
         let documents = (current + previous).map(\.document)
         let readyCurrent = current.filter { $0.document.state == .ready }.count
         let ready = documents.filter { $0.state == .ready }.count
+        let readyPrevious = ready - readyCurrent
+        let olderServing = readyPrevious > 0 ? " (\(readyPrevious) replica(s) of an older revision keep serving)" : ""
         // An init failure is reported at once; other crashes once they repeat (a single crash of
         // a live replica is a restart in progress, shown as `updating`).
         let failing = current.filter {
             $0.document.state != .ready
-                && ($0.lastExitCode == 3 ? $0.consecutiveFailures > 0 : $0.consecutiveFailures >= crashLoopThreshold)
+                && ($0.failedToLoad ? $0.consecutiveFailures > 0 : $0.consecutiveFailures >= crashLoopThreshold)
         }
         var status: APIStatus
         var message: String?
@@ -275,13 +343,32 @@ enum StatusDeriver {
         } else if readyCurrent >= requested && previous.isEmpty {
             status = .live
         } else if let failed = failing.first {
-            status = failed.lastExitCode == 3 ? .errorInitFailed : .error
-            let reason = failed.lastOutputLine.map { ": \($0)" } ?? ""
-            message = "replica \(failed.document.id) \(failed.document.lastExit ?? "failed")\(reason); run `tern logs \(api)` for details"
-            let readyPrevious = ready - readyCurrent
-            if readyPrevious > 0 { message! += " (\(readyPrevious) replica(s) of an older revision keep serving)" }
+            if failed.lastExitOutOfMemory {
+                status = .errorOutOfMemory
+                message = "replica \(failed.document.id) \(failed.document.lastExit ?? "killed: out of memory")"
+                    + (failed.lastRunWasReady ? " while serving" : " while loading the predictor")
+                    + "; raise compute.mem or use less memory; run `tern logs \(api)` for details"
+            } else {
+                status = failed.lastExitCode == 3 ? .errorInitFailed : .error
+                let reason = failed.lastOutputLine.map { ": \($0)" } ?? ""
+                message = "replica \(failed.document.id) \(failed.document.lastExit ?? "failed")\(reason); run `tern logs \(api)` for details"
+            }
+            message! += olderServing
+        } else if let waiting = current.first(where: { $0.computeWait != nil }), let wait = waiting.computeWait {
+            status = .computeUnavailable
+            message = "replica \(waiting.document.id) is \(wait)"
+            if !previous.isEmpty {
+                message! += "; replicas of the older revision hold compute until new ones are ready"
+                    + " (update_strategy.max_surge: 0 with max_unavailable ≥ 1 replaces them in place)"
+            }
+            message! += olderServing
         } else {
             status = .updating
+        }
+        // Out-of-memory restarts that did not (yet) make the API fail are noted.
+        if message == nil, let restarted = current.first(where: { $0.outOfMemoryKills > 0 }) {
+            message = "replica \(restarted.document.id) was killed for going over compute.mem"
+                + " (limit \(restarted.memoryLimit ?? "?")) \(restarted.outOfMemoryKills) time(s) and restarted"
         }
         return BackendAPIStatus(
             status: status, message: message, requestedReplicas: requested, readyReplicas: ready, replicas: documents)

@@ -8,11 +8,13 @@ import TernCore
 import Glibc
 #endif
 
-/// Runs one replica: starts `python -m tern_runtime` as its own session (process group),
-/// copies its output to the API's log, attaches it to the data plane once its worker sockets
-/// exist, restarts it with backoff when it exits, and stops it on request (drain, SIGTERM to the
-/// group, SIGKILL to the group after the grace period). The group kill after every exit leaves
-/// no orphan behind.
+/// Runs one replica: reserves its `compute` request on the machine (waiting while it does not
+/// fit), starts `python -m tern_runtime` as its own session (process group) under its
+/// `compute.mem` limit, copies its output to the API's log, attaches it to the data plane once
+/// its worker sockets exist, restarts it with backoff when it exits (telling out-of-memory kills
+/// apart), and stops it on request (drain, SIGTERM to the group, SIGKILL to the group after the
+/// grace period), returning its reservation once the group is gone. The group kill after every
+/// exit leaves no orphan behind.
 actor ReplicaRunner {
     /// Everything the runner needs to start its process.
     struct Launch: Sendable {
@@ -23,6 +25,10 @@ actor ReplicaRunner {
         var runDirectory: String
         var restartPolicy: RestartPolicy
         var stopGracePeriod: Duration
+        /// The machine's capacity, shared by every replica.
+        var compute: ComputePool
+        /// Enforces `compute.mem`.
+        var memoryLimiter: any MemoryLimiter
     }
 
     let launch: Launch
@@ -41,6 +47,16 @@ actor ReplicaRunner {
     /// Consecutive runs that ended without a long enough ready period.
     private(set) var consecutiveFailures = 0
     private var readySince: ContinuousClock.Instant?
+    /// Why the process has not started yet (``ResourcePlanner/waitingMessage(for:)``); nil once
+    /// the replica holds its reservation.
+    private(set) var computeWait: String?
+    private var reservation: ResourcePlanner.Reservation?
+    /// The last run was killed for going over `compute.mem`.
+    private(set) var lastExitOutOfMemory = false
+    /// Runs killed for going over `compute.mem` so far.
+    private(set) var outOfMemoryKills = 0
+    /// The last run became ready before it exited (a crash while serving, not while loading).
+    private(set) var lastRunWasReady = false
     private var stopping = false
     private var loop: Task<Void, Never>?
 
@@ -82,9 +98,42 @@ actor ReplicaRunner {
         }
         loop?.cancel()
         await loop?.value
+        await launch.compute.release(launch.replicaID)  // only now: the process group is gone
+        reservation = nil
+        computeWait = nil
+    }
+
+    /// `compute.mem` as users write it (`256Mi`), when set.
+    var memoryLimitText: String? {
+        launch.deployment.spec.compute.memBytes.map(Quantity.formatBytes)
+    }
+
+    /// Reserves the replica's `compute` request, polling every 250 ms while it does not fit;
+    /// returns false when the replica is stopped first.
+    private func acquireCompute() async -> Bool {
+        let request = ResourcePlanner.Request(launch.deployment.spec.compute)
+        while !stopping && !Task.isCancelled {
+            switch await launch.compute.reserve(launch.replicaID, request) {
+            case .success(let reservation):
+                self.reservation = reservation
+                if computeWait != nil {
+                    await log.append(["replica \(launch.replicaID) got its compute; starting"], source: "tern")
+                }
+                computeWait = nil
+                return true
+            case .failure(let waiting):
+                if computeWait == nil {
+                    await log.append(["replica \(launch.replicaID) \(waiting.message)"], source: "tern")
+                }
+                computeWait = waiting.message
+            }
+            try? await Task.sleep(for: .milliseconds(250))
+        }
+        return false
     }
 
     private func runLoop() async {
+        guard await acquireCompute() else { return }
         while !stopping && !Task.isCancelled {
             state = .starting
             await runOnce()
@@ -118,6 +167,14 @@ actor ReplicaRunner {
         environment["PYTHONPATH"] = launch.runtimePath
         environment["PYTHONUNBUFFERED"] = "1"
         environment["PYTHONDONTWRITEBYTECODE"] = "1"
+        if let gpus = reservation?.gpuIDs, !gpus.isEmpty {
+            environment["CUDA_VISIBLE_DEVICES"] = gpus.joined(separator: ",")
+        } else if !launch.compute.capacity.gpuIDs.isEmpty, launch.deployment.environment["CUDA_VISIBLE_DEVICES"] == nil {
+            environment["CUDA_VISIBLE_DEVICES"] = ""  // `compute.gpu: 0` gets no GPU, as on Kubernetes
+        }
+        let limit = launch.deployment.spec.compute.memBytes.map {
+            launch.memoryLimiter.makeLimit(replicaID: launch.replicaID, bytes: $0)
+        }
         var options = PlatformOptions()
         options.createSession = true
         let arguments = [
@@ -133,6 +190,7 @@ actor ReplicaRunner {
                 input: .none, output: .sequence, error: .combinedWithOutput
             ) { execution in
                 let processID = execution.processIdentifier.value
+                limit?.attach(pid: processID)  // before the replica allocates anything
                 await self.started(pid: processID)
                 await withTaskGroup(of: Void.self) { group in
                     group.addTask { await self.attachWhenReady(socketDirectory: socketDirectory) }
@@ -143,9 +201,10 @@ actor ReplicaRunner {
         } catch {
             lastExit = "could not start \(launch.python): \(error)"
             await log.append([lastExit!], source: "tern")
+            await limit?.release()
             return
         }
-        await exited(result)
+        await exited(result, limit: limit)
     }
 
     private func started(pid: Int32) async {
@@ -209,9 +268,10 @@ actor ReplicaRunner {
         }
     }
 
-    private func exited(_ status: TerminationStatus) async {
+    private func exited(_ status: TerminationStatus, limit: (any MemoryLimit)?) async {
         if let pid { signalGroup(pid, SIGKILL) }  // reap anything the predictor left in the group
         pid = nil
+        lastRunWasReady = readySince != nil
         if let readySince, ContinuousClock.now - readySince >= launch.restartPolicy.resetAfter {
             consecutiveFailures = 0
         }
@@ -225,6 +285,19 @@ actor ReplicaRunner {
             lastExitCode = nil
             lastExit = "killed by signal \(signal)"
         }
+        // A kernel OOM kill of a forked worker makes the main process exit with 128 + 9.
+        let killed: Bool
+        switch status {
+        case .signaled(let signal): killed = signal == SIGKILL
+        case .exited(let code): killed = code == 128 + SIGKILL
+        }
+        lastExitOutOfMemory = limit?.wasOutOfMemory(killed: killed) ?? false
+        if lastExitOutOfMemory {
+            outOfMemoryKills += 1
+            lastExitCode = nil
+            lastExit = "killed: out of memory (limit \(memoryLimitText ?? "?"))"
+        }
+        await limit?.release()
     }
 }
 

@@ -138,7 +138,8 @@ public final class TestServer: @unchecked Sendable {
         controlPort = TestEnvironment.freePort()
     }
 
-    /// Starts `tern serve` and waits (up to 30 s) until `server.json` names the new process.
+    /// Starts `tern serve` (with `--cpus 64` before `extraArguments`) and waits (up to 30 s) until
+    /// `server.json` names the new process.
     /// Calling it again after ``stop()`` restarts the server with the same home and ports; its
     /// output is appended to `HOME/serve-output.log`.
     public func start(extraArguments: [String] = []) async throws {
@@ -148,6 +149,10 @@ public final class TestServer: @unchecked Sendable {
             [
                 "serve", "--home", home.path, "--port", String(port), "--control-port", String(controlPort),
                 "--python", TestEnvironment.python, "--stop-grace-seconds", "3",
+                // Replicas' compute.cpu requests share this; the CI machine has 2 cores (10
+                // replicas of 200m), too few for suites that keep several APIs. A test of
+                // capacity passes its own `--cpus` (the last one wins).
+                "--cpus", "64",
             ] + extraArguments
         let log = home.appendingPathComponent("serve-output.log")
         if !FileManager.default.fileExists(atPath: log.path) {
