@@ -165,7 +165,8 @@ extension Tern {
             let gateway = Gateway(
                 configuration: GatewayConfiguration(
                     host: options.host, port: options.port, maxBodyBytes: options.maxBodyBytes,
-                    coldStartTimeout: .milliseconds(Int64(options.coldStartTimeoutSeconds * 1000))),
+                    coldStartTimeout: .milliseconds(Int64(options.coldStartTimeoutSeconds * 1000)),
+                    drainGracePeriod: .seconds(options.stopGraceSeconds)),
                 logger: logger)
             let backend = LocalBackend(
                 configuration: LocalBackendConfiguration(
@@ -181,7 +182,12 @@ extension Tern {
             gateway.setScalingRegistry(autoscaler)
             let store = try Store(path: home.database)
             let controlPlane = ControlPlane(
-                store: store, extractor: BundleExtractor(bundlesDirectory: home.bundles),
+                store: store,
+                extractor: BundleExtractor(
+                    bundlesDirectory: home.bundles,
+                    limits: BundleLimits(
+                        maxUploadBytes: options.maxBundleBytes,
+                        maxExtractedBytes: max(UInt64(options.maxBundleBytes) * 4, 1 << 30))),
                 backend: backend, routes: gateway, scaling: autoscaler, gatewayURL: "http://\(options.host):\(options.port)",
                 logDirectory: home.logs, logger: logger)
 
@@ -201,8 +207,12 @@ extension Tern {
                     uploadLimit: options.maxBundleBytes, logger: logger, onRunning: { _ in await readiness.started() }),
                 gateway.makeService(onRunning: { _ in await readiness.started() }),
             ]
-            let group = ServiceGroup(
-                configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            var groupConfiguration = ServiceGroupConfiguration(
+                services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            // Bounded shutdown: the gateway drains (stop grace), then replicas stop (stop grace
+            // again, SIGKILL after it); past that, whatever still runs is cancelled.
+            groupConfiguration.maximumGracefulShutdownDuration = .seconds(2 * options.stopGraceSeconds + 5)
+            let group = ServiceGroup(configuration: groupConfiguration)
             defer { try? FileManager.default.removeItem(atPath: home.serverFile) }
             try await group.run()
             logger.info("tern serve stopped")
@@ -225,7 +235,8 @@ struct ReplicaService: Service {
         }
         try? await gracefulShutdown()
         logger.info("stopping replicas")
-        await backend.shutdown()
+        // Not cancelled with the service group: replicas always get their SIGTERM, grace, SIGKILL.
+        await Task { await backend.shutdown() }.value
     }
 }
 

@@ -100,6 +100,9 @@ public protocol ReplicaRegistry: Sendable {
     /// Takes the replica out of balancing at once, waits up to `grace` for its in-flight requests
     /// to finish, then closes its connections. Idempotent.
     func detach(api: String, replicaID: String, grace: Duration) async
+    /// A replica exited before it became ready (`message` says why). Requests held for a cold
+    /// start get 503 carrying the message at once when no replica of the API is ready.
+    func startFailed(api: String, message: String) async
     /// Sends a `health` frame to every worker of an attached replica on its own connection (so a
     /// long prediction never delays it); false when one does not answer 200 within `timeout`.
     func probe(api: String, replicaID: String, timeout: Duration) async -> Bool

@@ -34,8 +34,7 @@ actor APIRouter {
     /// Called (without waiting) when a request arrives while the API has no replica.
     private let wake: @Sendable (String) async -> Void
     private var admission: AdmissionState
-    private var freeConnections: [String: [ReplicaConnection]] = [:]
-    private var allConnections: [String: [ReplicaConnection]] = [:]
+    private var slots: [String: ReplicaSlots] = [:]
     private var waiters: Deque<(id: UInt64, continuation: CheckedContinuation<SlotLease, any Error>)> = []
     private var nextWaiterID: UInt64 = 0
 
@@ -66,8 +65,7 @@ actor APIRouter {
     func acquire() async throws -> SlotLease {
         switch admission.admit() {
         case .dispatch(let replicaID):
-            return SlotLease(
-                replicaID: replicaID, connection: freeConnections[replicaID]!.removeLast(), requestTimeout: requestTimeout)
+            return SlotLease(replicaID: replicaID, connection: slots[replicaID]!.take()!, requestTimeout: requestTimeout)
         case .reject(.noReadyReplica):
             throw GatewayRejection(
                 status: 503, kind: "no_ready_replica",
@@ -120,49 +118,48 @@ actor APIRouter {
     func release(_ lease: SlotLease, broken: Bool) {
         if broken {
             // Every slot of the broken connection is lost: the one leased here, and any still free.
-            allConnections[lease.replicaID]?.removeAll { $0 === lease.connection }
             _ = admission.release(replicaID: lease.replicaID, slotLost: true)
-            let freeBefore = freeConnections[lease.replicaID]?.count ?? 0
-            freeConnections[lease.replicaID]?.removeAll { $0 === lease.connection }
-            admission.removeFreeSlots(replicaID: lease.replicaID, count: freeBefore - (freeConnections[lease.replicaID]?.count ?? 0))
+            if let freeLost = slots[lease.replicaID]?.drop(lease.connection) {
+                admission.removeFreeSlots(replicaID: lease.replicaID, count: freeLost)
+            }
             return
         }
-        if admission.release(replicaID: lease.replicaID) {
+        slots[lease.replicaID]?.giveBack(lease.connection)
+        if admission.release(replicaID: lease.replicaID), let connection = slots[lease.replicaID]?.take() {
             let waiter = waiters.removeFirst()
-            var handedOver = lease
-            handedOver.requestTimeout = requestTimeout
-            waiter.continuation.resume(returning: handedOver)
-        } else {
-            freeConnections[lease.replicaID, default: []].append(lease.connection)
+            waiter.continuation.resume(
+                returning: SlotLease(replicaID: lease.replicaID, connection: connection, requestTimeout: requestTimeout))
         }
     }
 
-    /// Puts a replica's open connections into balancing and hands queued requests to it. Each
-    /// connection gives ``ReplicaConnection/pipelineDepth`` slots.
+    /// Puts a replica's open connections into balancing and hands queued requests to it.
+    ///
+    /// Without a `request_timeout`, each connection gives ``ReplicaConnection/pipelineDepth``
+    /// slots (a request staged behind the running one cannot expire); with one, a single slot,
+    /// so that requests wait in the gateway, where a queue timeout can still answer 503.
     func attach(replicaID: String, connections: [ReplicaConnection]) {
-        allConnections[replicaID] = connections
-        var free = Array(repeating: connections, count: ReplicaConnection.pipelineDepth).flatMap { $0 }
-        let taken = admission.addReplica(id: replicaID, slots: free.count)
+        var replicaSlots = ReplicaSlots(
+            connections: connections, depth: requestTimeout == nil ? ReplicaConnection.pipelineDepth : 1)
+        let taken = admission.addReplica(id: replicaID, slots: replicaSlots.capacity)
         for _ in 0..<taken {
             let waiter = waiters.removeFirst()
             waiter.continuation.resume(
-                returning: SlotLease(replicaID: replicaID, connection: free.removeLast(), requestTimeout: requestTimeout))
+                returning: SlotLease(replicaID: replicaID, connection: replicaSlots.take()!, requestTimeout: requestTimeout))
         }
-        freeConnections[replicaID] = free
+        slots[replicaID] = replicaSlots
     }
 
     /// Takes a replica out of balancing, waits up to `grace` for its running requests, then
     /// closes its connections.
     func detach(replicaID: String, grace: Duration) async {
-        guard allConnections[replicaID] != nil else { return }
+        guard slots[replicaID] != nil else { return }
         let stranded = admission.beginDrain(replicaID: replicaID)
         failWaiters(count: stranded)
         let deadline = ContinuousClock.now + grace
         while admission.busy(replicaID: replicaID) > 0 && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        let connections = allConnections.removeValue(forKey: replicaID) ?? []
-        freeConnections.removeValue(forKey: replicaID)
+        let connections = slots.removeValue(forKey: replicaID)?.connections ?? []
         admission.removeReplica(replicaID: replicaID)
         for connection in connections { await connection.close() }
     }
@@ -174,9 +171,22 @@ actor APIRouter {
         admission.buffersColdStarts = false
         failWaiters(count: waiters.count)
         await withTaskGroup(of: Void.self) { group in
-            for id in allConnections.keys {
+            for id in slots.keys {
                 group.addTask { await self.detach(replicaID: id, grace: grace) }
             }
+        }
+    }
+
+    /// A replica failed to start: without a ready replica, requests held for it get 503 now
+    /// rather than at the cold-start limit (C16).
+    func failHeldRequests(because message: String) {
+        guard admission.readyReplicas == 0, !waiters.isEmpty else { return }
+        let rejection = GatewayRejection(
+            status: 503, kind: "replica_failed_to_start",
+            message: "API \(apiName) could not start a replica: \(message); see `tern logs \(apiName)`", retryAfter: 5)
+        while let waiter = waiters.popFirst() {
+            admission.cancelQueued()
+            waiter.continuation.resume(throwing: rejection)
         }
     }
 

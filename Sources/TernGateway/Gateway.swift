@@ -69,13 +69,29 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
     }
 
     /// The HTTP server as a service for a `ServiceGroup`. `onRunning` receives the bound port.
+    ///
+    /// On graceful shutdown the server stops accepting connections and lets running requests
+    /// finish for ``GatewayConfiguration/drainGracePeriod``; requests still running then are cut
+    /// with 503 `replica_stopped` (C14), so shutdown is bounded.
     public func makeService(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some Service {
-        Application(
-            responder: GatewayResponder(gateway: self),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
-            logger: logger
-        )
+        GatewayService(
+            gateway: self,
+            application: Application(
+                responder: GatewayResponder(gateway: self),
+                configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+                onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
+                logger: logger))
+    }
+
+    /// True once the drain grace period of a shutdown has passed.
+    var isCuttingRequests: Bool { cutting.load(ordering: .relaxed) }
+    private let cutting = Atomic<Bool>(false)
+
+    /// Ends every running request (their connections close; the client gets 503 `replica_stopped`).
+    func cutRunningRequests() async {
+        cutting.store(true, ordering: .relaxed)
+        let routers = table.withLock { Array($0.routers.values) }
+        for router in routers { await router.close(grace: .zero) }
     }
 
     /// The router serving `path` (an endpoint such as `/iris`), if any.
@@ -153,6 +169,10 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
         await router(forAPI: api)?.detach(replicaID: replicaID, grace: grace)
     }
 
+    public func startFailed(api: String, message: String) async {
+        await router(forAPI: api)?.failHeldRequests(because: message)
+    }
+
     public func probe(api: String, replicaID: String, timeout: Duration) async -> Bool {
         guard let targets = probes.withLock({ $0[replicaID] }) else { return false }
         let group = eventLoopGroup
@@ -185,5 +205,25 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
             if table[replicaID] != nil { table[replicaID] = renewed }
         }
         return healthy
+    }
+}
+
+/// The gateway's HTTP server plus the bound on its drain at shutdown.
+struct GatewayService<Server: Service>: Service {
+    let gateway: Gateway
+    let application: Server
+
+    func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await application.run() }
+            group.addTask {
+                try await gracefulShutdown()
+                try await Task.sleep(for: gateway.configuration.drainGracePeriod)
+                gateway.logger.warning("drain grace period over; cutting the requests still running")
+                await gateway.cutRunningRequests()
+            }
+            try await group.next()
+            group.cancelAll()
+        }
     }
 }

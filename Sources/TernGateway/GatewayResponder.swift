@@ -91,6 +91,12 @@ struct GatewayResponder: HTTPResponder {
                 message: "the request took longer than API \(api)'s networking.request_timeout (request \(requestID)); the prediction still runs to completion on the replica",
                 api: api, headers: [.requestID: requestID])
         } catch {
+            if gateway.isCuttingRequests {
+                return Self.error(
+                    status: 503, kind: "replica_stopped",
+                    message: "the server shut down before this request finished (request \(requestID)); retry",
+                    api: api, headers: [.retryAfter: "1", .requestID: requestID])
+            }
             gateway.logger.warning(
                 "replica connection failed", metadata: ["api": "\(api)", "request_id": "\(requestID)", "error": "\(error)"])
             return Self.error(

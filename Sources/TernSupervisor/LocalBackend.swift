@@ -329,7 +329,11 @@ enum StatusDeriver {
         let readyCurrent = current.filter { $0.document.state == .ready }.count
         let ready = documents.filter { $0.state == .ready }.count
         let readyPrevious = ready - readyCurrent
-        let olderServing = readyPrevious > 0 ? " (\(readyPrevious) replica(s) of an older revision keep serving)" : ""
+        let olderRevisions = Set(previous.filter { $0.document.state == .ready }.map(\.document.revision)).sorted()
+        let olderServing =
+            readyPrevious > 0
+            ? "; the update is held: \(readyPrevious) replica(s) of revision \(olderRevisions.map(String.init).joined(separator: ", ")) keep serving"
+            : ""
         // An init failure is reported at once; other crashes once they repeat (a single crash of
         // a live replica is a restart in progress, shown as `updating`).
         let failing = current.filter {
@@ -351,7 +355,7 @@ enum StatusDeriver {
             } else {
                 status = failed.lastExitCode == 3 ? .errorInitFailed : .error
                 let reason = failed.lastOutputLine.map { ": \($0)" } ?? ""
-                message = "replica \(failed.document.id) \(failed.document.lastExit ?? "failed")\(reason); run `tern logs \(api)` for details"
+                message = "revision \(failed.document.revision): replica \(failed.document.id) \(failed.document.lastExit ?? "failed")\(reason); run `tern logs \(api)` for details"
             }
             message! += olderServing
         } else if let waiting = current.first(where: { $0.computeWait != nil }), let wait = waiting.computeWait {

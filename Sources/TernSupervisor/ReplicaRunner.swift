@@ -298,6 +298,12 @@ actor ReplicaRunner {
             lastExit = "killed: out of memory (limit \(memoryLimitText ?? "?"))"
         }
         await limit?.release()
+        if !lastRunWasReady && !stopping {
+            let reason = lastOutputLine.map { ": \($0)" } ?? ""
+            await registry.startFailed(
+                api: launch.deployment.spec.name,
+                message: "replica \(launch.replicaID) \(lastExit ?? "exited")\(reason) before it was ready")
+        }
     }
 }
 

@@ -76,7 +76,7 @@ import Testing
         #expect(status.status == .computeUnavailable)
         let message = try #require(status.message)
         #expect(message.contains("max_surge: 0"))
-        #expect(message.contains("1 replica(s) of an older revision keep serving"))
+        #expect(message.contains("the update is held: 1 replica(s) of revision 1 keep serving"))
     }
 
     @Test func extraReplicasWaitingDoNotHideALiveAPI() {

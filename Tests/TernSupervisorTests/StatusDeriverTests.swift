@@ -100,7 +100,8 @@ import Testing
         #expect(status.replicas.map(\.id) == ["new", "old-1", "old-2"])
         let message = try #require(status.message)
         #expect(message.contains("SyntaxError: invalid syntax"))
-        #expect(message.contains("2 replica(s) of an older revision keep serving"))
+        #expect(message.contains("revision 2: replica new"))
+        #expect(message.contains("the update is held: 2 replica(s) of revision 1 keep serving"))
     }
 
     @Test func crashLoopNextToReadyReplicasOfTheSameRevisionDoesNotBlameAnOlderRevision() throws {
