@@ -50,12 +50,7 @@ extension Tern {
             let (client, _) = try await ServerConnection.client(home: global.ternHome)
             let output = Terminal.standardOutput
             output.line("Uploading \(projectURL.path) (\(ProjectBundler.formatBytes(Int64(bundle.count))))…")
-            let result: DeployResult
-            do {
-                result = try await client.deploy(bundle: bundle, configPath: fileName, force: force)
-            } catch let error as ClientError {
-                throw CLIError(error.message)
-            }
+            let result = try await client.deploy(bundle: bundle, configPath: fileName, force: force)
             for outcome in result.apis {
                 switch outcome.action {
                 case "unchanged": output.line("\(outcome.name): unchanged (revision \(outcome.revision)); nothing to do")

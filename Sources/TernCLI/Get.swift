@@ -35,12 +35,7 @@ extension Tern {
             let (client, _) = try await ServerConnection.client(home: global.ternHome)
             let terminal = Terminal.standardOutput
             repeat {
-                let text: String
-                do {
-                    text = try await render(client: client, terminal: terminal)
-                } catch let error as ClientError {
-                    throw CLIError(error.message)
-                }
+                let text = try await render(client: client, terminal: terminal)
                 if watch && terminal.isTTY { terminal.line("\u{1B}[2J\u{1B}[H" + text) } else { terminal.line(text) }
                 if watch { try await Task.sleep(for: .seconds(2)) }
             } while watch

@@ -37,12 +37,7 @@ extension Tern {
                 body = data
             }
             let (client, _) = try await ServerConnection.client(home: global.ternHome)
-            let api: APIDocument
-            do {
-                api = try await client.getAPI(name)
-            } catch let error as ClientError {
-                throw CLIError(error.message)
-            }
+            let api = try await client.getAPI(name)
             var request = HTTPClientRequest(url: api.endpoint)
             request.method = .POST
             let isJSON = file == "-" || file.hasSuffix(".json")
@@ -89,12 +84,8 @@ extension Tern {
 
         func run() async throws {
             let (client, _) = try await ServerConnection.client(home: global.ternHome)
-            do {
-                for try await chunk in try await client.logs(name, follow: follow, tail: tail) {
-                    chunk.withUnsafeReadableBytes { _ = write(1, $0.baseAddress, $0.count) }
-                }
-            } catch let error as ClientError {
-                throw CLIError(error.message)
+            for try await chunk in try await client.logs(name, follow: follow, tail: tail) {
+                chunk.withUnsafeReadableBytes { _ = write(1, $0.baseAddress, $0.count) }
             }
         }
     }
@@ -115,11 +106,7 @@ extension Tern {
 
         func run() async throws {
             let (client, _) = try await ServerConnection.client(home: global.ternHome)
-            do {
-                try await client.refresh(name)
-            } catch let error as ClientError {
-                throw CLIError(error.message)
-            }
+            try await client.refresh(name)
             Terminal.standardOutput.line("Refreshing \(name): replicas are replaced one by one (`tern get \(name)` shows progress).")
         }
     }
@@ -140,11 +127,7 @@ extension Tern {
 
         func run() async throws {
             let (client, _) = try await ServerConnection.client(home: global.ternHome)
-            do {
-                try await client.deleteAPI(name)
-            } catch let error as ClientError {
-                throw CLIError(error.message)
-            }
+            try await client.deleteAPI(name)
             Terminal.standardOutput.line("Deleted \(name).")
         }
     }

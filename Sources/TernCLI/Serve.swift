@@ -42,6 +42,13 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Seconds a request may wait for an API with min_replicas: 0 to start a replica.")
     var coldStartTimeoutSeconds = 300.0
 
+    @Option(help: "Seconds a replica's predictor may take to load (__init__) before the replica is killed as `init timed out`.")
+    var startupTimeoutSeconds = 300.0
+
+    @Option(
+        help: "Seconds between health checks of a ready replica; 3 unanswered in a row (each within this or 5 s, whichever is less) restart it.")
+    var healthIntervalSeconds = 5.0
+
     @Option(
         help: ArgumentHelp(
             "CPU that replicas' compute.cpu requests share, e.g. 2 or 1500m (default: this machine's cores).",
@@ -95,7 +102,22 @@ struct ServerOptions: ParsableArguments {
         }
     }
 
+    /// The start-up budget and liveness probe of replicas. A probe times out after the interval or
+    /// 5 s, whichever is less, so a hung replica is replaced about 3 intervals after it hung.
+    var healthChecks: HealthCheckPolicy {
+        let interval = Duration.milliseconds(Int64(healthIntervalSeconds * 1000))
+        return HealthCheckPolicy(
+            startupTimeout: .milliseconds(Int64(startupTimeoutSeconds * 1000)), healthInterval: interval,
+            healthTimeout: min(.seconds(5), interval))
+    }
+
     func validate() throws {
+        guard startupTimeoutSeconds > 0, startupTimeoutSeconds.isFinite else {
+            throw ValidationError("--startup-timeout-seconds: must be more than 0")
+        }
+        guard healthIntervalSeconds >= 0.1, healthIntervalSeconds.isFinite else {
+            throw ValidationError("--health-interval-seconds: must be at least 0.1")
+        }
         _ = try cpuMillicores
         _ = try memoryBytes
         _ = try memoryEnforcement
@@ -120,6 +142,8 @@ struct ServerOptions: ParsableArguments {
             "--stop-grace-seconds", String(stopGraceSeconds),
             "--autoscaler-tick-seconds", String(autoscalerTickSeconds),
             "--cold-start-timeout-seconds", String(coldStartTimeoutSeconds),
+            "--startup-timeout-seconds", String(startupTimeoutSeconds),
+            "--health-interval-seconds", String(healthIntervalSeconds),
         ]
         if let python { result += ["--python", python] }
         if let cpus { result += ["--cpus", cpus] }
@@ -172,7 +196,8 @@ extension Tern {
                 configuration: LocalBackendConfiguration(
                     python: python, runtimePath: runtimePath, runDirectory: home.run, logDirectory: home.logs,
                     stopGracePeriod: .seconds(options.stopGraceSeconds), cpuCapacityMillicores: try options.cpuMillicores,
-                    memoryCapacityBytes: try options.memoryBytes, memoryEnforcement: try options.memoryEnforcement),
+                    memoryCapacityBytes: try options.memoryBytes, memoryEnforcement: try options.memoryEnforcement,
+                    healthChecks: options.healthChecks),
                 registry: gateway, logger: logger)
             let autoscaler = Autoscaler(
                 configuration: AutoscalerConfiguration(
