@@ -24,13 +24,16 @@ public struct LocalBackendConfiguration: Sendable {
     public var memoryCapacityBytes: Int64?
     /// How `compute.mem` is enforced. Default ``MemoryEnforcement/automatic``.
     public var memoryEnforcement: MemoryEnforcement
+    /// Start-up budget and liveness probe of replicas. Default ``HealthCheckPolicy/init(startupTimeout:healthInterval:healthTimeout:failureThreshold:)``
+    /// with its defaults (300 s to load; a probe every 5 s, 5 s timeout, killed after 3 failures in a row).
+    public var healthChecks: HealthCheckPolicy
 
     /// Creates a configuration; defaults as documented on each property.
     public init(
         python: String = "python3", runtimePath: String, runDirectory: String, logDirectory: String,
         restartPolicy: RestartPolicy = RestartPolicy(), stopGracePeriod: Duration = .seconds(10),
         cpuCapacityMillicores: Int? = nil, memoryCapacityBytes: Int64? = nil,
-        memoryEnforcement: MemoryEnforcement = .automatic
+        memoryEnforcement: MemoryEnforcement = .automatic, healthChecks: HealthCheckPolicy = HealthCheckPolicy()
     ) {
         self.python = python
         self.runtimePath = runtimePath
@@ -41,6 +44,7 @@ public struct LocalBackendConfiguration: Sendable {
         self.cpuCapacityMillicores = cpuCapacityMillicores
         self.memoryCapacityBytes = memoryCapacityBytes
         self.memoryEnforcement = memoryEnforcement
+        self.healthChecks = healthChecks
     }
 }
 
@@ -238,7 +242,7 @@ public actor LocalBackend: ReplicaBackend {
             deployment: deployment, replicaID: "\(deployment.spec.name)-\(suffix)", python: configuration.python,
             runtimePath: configuration.runtimePath, runDirectory: configuration.runDirectory,
             restartPolicy: configuration.restartPolicy, stopGracePeriod: configuration.stopGracePeriod,
-            compute: compute, memoryLimiter: memoryLimiter)
+            healthChecks: configuration.healthChecks, compute: compute, memoryLimiter: memoryLimiter)
         return ReplicaRunner(launch: launch, registry: registry, log: log, logger: logger)
     }
 
@@ -275,11 +279,13 @@ struct ReplicaSnapshot: Sendable {
     var lastRunWasReady: Bool
     /// `compute.mem` as written (`256Mi`), when set.
     var memoryLimit: String?
+    /// The last run was killed for still loading past the start-up budget.
+    var lastExitInitTimedOut: Bool
 
     init(
         document: ReplicaDocument, lastExitCode: Int32?, lastOutputLine: String?, consecutiveFailures: Int,
         computeWait: String? = nil, lastExitOutOfMemory: Bool = false, outOfMemoryKills: Int = 0,
-        lastRunWasReady: Bool = false, memoryLimit: String? = nil
+        lastRunWasReady: Bool = false, memoryLimit: String? = nil, lastExitInitTimedOut: Bool = false
     ) {
         self.document = document
         self.lastExitCode = lastExitCode
@@ -290,6 +296,7 @@ struct ReplicaSnapshot: Sendable {
         self.outOfMemoryKills = outOfMemoryKills
         self.lastRunWasReady = lastRunWasReady
         self.memoryLimit = memoryLimit
+        self.lastExitInitTimedOut = lastExitInitTimedOut
     }
 
     init(_ runner: ReplicaRunner) async {
@@ -298,13 +305,19 @@ struct ReplicaSnapshot: Sendable {
             lastOutputLine: await runner.lastOutputLine, consecutiveFailures: await runner.consecutiveFailures,
             computeWait: await runner.computeWait, lastExitOutOfMemory: await runner.lastExitOutOfMemory,
             outOfMemoryKills: await runner.outOfMemoryKills, lastRunWasReady: await runner.lastRunWasReady,
-            memoryLimit: await runner.memoryLimitText)
+            memoryLimit: await runner.memoryLimitText, lastExitInitTimedOut: await runner.lastExitInitTimedOut)
     }
 
-    /// Failed while loading: the predictor's `__init__` raised (exit code 3), or the replica was
-    /// killed for memory before it became ready. Reported at once, not after a crash loop.
+    /// Failed while loading: the predictor's `__init__` raised (exit code 3), was still running
+    /// past the start-up budget, or the replica was killed for memory before it became ready.
+    /// Reported at once, not after a crash loop.
     var failedToLoad: Bool {
-        lastExitCode == 3 || (lastExitOutOfMemory && !lastRunWasReady)
+        initFailed || (lastExitOutOfMemory && !lastRunWasReady)
+    }
+
+    /// `error (init failed)`: exit code 3, or killed past the start-up budget.
+    var initFailed: Bool {
+        lastExitCode == 3 || lastExitInitTimedOut
     }
 }
 
@@ -318,6 +331,10 @@ struct ReplicaSnapshot: Sendable {
 /// makes the API `error (out of memory)` at once; one killed while serving is a restart, noted in
 /// the message, until it repeats as a crash loop. A replica waiting for compute makes the API
 /// `compute unavailable`, with what it needs and what is free.
+///
+/// Start-up budget (C31): a replica killed for still loading past
+/// ``HealthCheckPolicy/startupTimeout`` is an init failure like exit code 3: `error (init failed)`
+/// at once, the message saying `init timed out after N s`.
 enum StatusDeriver {
     /// Consecutive crashes (other than init failures) after which the API shows `error`.
     static let crashLoopThreshold = 3
@@ -353,9 +370,12 @@ enum StatusDeriver {
                     + (failed.lastRunWasReady ? " while serving" : " while loading the predictor")
                     + "; raise compute.mem or use less memory; run `tern logs \(api)` for details"
             } else {
-                status = failed.lastExitCode == 3 ? .errorInitFailed : .error
+                status = failed.initFailed ? .errorInitFailed : .error
                 let reason = failed.lastOutputLine.map { ": \($0)" } ?? ""
-                message = "revision \(failed.document.revision): replica \(failed.document.id) \(failed.document.lastExit ?? "failed")\(reason); run `tern logs \(api)` for details"
+                let hint =
+                    failed.lastExitInitTimedOut
+                    ? "; if the predictor needs longer to load, raise `tern serve --startup-timeout-seconds`" : ""
+                message = "revision \(failed.document.revision): replica \(failed.document.id) \(failed.document.lastExit ?? "failed")\(reason)\(hint); run `tern logs \(api)` for details"
             }
             message! += olderServing
         } else if let waiting = current.first(where: { $0.computeWait != nil }), let wait = waiting.computeWait {

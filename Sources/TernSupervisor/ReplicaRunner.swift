@@ -15,6 +15,9 @@ import Glibc
 /// apart), and stops it on request (drain, SIGTERM to the group, SIGKILL to the group after the
 /// grace period), returning its reservation once the group is gone. The group kill after every
 /// exit leaves no orphan behind.
+///
+/// Under ``HealthCheckPolicy``, it also kills (and so restarts) a replica whose predictor is still
+/// loading past the start-up budget, and one that stops answering `health` frames while ready.
 actor ReplicaRunner {
     /// Everything the runner needs to start its process.
     struct Launch: Sendable {
@@ -25,6 +28,8 @@ actor ReplicaRunner {
         var runDirectory: String
         var restartPolicy: RestartPolicy
         var stopGracePeriod: Duration
+        /// Start-up budget and liveness probe.
+        var healthChecks: HealthCheckPolicy = HealthCheckPolicy()
         /// The machine's capacity, shared by every replica.
         var compute: ComputePool
         /// Enforces `compute.mem`.
@@ -57,6 +62,12 @@ actor ReplicaRunner {
     private(set) var outOfMemoryKills = 0
     /// The last run became ready before it exited (a crash while serving, not while loading).
     private(set) var lastRunWasReady = false
+    /// The last run was killed because its predictor was still loading past
+    /// ``HealthCheckPolicy/startupTimeout`` (an init failure).
+    private(set) var lastExitInitTimedOut = false
+    /// Why the runner killed the current run itself (start-up budget, liveness), recorded as its
+    /// last exit instead of `killed by signal 9`.
+    private var killReason: (text: String, initTimedOut: Bool)?
     private var stopping = false
     private var loop: Task<Void, Never>?
 
@@ -210,6 +221,7 @@ actor ReplicaRunner {
     private func started(pid: Int32) async {
         self.pid = pid
         lastOutputLine = nil
+        killReason = nil
         await log.append(["replica \(launch.replicaID) started (pid \(pid), revision \(launch.deployment.revision))"], source: "tern")
     }
 
@@ -243,13 +255,26 @@ actor ReplicaRunner {
         }
     }
 
-    /// Polls for every worker socket, then asks the data plane to attach the replica.
+    /// Polls for every worker socket, then asks the data plane to attach the replica and, once it
+    /// is ready, probes it until the run ends. Kills the replica when its sockets do not all
+    /// appear within the start-up budget.
     private func attachWhenReady(socketDirectory: String) async {
         let spec = launch.deployment.spec
         let processes = spec.predictor?.processesPerReplica ?? 1
         let paths = (0..<processes).map { "\(socketDirectory)/worker-\($0).sock" }
+        let budget = launch.healthChecks.startupTimeout
+        let deadline = ContinuousClock.now + budget
         while !Task.isCancelled {
             if paths.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) { break }
+            if ContinuousClock.now >= deadline {
+                guard !stopping, let pid else { return }
+                killReason = ("init timed out after \(budget.formattedSeconds)", true)
+                await log.append(
+                    ["replica \(launch.replicaID) was still loading its predictor after \(budget.formattedSeconds) (the start-up budget, `tern serve --startup-timeout-seconds`); stopping it"],
+                    source: "tern")
+                signalGroup(pid, SIGKILL)
+                return
+            }
             try? await Task.sleep(for: .milliseconds(25))
         }
         guard !Task.isCancelled, !stopping else { return }
@@ -265,6 +290,42 @@ actor ReplicaRunner {
         } catch {
             await log.append(["replica \(launch.replicaID) did not answer its health check (\(error)); stopping it"], source: "tern")
             if let pid { signalGroup(pid, SIGKILL) }
+            return
+        }
+        await monitorHealth()
+    }
+
+    /// Liveness: while the replica is ready, sends a `health` frame to each of its workers every
+    /// `healthInterval` (a probe that takes longer delays the next one); after `failureThreshold`
+    /// failures in a row, kills the process group, which restarts the replica through the usual
+    /// exit path. Runs as a child task of the run, so it ends when the process exits.
+    private func monitorHealth() async {
+        let policy = launch.healthChecks
+        var liveness = HealthCheckPolicy.Liveness(threshold: policy.failureThreshold)
+        var next = ContinuousClock.now + policy.healthInterval
+        while !Task.isCancelled {
+            try? await Task.sleep(until: next, clock: .continuous)
+            guard !Task.isCancelled, !stopping, state == .ready, let pid else { return }
+            let probeStart = ContinuousClock.now
+            let healthy = await registry.probe(
+                api: launch.deployment.spec.name, replicaID: launch.replicaID, timeout: policy.healthTimeout)
+            // The run ended or the replica is being stopped meanwhile: its answer means nothing.
+            guard !Task.isCancelled, !stopping, state == .ready, self.pid == pid else { return }
+            next = max(probeStart + policy.healthInterval, ContinuousClock.now)
+            let kill = liveness.record(healthy: healthy)
+            if !healthy && !kill {
+                await log.append(
+                    ["replica \(launch.replicaID) did not answer a health check within \(policy.healthTimeout.formattedSeconds) (\(liveness.consecutiveFailures) of \(liveness.threshold) in a row)"],
+                    source: "tern")
+            }
+            if kill {
+                killReason = ("not answering health checks", false)
+                await log.append(
+                    ["replica \(launch.replicaID) did not answer \(liveness.threshold) health checks in a row; restarting it"],
+                    source: "tern")
+                signalGroup(pid, SIGKILL)
+                return
+            }
         }
     }
 
@@ -291,10 +352,19 @@ actor ReplicaRunner {
         case .signaled(let signal): killed = signal == SIGKILL
         case .exited(let code): killed = code == 128 + SIGKILL
         }
+        // Killed by the runner itself (start-up budget, liveness): say why.
+        lastExitInitTimedOut = false
+        if let reason = killReason, killed {
+            lastExitCode = nil
+            lastExit = reason.text
+            lastExitInitTimedOut = reason.initTimedOut
+        }
+        killReason = nil
         lastExitOutOfMemory = limit?.wasOutOfMemory(killed: killed) ?? false
         if lastExitOutOfMemory {
             outOfMemoryKills += 1
             lastExitCode = nil
+            lastExitInitTimedOut = false
             lastExit = "killed: out of memory (limit \(memoryLimitText ?? "?"))"
         }
         await limit?.release()

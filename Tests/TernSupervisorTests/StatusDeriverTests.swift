@@ -112,6 +112,40 @@ import Testing
         #expect(!(try #require(status.message)).contains("older revision"))
     }
 
+    /// A replica killed past the start-up budget, as ``ReplicaRunner`` records it.
+    private func initTimedOut(_ id: String, failures: Int, state: ReplicaState = .backoff, ready: Bool = false) -> ReplicaSnapshot {
+        ReplicaSnapshot(
+            document: ReplicaDocument(
+                id: id, revision: 2, state: state, pid: nil, restarts: failures, lastExit: "init timed out after 3 s"),
+            lastExitCode: nil, lastOutputLine: "loading weights", consecutiveFailures: failures,
+            lastRunWasReady: ready, lastExitInitTimedOut: true)
+    }
+
+    @Test func initTimeoutIsAnInitFailureAtOnce() throws {
+        let status = derive(requested: 1, [initTimedOut("iris-1", failures: 1)])
+        #expect(status.status == .errorInitFailed)
+        let message = try #require(status.message)
+        #expect(message.contains("replica iris-1 init timed out after 3 s: loading weights"), "\(message)")
+        #expect(message.contains("--startup-timeout-seconds"))
+        #expect(message.contains("`tern logs iris`"))
+    }
+
+    @Test func initTimeoutWhileRetryingStillShowsTheError() {
+        // The replica restarted after the timeout and is loading again.
+        let status = derive(requested: 1, [initTimedOut("iris-1", failures: 1, state: .starting)])
+        #expect(status.status == .errorInitFailed)
+    }
+
+    @Test func livenessKillOfAServingReplicaIsARestartNotAnInitFailure() {
+        let snapshot = ReplicaSnapshot(
+            document: ReplicaDocument(
+                id: "b", revision: 2, state: .backoff, pid: nil, restarts: 1, lastExit: "not answering health checks"),
+            lastExitCode: nil, lastOutputLine: nil, consecutiveFailures: 1, lastRunWasReady: true)
+        let status = derive(requested: 2, [replica("a", .ready), snapshot])
+        #expect(status.status == .updating)
+        #expect(!snapshot.failedToLoad)
+    }
+
     @Test func newRevisionReadyWhileOldReplicasStillStopIsUpdating() {
         let status = derive(
             requested: 1, [replica("new", revision: 2, .ready)], previous: [replica("old", revision: 1, .draining)])
