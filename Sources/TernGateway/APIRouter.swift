@@ -1,5 +1,6 @@
 import DequeModule
 import NIOCore
+import Synchronization
 import TernCore
 
 /// A reserved concurrency slot: the replica and the connection a request runs on.
@@ -23,7 +24,8 @@ struct GatewayRejection: Error, Sendable {
 }
 
 /// Routing state of one API: its replicas' slot connections, the admission state machine and
-/// the queue of requests waiting for a slot. All I/O decisions come from ``AdmissionState``.
+/// the queue of requests waiting for a slot. All I/O decisions come from ``AdmissionState``
+/// (and, with server-side batching, from ``BatchCollector``; see `APIRouter+Batching.swift`).
 actor APIRouter {
     /// The API's name (for messages).
     let apiName: String
@@ -32,8 +34,14 @@ actor APIRouter {
     /// Longest wait for a replica when scaling from zero (see ``GatewayConfiguration``).
     private let coldStartTimeout: Duration
     /// Called (without waiting) when a request arrives while the API has no replica.
-    private let wake: @Sendable (String) async -> Void
-    private var admission: AdmissionState
+    let wake: @Sendable (String) async -> Void
+    var admission: AdmissionState
+    /// `predictor.server_side_batching`, nil when off.
+    private(set) var batching: BatchingSpec?
+    /// The open batch; nil when batching is off.
+    var collector: BatchCollector<BatchEntry, ContinuousClock.Instant>?
+    /// Mirrors `batching != nil` for ``batchesRequests``, readable without entering the actor.
+    private let batchingFlag: Atomic<Bool>
     private var slots: [String: ReplicaSlots] = [:]
     private var waiters: Deque<(id: UInt64, continuation: CheckedContinuation<SlotLease, any Error>)> = []
     private var nextWaiterID: UInt64 = 0
@@ -45,7 +53,15 @@ actor APIRouter {
         self.admission = AdmissionState(maxReplicaConcurrency: spec.autoscaling.maxReplicaConcurrency)
         self.admission.buffersColdStarts = spec.autoscaling.minReplicas == 0
         self.requestTimeout = spec.networking.requestTimeoutMs.map { .milliseconds($0) }
+        let batching = spec.predictor?.serverSideBatching
+        self.batching = batching
+        self.collector = Self.collector(for: batching)
+        self.batchingFlag = Atomic(batching != nil)
     }
+
+    /// True when the API batches requests (``submit(_:)``) rather than leasing a slot per
+    /// request (``acquire()``). Read without entering the actor, so the other path stays fast.
+    nonisolated var batchesRequests: Bool { batchingFlag.load(ordering: .relaxed) }
 
     /// Requests running plus queued.
     var inFlight: Int { admission.inFlight }
@@ -57,25 +73,38 @@ actor APIRouter {
         admission.maxReplicaConcurrency = spec.autoscaling.maxReplicaConcurrency
         admission.buffersColdStarts = spec.autoscaling.minReplicas == 0
         requestTimeout = spec.networking.requestTimeoutMs.map { .milliseconds($0) }
+        let newBatching = spec.predictor?.serverSideBatching
+        if newBatching != batching {
+            if let open = collector?.flushNow() { send(open) }
+            setBatching(newBatching)
+        }
+    }
+
+    private func setBatching(_ spec: BatchingSpec?) {
+        batching = spec
+        collector = Self.collector(for: spec)
+        batchingFlag.store(spec != nil, ordering: .relaxed)
+    }
+
+    private static func collector(for spec: BatchingSpec?) -> BatchCollector<BatchEntry, ContinuousClock.Instant>? {
+        spec.map { BatchCollector(maxBatchSize: $0.maxBatchSize, interval: .milliseconds($0.batchIntervalMs)) }
     }
 
     /// Reserves a slot, waiting in the queue when all are busy.
     /// - Throws: ``GatewayRejection`` (503) when no replica is ready or the API is at its limit;
     ///   `CancellationError` when the waiting task is cancelled.
     func acquire() async throws -> SlotLease {
-        switch admission.admit() {
+        try await lease(for: admission.admit())
+    }
+
+    /// Performs an admission decision: hands out the reserved slot, throws the rejection, or
+    /// queues the caller for a slot.
+    func lease(for decision: AdmissionState.Decision) async throws -> SlotLease {
+        switch decision {
         case .dispatch(let replicaID):
             return SlotLease(replicaID: replicaID, connection: slots[replicaID]!.take()!, requestTimeout: requestTimeout)
-        case .reject(.noReadyReplica):
-            throw GatewayRejection(
-                status: 503, kind: "no_ready_replica",
-                message: "API \(apiName) has no ready replica; check `tern get \(apiName)` and `tern logs \(apiName)`",
-                retryAfter: 1)
-        case .reject(.overloaded(let limit)):
-            throw GatewayRejection(
-                status: 503, kind: "overloaded",
-                message: "API \(apiName) has \(limit) requests in flight (max_replica_concurrency × ready replicas); retry later",
-                retryAfter: 1)
+        case .reject(let reason):
+            throw rejection(reason)
         case .enqueue:
             return try await wait(
                 timeout: requestTimeout,
@@ -91,6 +120,22 @@ actor APIRouter {
                     status: 503, kind: "cold_start_timeout",
                     message: "API \(apiName) had no ready replica within the cold-start limit of \(coldStartTimeout); check `tern logs \(apiName)`",
                     retryAfter: 5))
+        }
+    }
+
+    /// The 503 for a request that admission refused.
+    func rejection(_ reason: AdmissionState.RejectReason) -> GatewayRejection {
+        switch reason {
+        case .noReadyReplica:
+            GatewayRejection(
+                status: 503, kind: "no_ready_replica",
+                message: "API \(apiName) has no ready replica; check `tern get \(apiName)` and `tern logs \(apiName)`",
+                retryAfter: 1)
+        case .overloaded(let limit):
+            GatewayRejection(
+                status: 503, kind: "overloaded",
+                message: "API \(apiName) has \(limit) requests in flight (max_replica_concurrency × ready replicas); retry later",
+                retryAfter: 1)
         }
     }
 
@@ -169,6 +214,7 @@ actor APIRouter {
     /// ones may finish within `grace`, then every connection closes.
     func close(grace: Duration) async {
         admission.buffersColdStarts = false
+        if let open = collector?.flushNow() { send(open) }  // now rather than at its deadline
         failWaiters(count: waiters.count)
         await withTaskGroup(of: Void.self) { group in
             for id in slots.keys {

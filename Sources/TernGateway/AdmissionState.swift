@@ -30,6 +30,16 @@ struct AdmissionState: Sendable {
         case reject(RejectReason)
     }
 
+    /// What to do with a new request of an API with server-side batching.
+    enum BatchedDecision: Equatable, Sendable {
+        /// Collect it into the open batch (it now counts as in flight).
+        case collect
+        /// Collect it, and wake the API: it has no replica and may scale from zero.
+        case collectAndWake
+        /// Refuse it (503).
+        case reject(RejectReason)
+    }
+
     /// Why a request was refused.
     enum RejectReason: Equatable, Sendable {
         /// No replica is ready.
@@ -48,6 +58,13 @@ struct AdmissionState: Sendable {
     private(set) var queued = 0
     /// Rotates ties between equally loaded replicas.
     private var cursor = 0
+    /// Requests admitted by ``admitBatched()`` and not yet finished: collecting, or in a batch
+    /// that waits for a slot or runs. Each counts as one request in flight.
+    private(set) var batchedRequests = 0
+    /// Batches admitted by ``admitBatch()`` and not yet finished. Each holds (or waits for) one
+    /// slot, so it is counted in `queued` or a replica's `busy`, but its requests count through
+    /// ``batchedRequests`` instead.
+    private(set) var batches = 0
 
     init(maxReplicaConcurrency: Int) {
         self.maxReplicaConcurrency = maxReplicaConcurrency
@@ -55,8 +72,8 @@ struct AdmissionState: Sendable {
 
     /// Replicas taking new requests.
     var readyReplicas: Int { replicas.reduce(0) { $0 + ($1.accepting ? 1 : 0) } }
-    /// Running plus queued requests.
-    var inFlight: Int { replicas.reduce(queued) { $0 + $1.busy } }
+    /// Running plus queued requests (with server-side batching: requests, not batches).
+    var inFlight: Int { replicas.reduce(queued) { $0 + $1.busy } - batches + batchedRequests }
     /// The admission limit now: `max_replica_concurrency × ready replicas`.
     var limit: Int { maxReplicaConcurrency * readyReplicas }
 
@@ -76,6 +93,49 @@ struct AdmissionState: Sendable {
         }
         queued += 1
         return .enqueue
+    }
+
+    /// Decides what to do with a new request of an API with server-side batching. The same
+    /// limits as ``admit()`` apply, but no slot is reserved: the batch the request joins gets
+    /// one through ``admitBatch()``.
+    mutating func admitBatched() -> BatchedDecision {
+        let ready = readyReplicas
+        guard ready > 0 else {
+            guard buffersColdStarts else { return .reject(.noReadyReplica) }
+            guard inFlight < maxReplicaConcurrency else { return .reject(.overloaded(limit: maxReplicaConcurrency)) }
+            batchedRequests += 1
+            return .collectAndWake
+        }
+        guard inFlight < maxReplicaConcurrency * ready else { return .reject(.overloaded(limit: limit)) }
+        batchedRequests += 1
+        return .collect
+    }
+
+    /// A batch of requests admitted by ``admitBatched()`` is ready to send: reserves one slot
+    /// for the whole batch, on the least-loaded replica with a free slot, or queues the batch.
+    /// Never `.reject(.overloaded)`: its requests were admitted already. Whatever the decision,
+    /// the owner calls ``finishBatch(requests:)`` once when the batch is answered or failed.
+    mutating func admitBatch() -> Decision {
+        batches += 1
+        if let index = leastLoadedWithFreeSlot() {
+            replicas[index].busy += 1
+            return .dispatch(replicaID: replicas[index].id)
+        }
+        guard readyReplicas > 0 else {
+            guard buffersColdStarts else { return .reject(.noReadyReplica) }
+            queued += 1
+            return .enqueueAndWake
+        }
+        queued += 1
+        return .enqueue
+    }
+
+    /// A batch of `requests` requests is over (answered, failed or refused); its slot, if it
+    /// had one, is returned separately with ``release(replicaID:slotLost:)``.
+    mutating func finishBatch(requests: Int) {
+        precondition(batches > 0 && batchedRequests >= requests)
+        batches -= 1
+        batchedRequests -= requests
     }
 
     /// A queued request gave up (client gone or timed out) before getting a slot.

@@ -61,6 +61,9 @@ struct GatewayResponder: HTTPResponder {
         }
 
         let admitted = ContinuousClock.now
+        if router.batchesRequests {
+            return await predictInBatch(request, body: body, router: router, admitted: admitted)
+        }
         let lease: SlotLease
         do {
             lease = try await router.acquire()
@@ -91,20 +94,65 @@ struct GatewayResponder: HTTPResponder {
                 message: "the request took longer than API \(api)'s networking.request_timeout (request \(requestID)); the prediction still runs to completion on the replica",
                 api: api, headers: [.requestID: requestID])
         } catch {
-            if gateway.isCuttingRequests {
-                return Self.error(
-                    status: 503, kind: "replica_stopped",
-                    message: "the server shut down before this request finished (request \(requestID)); retry",
-                    api: api, headers: [.retryAfter: "1", .requestID: requestID])
-            }
-            gateway.logger.warning(
-                "replica connection failed", metadata: ["api": "\(api)", "request_id": "\(requestID)", "error": "\(error)"])
-            return Self.error(
-                status: 502, kind: "replica_failed",
-                message: "the replica serving this request exited before answering (request \(requestID)); see `tern logs \(api)`",
-                api: api, headers: [.retryAfter: "1", .requestID: requestID])
+            return connectionFailed(error, api: api, requestID: requestID)
         }
         return Self.response(for: reply, api: api, requestID: requestID)
+    }
+
+    /// The server-side batching path: the request joins its API's open batch and gets its own
+    /// answer once the batch ran (see `APIRouter+Batching.swift`).
+    private func predictInBatch(
+        _ request: Request, body: ByteBuffer, router: APIRouter, admitted: ContinuousClock.Instant
+    ) async -> Response {
+        let api = router.apiName
+        let requestID = RequestID.next()
+        let item = BatchRequest(
+            requestID: requestID, path: request.uri.path, contentType: request.headers[.contentType],
+            query: request.uri.query, headers: request.headers, body: body)
+        let answer: BatchAnswer
+        do {
+            if let timeout = await router.requestTimeout {
+                let submission = Task { try await router.submit(item) }
+                answer = try await Self.value(of: submission, timeout: max(timeout - admitted.duration(to: .now), .zero))
+            } else {
+                answer = try await router.submit(item)
+            }
+        } catch let rejection as GatewayRejection {
+            return Self.error(rejection, api: api)
+        } catch is PredictionTimeout {
+            // Its batch still runs (or waits for a slot); this request's answer is discarded.
+            return Self.error(
+                status: 504, kind: "timeout",
+                message: "the request took longer than API \(api)'s networking.request_timeout, waiting for or running in a batch (request \(requestID))",
+                api: api, headers: [.requestID: requestID])
+        } catch {
+            return connectionFailed(error, api: api, requestID: requestID)
+        }
+        switch answer {
+        case .reply(let status, let contentType, let body):
+            return Response(
+                status: .init(code: status), headers: [.contentType: contentType, .requestID: requestID],
+                body: .init(byteBuffer: body))
+        case .failure(let status, let kind, let message):
+            return Self.error(status: status, kind: kind, message: message, api: api, headers: [.requestID: requestID])
+        }
+    }
+
+    /// The response when the replica connection failed while it held the request: 503 when the
+    /// server is cutting requests at shutdown, else 502 (the worker went away).
+    private func connectionFailed(_ error: any Error, api: String, requestID: String) -> Response {
+        if gateway.isCuttingRequests {
+            return Self.error(
+                status: 503, kind: "replica_stopped",
+                message: "the server shut down before this request finished (request \(requestID)); retry",
+                api: api, headers: [.retryAfter: "1", .requestID: requestID])
+        }
+        gateway.logger.warning(
+            "replica connection failed", metadata: ["api": "\(api)", "request_id": "\(requestID)", "error": "\(error)"])
+        return Self.error(
+            status: 502, kind: "replica_failed",
+            message: "the replica serving this request exited before answering (request \(requestID)); see `tern logs \(api)`",
+            api: api, headers: [.retryAfter: "1", .requestID: requestID])
     }
 
     /// Sends `frame` on the leased slot and returns the slot (dropping it if the connection broke).
@@ -153,16 +201,8 @@ struct GatewayResponder: HTTPResponder {
             json += JSONText.quoted(contentType)
         }
         if connection.acceptsHeaders {
-            json += #","headers":{"#
-            var first = true
-            for field in request.headers {
-                if !first { json += "," }
-                first = false
-                json += JSONText.quoted(field.name.canonicalName)
-                json += ":"
-                json += JSONText.quoted(field.value)
-            }
-            json += "}"
+            json += #","headers":"#
+            json += JSONText.object(request.headers)
         }
         json += "}"
         return ByteBuffer(string: json)
@@ -228,6 +268,22 @@ enum RequestID {
 
 /// Writing JSON text by hand for the gateway's fixed-shape documents.
 enum JSONText {
+    /// Header fields as a JSON object of lower-case names to values, e.g. `{"x-user":"7"}`
+    /// (a repeated name appears once per value; the last one wins when decoded).
+    static func object(_ fields: HTTPFields) -> String {
+        var json = "{"
+        var first = true
+        for field in fields {
+            if !first { json += "," }
+            first = false
+            json += quoted(field.name.canonicalName)
+            json += ":"
+            json += quoted(field.value)
+        }
+        json += "}"
+        return json
+    }
+
     /// `value` as a JSON string literal, quotes included (RFC 8259 escaping).
     static func quoted(_ value: String) -> String {
         var out = "\""

@@ -1,4 +1,5 @@
-"""One worker: a Unix socket, one thread per connection, hello/predict/health frames.
+"""One worker: a Unix socket, one thread per connection, hello/predict/predict_batch/health
+frames.
 
 ``Worker.serve`` binds the socket only after the predictor is loaded (the socket appearing
 means ``__init__`` returned), under a temporary name renamed into place, so the path appears
@@ -18,6 +19,7 @@ import time
 
 from . import PROTOCOL_VERSION, __version__
 from .frames import MAX_BODY, FrameError, read_frame, send_frame
+from .batch import BatchError, BatchOutcome, check_result, decode_arguments, split_items
 from .log import log
 from .payload import PayloadError, ResultError, decode_payload, encode_result, parse_query
 from .predictor import Predictor, describe_exception, format_traceback
@@ -146,7 +148,10 @@ class Worker:
                 header, body = frame
                 kind = header.get("kind")
                 if kind == "predict":
-                    if not self._predict(connection, header, body):
+                    if not self._predict(connection, header, body, self._run_predict):
+                        return
+                elif kind == "predict_batch":
+                    if not self._predict(connection, header, body, self._run_predict_batch):
                         return
                 elif kind == "health":
                     send_frame(connection, {"id": header.get("id"), "status": 200})
@@ -156,7 +161,8 @@ class Worker:
                 else:
                     send_frame(connection, _error(
                         header, 400, "unknown_kind",
-                        f"unknown frame kind {kind!r}; this runtime knows hello, predict, health",
+                        f"unknown frame kind {kind!r}; this runtime knows hello, predict, "
+                        "predict_batch, health",
                     ))
         except FrameError as e:
             log(f"closing a connection: {e}")
@@ -186,14 +192,15 @@ class Worker:
         })
         return True
 
-    def _predict(self, connection: socket.socket, header: dict, body: bytes) -> bool:
-        """Run one prediction and send its response; return False if the worker is closing."""
+    def _predict(self, connection: socket.socket, header: dict, body: bytes, run) -> bool:
+        """Run one prediction (``run`` is ``_run_predict`` or ``_run_predict_batch``) and send
+        its response; return False if the worker is closing."""
         with self._state:
             if self._closed:
                 return False
             self._in_flight += 1
         try:
-            response, response_body = self._run_predict(header, body)
+            response, response_body = run(header, body)
             send_frame(connection, response, response_body)
         finally:
             with self._state:
@@ -240,6 +247,42 @@ class Worker:
             "id": header.get("id"), "status": 200, "content_type": content_type,
             "timing": timing,
         }, response_body
+
+    def _run_predict_batch(self, header: dict, body: bytes) -> tuple[dict, bytes]:
+        """One ``predict`` call for every item of a ``predict_batch`` frame (see ``batch``)."""
+        try:
+            items = split_items(header, body)
+        except BatchError as e:
+            return _error(header, 400, "invalid_batch", str(e)), b""
+        predictor = self._predictor
+        outcome = BatchOutcome(len(items))
+        indexes, arguments = decode_arguments(items, predictor.accepts, outcome)
+        if not indexes:
+            return outcome.frame(header, None)
+        request_ids = header.get("request_ids")
+        if isinstance(request_ids, list) and len(request_ids) == len(items):
+            tag = ",".join(str(request_ids[i]) for i in indexes)
+        else:
+            tag = header.get("request_id")
+        with self._slots:
+            started = time.perf_counter_ns()
+            try:
+                result = predictor.predict(**arguments)
+                failure = None
+            except BaseException as e:  # SystemExit and KeyboardInterrupt included
+                _log_traceback(tag, e)
+                failure = ("predictor_error", describe_exception(e))
+            timing = {"predict_us": (time.perf_counter_ns() - started) // 1000}
+        if failure is None:
+            problem = check_result(result, len(indexes))
+            if problem is not None:
+                failure = ("invalid_response", problem)
+        for position, index in enumerate(indexes):
+            if failure is None:
+                outcome.answer(index, result[position])
+            else:
+                outcome.fail(index, 500, *failure)
+        return outcome.frame(header, timing)
 
 
 def _error(header: dict, status: int, kind: str, message: str) -> dict:

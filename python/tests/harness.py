@@ -195,6 +195,36 @@ class Client:
         header.update(fields)
         return self.request(header, body)
 
+    def predict_batch(self, items: list, request_ids: list | None = None,
+                      **fields) -> tuple[dict, list[bytes]]:
+        """Send a predict_batch frame. ``items`` are ``bytes`` bodies (sent as JSON) or dicts
+        ``{"body": bytes, "content_type": ..., "query": ..., "headers": ...}``.
+
+        Returns ``(header, bodies)``: the answer's header and its body split by the items'
+        lengths (``[]`` when the answer has no ``items``).
+        """
+        entries, bodies = [], []
+        for item in items:
+            if isinstance(item, bytes):
+                item = {"body": item, "content_type": "application/json"}
+            entry = {key: value for key, value in item.items() if key != "body"}
+            entry["length"] = len(item["body"])
+            entries.append(entry)
+            bodies.append(item["body"])
+        first = self._next_id
+        self._next_id += 1
+        header = {"kind": "predict_batch", "id": first, "path": "/test", "items": entries,
+                  "request_ids": request_ids or [f"req-{first}-{i}" for i in range(len(items))]}
+        header.update(fields)
+        answer, body = self.request(header, b"".join(bodies))
+        parts, offset = [], 0
+        for item in answer.get("items") or []:
+            length = item.get("length", 0)
+            parts.append(body[offset:offset + length])
+            offset += length
+        assert offset == len(body), (answer, body)
+        return answer, parts
+
     def predict_json(self, value, **fields):
         """Predict with a JSON body; returns ``(header, decoded JSON or raw body)``."""
         header, body = self.predict(json.dumps(value).encode(), **fields)

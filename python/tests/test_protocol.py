@@ -50,11 +50,11 @@ class HelloTests(unittest.TestCase):
 
     def test_unknown_kind_gets_400_and_the_connection_stays_open(self):
         client = self.runtime.connect()
-        header, _ = client.request({"kind": "predict_batch", "id": 7})
+        header, _ = client.request({"kind": "job_batch", "id": 7})
         self.assertEqual(header["id"], 7)
         self.assertEqual(header["status"], 400)
         self.assertEqual(header["error"]["kind"], "unknown_kind")
-        self.assertIn("predict_batch", header["error"]["message"])
+        self.assertIn("job_batch", header["error"]["message"])
         header, _ = client.request({"kind": "health", "id": 8})
         self.assertEqual(header, {"id": 8, "status": 200})
         client.close()

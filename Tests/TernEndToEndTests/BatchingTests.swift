@@ -1,0 +1,120 @@
+import Foundation
+import Testing
+import TernCore
+import TernTesting
+
+extension EndToEnd {
+    /// `predictor.server_side_batching` (fixture `batch-echo`: max_batch_size 8, batch_interval
+    /// 200ms; `predict` answers `[{"echo": p, "batch": len(payload)} for p in payload]`).
+    @Suite(.serialized, .sharedServer())
+    struct Batching {
+        private static let deployed = PerServer<Bool>()
+
+        private func deployedBatchEcho() async throws -> TestServer {
+            let server = try Shared.require()
+            _ = try await Self.deployed.value(for: server) {
+                try deployFixture("batch-echo", on: server)
+                try await server.waitUntilLive("batch-echo")
+                return true
+            }
+            return server
+        }
+
+        /// Sends every body at the same time; returns the responses in the order of `bodies`.
+        private func concurrently(_ bodies: [String], on server: TestServer) async -> [LoadResponse] {
+            let url = server.gatewayURL + "/batch-echo"
+            return await withTaskGroup(of: (Int, LoadResponse).self) { group in
+                for (index, body) in bodies.enumerated() {
+                    group.addTask { (index, await LoadClient.post(url, body: Data(body.utf8))) }
+                }
+                var responses: [(Int, LoadResponse)] = []
+                for await response in group { responses.append(response) }
+                return responses.sorted { $0.0 < $1.0 }.map(\.1)
+            }
+        }
+
+        @Test("8 concurrent requests are answered 200, each with its own echo, in batches of more than one")
+        func concurrentRequestsAreBatched() async throws {
+            let server = try await deployedBatchEcho()
+            let responses = await concurrently((0..<8).map { #"{"n":\#($0)}"# }, on: server)
+            #expect(failures(in: responses).isEmpty, "\(failures(in: responses))")
+            var sizes: [Int] = []
+            for (index, response) in responses.enumerated() where response.status == 200 {
+                let answer = try jsonObject(response.body)
+                #expect((answer["echo"] as? [String: Any])?["n"] as? Int == index, "request \(index): \(response.body)")
+                sizes.append(answer["batch"] as? Int ?? 0)
+                #expect(response.headers["x-request-id"] != nil)
+            }
+            print("[batching] batch sizes seen by 8 concurrent requests: \(sizes)")
+            #expect(sizes.contains { $0 > 1 }, "every request ran alone: \(sizes)")
+            #expect(sizes.allSatisfy { $0 <= 8 })
+            let ids = Set(responses.compactMap { $0.headers["x-request-id"] })
+            #expect(ids.count == 8)
+        }
+
+        @Test("a lone request waits for batch_interval (200 ms), then runs as a batch of one")
+        func aLoneRequestIsAnsweredAfterTheInterval() async throws {
+            let server = try await deployedBatchEcho()
+            let response = await LoadClient.post(server.gatewayURL + "/batch-echo", body: Data(#"{"solo":true}"#.utf8))
+            #expect(response.status == 200, "\(response.summary)")
+            let answer = try jsonObject(response.body)
+            #expect(answer["batch"] as? Int == 1)
+            #expect((answer["echo"] as? [String: Any])?["solo"] as? Bool == true)
+            print("[batching] a lone request took \(response.elapsed)")
+            #expect(response.elapsed >= .milliseconds(190), "answered after \(response.elapsed)")
+            #expect(response.elapsed < .milliseconds(1_500), "answered after \(response.elapsed)")
+        }
+
+        @Test("a predictor returning the wrong number of answers fails every request of that batch with 500 invalid_response")
+        func wrongLengthFailsTheWholeBatch() async throws {
+            let server = try await deployedBatchEcho()
+            let bodies = [#"{"answers":2}"#] + (1..<4).map { #"{"n":\#($0)}"# }
+            let responses = await concurrently(bodies, on: server)
+            let bad = responses[0]
+            #expect(bad.status == 500, "\(bad.summary)")
+            let error = try errorObject(bad.body)
+            #expect(error["kind"] as? String == "invalid_response")
+            #expect(error["api"] as? String == "batch-echo")
+            let message = try #require(error["message"] as? String)
+            #expect(message.contains("a list of 2 answers for a batch of"), "\(message)")
+            // Every request that shared the bad request's batch failed with the same message;
+            // any other was answered normally.
+            let batchSize = try #require(
+                message.firstMatch(of: /for a batch of (\d+) payloads/).flatMap { Int($0.1) }, "\(message)")
+            let failed = responses.filter { $0.status == 500 }
+            #expect(failed.count == batchSize, "\(responses.map(\.summary))")
+            for response in failed {
+                #expect(try errorObject(response.body)["message"] as? String == message)
+            }
+            #expect(responses.allSatisfy { $0.status == 500 || $0.status == 200 }, "\(responses.map(\.summary))")
+            print("[batching] wrong length: \(failed.count) of 4 requests shared the bad batch")
+        }
+
+        @Test("an invalid JSON request in a batch gets 400 invalid_json; the others are answered")
+        func invalidJSONFailsOnlyItsRequest() async throws {
+            let server = try await deployedBatchEcho()
+            let bodies = [#"{"n":0}"#, #"{"n":"#, #"{"n":2}"#, #"{"n":3}"#]
+            let responses = await concurrently(bodies, on: server)
+            #expect(responses[1].status == 400, "\(responses[1].summary)")
+            let error = try errorObject(responses[1].body)
+            #expect(error["kind"] as? String == "invalid_json")
+            for index in [0, 2, 3] {
+                #expect(responses[index].status == 200, "\(responses[index].summary)")
+                let answer = try jsonObject(responses[index].body)
+                #expect((answer["echo"] as? [String: Any])?["n"] as? Int == index)
+                // The invalid request was left out of the lists predict got.
+                #expect((answer["batch"] as? Int ?? 0) <= 3)
+            }
+        }
+
+        @Test("predict raising fails every request of its batch with 500 predictor_error naming the exception")
+        func exceptionFailsTheBatch() async throws {
+            let server = try await deployedBatchEcho()
+            let response = await LoadClient.post(server.gatewayURL + "/batch-echo", body: Data(#"{"raise":"no batch today"}"#.utf8))
+            #expect(response.status == 500)
+            let error = try errorObject(response.body)
+            #expect(error["kind"] as? String == "predictor_error")
+            #expect(error["message"] as? String == "ValueError: no batch today")
+        }
+    }
+}
