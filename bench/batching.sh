@@ -25,14 +25,8 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
-PY=$ROOT/.venv/bin/python
-[ -x "$PY" ] || scripts/setup-python.sh
-TERN=${TERN_BINARY:-$ROOT/.build-release/release/tern}
-if [ ! -x "$TERN" ]; then
-  echo "building tern (release) into .build-release…" >&2
-  swift build -c release --scratch-path .build-release --product tern >/dev/null
-fi
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
 WORK=$(mktemp -d /tmp/tern-bench-batching.XXXXXX)
 SERVER_PID=""
 cleanup() {

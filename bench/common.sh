@@ -1,0 +1,11 @@
+# Shared set-up of the benchmark scripts (sourced from the repository root, with ROOT set):
+# checks for wrk, sets PY (the README's .venv, created if missing) and TERN (a release build of
+# tern, built into .build-release if missing; TERN_BINARY overrides it).
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
+PY=$ROOT/.venv/bin/python
+[ -x "$PY" ] || scripts/setup-python.sh
+TERN=${TERN_BINARY:-$ROOT/.build-release/release/tern}
+if [ ! -x "$TERN" ]; then
+  echo "building tern (release) into .build-release…" >&2
+  swift build -c release --scratch-path .build-release --product tern >/dev/null
+fi
