@@ -222,6 +222,11 @@ actor ReplicaRunner {
         self.pid = pid
         lastOutputLine = nil
         killReason = nil
+        if stopping {
+            // stop() ran between the spawn and this call, when there was no pid to signal yet.
+            signalGroup(pid, SIGKILL)
+            return
+        }
         await log.append(["replica \(launch.replicaID) started (pid \(pid), revision \(launch.deployment.revision))"], source: "tern")
     }
 
