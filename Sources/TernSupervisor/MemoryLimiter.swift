@@ -35,6 +35,10 @@ protocol MemoryLimit: Sendable {
     /// Whether the run ended because the group went over the limit. Call after the process
     /// exited and before ``release()``; `killed` tells whether it died by SIGKILL (or exited 137).
     func wasOutOfMemory(killed: Bool) -> Bool
+    /// Checks the limit now, killing the group when it is over; false when it was. Called just
+    /// before a replica is attached, so a predictor that loads over the limit faster than a
+    /// sampling limiter looks never serves (the kernel's cgroup limit needs no check).
+    func enforceNow() -> Bool
     /// Frees the limit's resources; call once the process group is gone.
     func release() async
 }
@@ -207,6 +211,8 @@ final class CgroupV1Limit: MemoryLimit {
             limit: bytes, killed: killed)
     }
 
+    func enforceNow() -> Bool { true }  // the kernel enforces the cgroup limit
+
     func release() async {
         if let watchdog = fallback.withLock({ $0 }) { await watchdog.release() }
         // The group was SIGKILLed; its processes may take a moment to go. Anything that left the
@@ -296,6 +302,7 @@ final class RSSWatchdogLimit: MemoryLimit {
     let interval: Duration
     private struct State {
         var task: Task<Void, Never>?
+        var pid: Int32?
         var killed = false
     }
     private let state = Mutex(State())
@@ -306,16 +313,10 @@ final class RSSWatchdogLimit: MemoryLimit {
     }
 
     func attach(pid: Int32) {
+        state.withLock { $0.pid = pid }
         let task = Task.detached { [self] in
             while !Task.isCancelled {
-                let members = ProcessGroupMemory.members(ofSession: pid)
-                if members.isEmpty { return }
-                if ProcessGroupMemory.residentBytes(of: members) > bytes {
-                    state.withLock { $0.killed = true }
-                    kill(-pid, SIGKILL)
-                    for member in members { kill(member, SIGKILL) }
-                    return
-                }
+                if ProcessGroupMemory.members(ofSession: pid).isEmpty || killIfOver(pid) { return }
                 try? await Task.sleep(for: interval)
             }
         }
@@ -324,6 +325,21 @@ final class RSSWatchdogLimit: MemoryLimit {
 
     func wasOutOfMemory(killed: Bool) -> Bool {
         state.withLock { $0.killed }
+    }
+
+    func enforceNow() -> Bool {
+        guard let pid = state.withLock({ $0.pid }) else { return true }
+        return !killIfOver(pid)
+    }
+
+    /// Kills the replica's processes when their resident memory is over the limit; true if it did.
+    private func killIfOver(_ pid: Int32) -> Bool {
+        let members = ProcessGroupMemory.members(ofSession: pid)
+        guard !members.isEmpty, ProcessGroupMemory.residentBytes(of: members) > bytes else { return false }
+        state.withLock { $0.killed = true }
+        kill(-pid, SIGKILL)
+        for member in members { kill(member, SIGKILL) }
+        return true
     }
 
     func release() async {

@@ -204,7 +204,7 @@ actor ReplicaRunner {
                 limit?.attach(pid: processID)  // before the replica allocates anything
                 await self.started(pid: processID)
                 await withTaskGroup(of: Void.self) { group in
-                    group.addTask { await self.attachWhenReady(socketDirectory: socketDirectory) }
+                    group.addTask { await self.attachWhenReady(socketDirectory: socketDirectory, limit: limit) }
                     await self.pump(execution.standardOutput)
                     group.cancelAll()
                 }
@@ -263,7 +263,7 @@ actor ReplicaRunner {
     /// Polls for every worker socket, then asks the data plane to attach the replica and, once it
     /// is ready, probes it until the run ends. Kills the replica when its sockets do not all
     /// appear within the start-up budget.
-    private func attachWhenReady(socketDirectory: String) async {
+    private func attachWhenReady(socketDirectory: String, limit: (any MemoryLimit)?) async {
         let spec = launch.deployment.spec
         let processes = spec.predictor?.processesPerReplica ?? 1
         let paths = (0..<processes).map { "\(socketDirectory)/worker-\($0).sock" }
@@ -283,6 +283,7 @@ actor ReplicaRunner {
             try? await Task.sleep(for: .milliseconds(25))
         }
         guard !Task.isCancelled, !stopping else { return }
+        guard limit?.enforceNow() ?? true else { return }  // loaded over compute.mem: killed, never serves
         let endpoint = ReplicaEndpoint(
             api: spec.name, replicaID: launch.replicaID, revision: launch.deployment.revision,
             socketPaths: paths, slotsPerSocket: spec.predictor?.threadsPerProcess ?? 1)
