@@ -8,10 +8,9 @@ enum DotEnv {
         var result: [String: String] = [:]
         for rawLine in text.split(whereSeparator: \.isNewline) {
             var line = rawLine.trimmingCharacters(in: .whitespaces)
-            guard !line.isEmpty, !line.hasPrefix("#"), let equals = line.firstIndex(of: "=") else { continue }
+            guard !line.isEmpty, !line.hasPrefix("#") else { continue }
             if line.hasPrefix("export ") { line = String(line.dropFirst(7)) }
             guard let separator = line.firstIndex(of: "=") else { continue }
-            _ = equals
             let key = line[..<separator].trimmingCharacters(in: .whitespaces)
             var value = line[line.index(after: separator)...].trimmingCharacters(in: .whitespaces)
             if value.count >= 2, let first = value.first, first == value.last, first == "\"" || first == "'" {

@@ -46,18 +46,7 @@ import TernCore
         maxBatchSize: Int, intervalMs: Int64, _ body: (APIRouter, Recorder) async throws -> Void
     ) async throws {
         let recorder = Recorder()
-        let socket = FileManager.default.temporaryDirectory.path + "/tern-test-\(UUID().uuidString.prefix(8)).sock"
-        let group = MultiThreadedEventLoopGroup.singleton
-        let server = try await ServerBootstrap(group: group)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers([
-                        ByteToMessageHandler(ReplicaFrameDecoder()), ReplicaFrameEncoder(),
-                        BatchReplica(recorder: recorder),
-                    ])
-                }
-            }
-            .bind(unixDomainSocketPath: socket, cleanupExistingSocketFile: true).get()
+        let server = try await FakeReplicaServer.start { BatchReplica(recorder: recorder) }
         let spec = APISpec(
             name: "batchy",
             predictor: PredictorSpec(
@@ -65,16 +54,16 @@ import TernCore
                 serverSideBatching: BatchingSpec(maxBatchSize: maxBatchSize, batchIntervalMs: intervalMs)))
         let router = APIRouter(spec: spec, coldStartTimeout: .seconds(5), wake: { _ in })
         do {
-            let connection = try await ReplicaConnection.connect(socketPath: socket, group: group)
+            let connection = try await ReplicaConnection.connect(
+                socketPath: server.socketPath, group: MultiThreadedEventLoopGroup.singleton)
             await router.attach(replicaID: "r", connections: [connection])
             try await body(router, recorder)
             await router.close(grace: .seconds(1))
         } catch {
-            try? await server.close()
+            await server.close()
             throw error
         }
-        try await server.close()
-        try? FileManager.default.removeItem(atPath: socket)
+        await server.close()
     }
 
     private func item(_ text: String) -> BatchRequest {

@@ -29,28 +29,17 @@ import Testing
         accepts: [String], _ body: (ReplicaConnection) throws -> Void
     ) async throws {
         let acceptsJSON = "[" + accepts.map { "\"\($0)\"" }.joined(separator: ",") + "]"
-        let socket = FileManager.default.temporaryDirectory.path + "/tern-test-\(UUID().uuidString.prefix(8)).sock"
-        let group = MultiThreadedEventLoopGroup.singleton
-        let server = try await ServerBootstrap(group: group)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers([
-                        ByteToMessageHandler(ReplicaFrameDecoder()), ReplicaFrameEncoder(),
-                        HelloReplica(acceptsJSON: acceptsJSON),
-                    ])
-                }
-            }
-            .bind(unixDomainSocketPath: socket, cleanupExistingSocketFile: true).get()
+        let server = try await FakeReplicaServer.start { HelloReplica(acceptsJSON: acceptsJSON) }
         do {
-            let connection = try await ReplicaConnection.connect(socketPath: socket, group: group)
+            let connection = try await ReplicaConnection.connect(
+                socketPath: server.socketPath, group: MultiThreadedEventLoopGroup.singleton)
             defer { connection.channel.close(promise: nil) }
             try body(connection)
         } catch {
-            try? await server.close()
+            await server.close()
             throw error
         }
-        try await server.close()
-        try? FileManager.default.removeItem(atPath: socket)
+        await server.close()
     }
 
     private func request(path: String, headers: HTTPFields) -> Request {
