@@ -37,7 +37,8 @@ public struct ResourcePlanner: Sendable, Equatable {
         }
     }
 
-    /// What the machine offers (or, from ``free``, what is left of it).
+    /// An amount of compute: what the machine offers, what is left of it (``free``), or what
+    /// one replica holds (``Reservation``).
     public struct Capacity: Sendable, Equatable {
         /// CPU in millicores (cores × 1000).
         public var millicores: Int
@@ -60,22 +61,9 @@ public struct ResourcePlanner: Sendable, Equatable {
         }
     }
 
-    /// What one replica holds while it runs.
-    public struct Reservation: Sendable, Equatable {
-        /// CPU in millicores.
-        public var millicores: Int
-        /// Memory in bytes.
-        public var memoryBytes: Int64
-        /// The GPUs assigned to it (the value of its `CUDA_VISIBLE_DEVICES`, comma-separated).
-        public var gpuIDs: [String]
-
-        /// Memberwise initialiser.
-        public init(millicores: Int, memoryBytes: Int64, gpuIDs: [String]) {
-            self.millicores = millicores
-            self.memoryBytes = memoryBytes
-            self.gpuIDs = gpuIDs
-        }
-    }
+    /// What one replica holds while it runs (the same three amounts as ``Capacity``; its
+    /// `gpuIDs` become the replica's `CUDA_VISIBLE_DEVICES`).
+    public typealias Reservation = Capacity
 
     /// The whole machine.
     public let capacity: Capacity
