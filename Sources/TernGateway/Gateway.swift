@@ -190,7 +190,7 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
                 return connection
             }
             do {
-                renewed.append((target.path, try await GatewayResponder.value(of: check, timeout: timeout)))
+                renewed.append((target.path, try await value(of: check, timeout: timeout)))
             } catch {
                 // A late answer would break the one-request-per-connection rule: drop the connection.
                 healthy = false

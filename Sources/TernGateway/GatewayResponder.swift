@@ -82,11 +82,11 @@ struct GatewayResponder: HTTPResponder {
                 // request_timeout bounds queueing plus prediction: the prediction gets what is left.
                 let remaining = timeout - admitted.duration(to: .now)
                 let exchange = Task { try await Self.exchange(frame, lease: lease, router: router) }
-                reply = try await Self.value(of: exchange, timeout: max(remaining, .zero))
+                reply = try await value(of: exchange, timeout: max(remaining, .zero))
             } else {
                 reply = try await Self.exchange(frame, lease: lease, router: router)
             }
-        } catch is PredictionTimeout {
+        } catch is DeadlineExceeded {
             // The slot stays busy until the replica answers (its reply is discarded), so the
             // replica is never given more requests than it has slots.
             return Self.error(
@@ -113,13 +113,13 @@ struct GatewayResponder: HTTPResponder {
         do {
             if let timeout = await router.requestTimeout {
                 let submission = Task { try await router.submit(item) }
-                answer = try await Self.value(of: submission, timeout: max(timeout - admitted.duration(to: .now), .zero))
+                answer = try await value(of: submission, timeout: max(timeout - admitted.duration(to: .now), .zero))
             } else {
                 answer = try await router.submit(item)
             }
         } catch let rejection as GatewayRejection {
             return Self.error(rejection, api: api)
-        } catch is PredictionTimeout {
+        } catch is DeadlineExceeded {
             // Its batch still runs (or waits for a slot); this request's answer is discarded.
             return Self.error(
                 status: 504, kind: "timeout",
@@ -164,25 +164,6 @@ struct GatewayResponder: HTTPResponder {
         } catch {
             await router.release(lease, broken: true)
             throw error
-        }
-    }
-
-    /// Thrown when a prediction outlives `networking.request_timeout`.
-    struct PredictionTimeout: Error {}
-
-    /// The task's value, or ``PredictionTimeout`` once `timeout` passed (the task keeps running).
-    static func value<Value: Sendable>(of task: Task<Value, any Error>, timeout: Duration) async throws -> Value {
-        try await withCheckedThrowingContinuation { continuation in
-            let outcome = OneShot(continuation)
-            let timer = Task {
-                try? await Task.sleep(for: timeout)
-                outcome.resume(with: .failure(PredictionTimeout()))
-            }
-            Task {
-                let result = await task.result
-                timer.cancel()
-                outcome.resume(with: result)
-            }
         }
     }
 
@@ -306,16 +287,3 @@ enum JSONText {
     }
 }
 
-/// A continuation that is resumed at most once, by whichever of several racers comes first.
-final class OneShot<Value: Sendable>: Sendable {
-    private let continuation: Mutex<CheckedContinuation<Value, any Error>?>
-
-    init(_ continuation: CheckedContinuation<Value, any Error>) {
-        self.continuation = Mutex(continuation)
-    }
-
-    /// Resumes with `result` unless already resumed.
-    func resume(with result: Result<Value, any Error>) {
-        continuation.withLock { $0.take() }?.resume(with: result)
-    }
-}
