@@ -13,7 +13,10 @@ let package = Package(
     name: "tern",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "tern", targets: ["tern"])
+        .executable(name: "tern", targets: ["tern"]),
+        // For bench/micro only (a separate package that depends on this one by path): the
+        // modules whose hot-path types it measures. Not a supported library.
+        .library(name: "TernBenchmarkTargets", targets: ["TernCore", "TernScaling", "TernGateway"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),

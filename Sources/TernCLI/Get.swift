@@ -17,6 +17,7 @@ extension Tern {
                   tern get
                   tern get iris
                   tern get iris -o json
+                  tern get iris-split     (a TrafficSplitter: its targets and their status)
                   tern get --watch
                 """)
 
@@ -45,18 +46,75 @@ extension Tern {
             if let name {
                 let api = try await client.getAPI(name)
                 if output == .json { return try Self.json(api) }
+                if let targets = api.trafficSplit {
+                    var statuses: [String: APIStatus] = [:]
+                    for target in targets {
+                        statuses[target.name] = try? await client.getAPI(target.name).status
+                    }
+                    return Self.splitterDetail(api, targets: targets, statuses: statuses, terminal: terminal)
+                }
                 return Self.detail(api, terminal: terminal)
             }
             let apis = try await client.listAPIs()
             if output == .json { return try Self.json(apis) }
             if apis.isEmpty { return "No APIs are deployed. Deploy one with `tern deploy`." }
-            return renderTable(
-                header: ["NAME", "STATUS", "REQUESTED", "READY", "IN-FLIGHT", "REVISION", "ENDPOINT"],
-                rows: apis.map {
-                    [$0.name, $0.status.rawValue, "\($0.requestedReplicas)", "\($0.readyReplicas)", "\($0.inFlight)",
-                     "\($0.revision)", $0.endpoint]
+            // TrafficSplitters get their own table below the APIs with replicas, as in `cortex get`.
+            let splitters = apis.filter { $0.trafficSplit != nil }
+            let others = apis.filter { $0.trafficSplit == nil }
+            var tables: [String] = []
+            if !others.isEmpty {
+                tables.append(
+                    renderTable(
+                        header: ["NAME", "STATUS", "REQUESTED", "READY", "IN-FLIGHT", "REVISION", "ENDPOINT"],
+                        rows: others.map {
+                            [$0.name, $0.status.rawValue, "\($0.requestedReplicas)", "\($0.readyReplicas)", "\($0.inFlight)",
+                             "\($0.revision)", $0.endpoint]
+                        },
+                        decorate: { index, cell in index == 1 ? terminal.colored(status: cell) : cell }))
+            }
+            if !splitters.isEmpty {
+                tables.append(Self.splitterTable(splitters, terminal: terminal))
+            }
+            return tables.joined(separator: "\n\n")
+        }
+
+        /// The TrafficSplitters of `tern get`: kind, status, targets as `name:weight`, revision, endpoint.
+        static func splitterTable(_ splitters: [APIDocument], terminal: Terminal) -> String {
+            renderTable(
+                header: ["TRAFFIC SPLITTER", "STATUS", "TARGETS", "REVISION", "ENDPOINT"],
+                rows: splitters.map { api in
+                    [api.name, api.status.rawValue, targetsText(api.trafficSplit ?? []), "\(api.revision)", api.endpoint]
                 },
                 decorate: { index, cell in index == 1 ? terminal.colored(status: cell) : cell })
+        }
+
+        /// Targets as `a:80 b:20`; a shadow is marked `c:10(shadow)`.
+        static func targetsText(_ targets: [TrafficTarget]) -> String {
+            targets.map { "\($0.name):\($0.weight)" + ($0.shadow ? "(shadow)" : "") }.joined(separator: " ")
+        }
+
+        /// `tern get SPLITTER`: the splitter, then one row per target with its weight and status.
+        static func splitterDetail(
+            _ api: APIDocument, targets: [TrafficTarget], statuses: [String: APIStatus], terminal: Terminal
+        ) -> String {
+            var lines = [
+                "name:      \(api.name)",
+                "kind:      \(api.kind)",
+                "status:    \(terminal.colored(status: api.status.rawValue))",
+            ]
+            if let message = api.message { lines.append("reason:    \(message)") }
+            lines += [
+                "endpoint:  \(api.endpoint)",
+                "revision:  \(api.revision)",
+                "",
+                renderTable(
+                    header: ["API", "WEIGHT", "SHADOW", "STATUS"],
+                    rows: targets.map {
+                        [$0.name, "\($0.weight)%", $0.shadow ? "yes" : "no", statuses[$0.name]?.rawValue ?? "not deployed"]
+                    },
+                    decorate: { index, cell in index == 3 ? terminal.colored(status: cell) : cell }),
+            ]
+            return lines.joined(separator: "\n")
         }
 
         static func json(_ value: some Encodable) throws -> String {

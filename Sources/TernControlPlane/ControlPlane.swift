@@ -70,14 +70,20 @@ public actor ControlPlane {
         try await checkDeployable(config, fileName: fileName)
 
         let projectDirectory = configDirectory.isEmpty ? extracted.directory : extracted.directory + "/" + configDirectory
+        // --- model paths exist and version folders are well formed (ModelPathCheck.swift) ---
+        try ModelPathCheck.check(
+            config, projectDirectory: projectDirectory,
+            configText: try? String(contentsOf: configURL, encoding: .utf8), fileName: fileName)
+        // --- end model paths ---
         let dotEnv = (try? String(contentsOfFile: projectDirectory + "/.env", encoding: .utf8)).map(DotEnv.parse) ?? [:]
         // Decide for every API first, so a refusal changes nothing.
         var changes: [(spec: APISpec, existing: StoredRevision?)] = []
         var outcomes: [DeployResult.Outcome] = []
         for spec in config.apis {
             let existing = try store.deployedRevision(api: spec.name)
-            if let existing, existing.spec == spec, existing.bundleDigest == extracted.digest,
-                existing.configDirectory == configDirectory
+            if let existing, existing.spec == spec,
+                spec.kind == .trafficSplitter  // a TrafficSplitter runs no project files
+                    || (existing.bundleDigest == extracted.digest && existing.configDirectory == configDirectory)
             {
                 continue
             }
@@ -125,6 +131,9 @@ public actor ControlPlane {
     /// - Throws: ``ControlPlaneError`` 404 when it is not deployed.
     public func delete(_ name: String) async throws {
         guard try store.deployedRevision(api: name) != nil else { throw ControlPlaneError.notFound(name) }
+        if let refusal = TrafficSplitRules.deleteRefusal(of: name, deployed: try store.deployedRevisions().map(\.spec)) {
+            throw refusal
+        }
         try store.deleteAPI(name)
         await scaling?.untrack(api: name)
         await routes.removeRoute(api: name)
@@ -134,14 +143,16 @@ public actor ControlPlane {
     /// Restarts every replica of an API as a rolling update.
     /// - Throws: ``ControlPlaneError`` 404 when it is not deployed.
     public func refresh(_ name: String) async throws {
-        guard try store.deployedRevision(api: name) != nil else { throw ControlPlaneError.notFound(name) }
+        guard let stored = try store.deployedRevision(api: name) else { throw ControlPlaneError.notFound(name) }
+        if let refusal = TrafficSplitRules.noReplicas(stored.spec, action: "refresh") { throw refusal }
         await backend.refresh(api: name)
     }
 
     /// Path of an API's log file.
     /// - Throws: ``ControlPlaneError`` 404 when the API is not deployed.
     public func logPath(_ name: String) throws -> String {
-        guard try store.deployedRevision(api: name) != nil else { throw ControlPlaneError.notFound(name) }
+        guard let stored = try store.deployedRevision(api: name) else { throw ControlPlaneError.notFound(name) }
+        if let refusal = TrafficSplitRules.noReplicas(stored.spec, action: "logs") { throw refusal }
         return logDirectory + "/" + name + ".log"
     }
 
@@ -153,10 +164,10 @@ public actor ControlPlane {
     private func checkDeployable(_ config: ProjectConfig, fileName: String) async throws {
         let deployed = try store.deployedRevisions()
         for spec in config.apis {
-            guard spec.kind == .realtimeAPI else {
+            guard spec.kind == .realtimeAPI || spec.kind == .trafficSplitter else {
                 throw ControlPlaneError(
                     status: .unprocessableContent, kind: "unsupported_kind",
-                    message: "\(fileName): api \"\(spec.name)\": kind \(spec.kind.rawValue) is not supported yet; this version serves RealtimeAPI",
+                    message: "\(fileName): api \"\(spec.name)\": kind \(spec.kind.rawValue) is not supported yet; this version serves RealtimeAPI and TrafficSplitter",
                     api: spec.name)
             }
             if let other = deployed.first(where: {
@@ -168,9 +179,22 @@ public actor ControlPlane {
                     api: spec.name)
             }
         }
+        if let refusal = TrafficSplitRules.check(
+            file: config.apis, deployed: deployed.map(\.spec), fileName: fileName, lines: config.lines)
+        {
+            throw refusal
+        }
     }
 
     private func run(_ stored: StoredRevision, environment: [String: String]? = nil) async {
+        if stored.spec.kind == .trafficSplitter {
+            // No replicas: only a weighted route. If the name was a RealtimeAPI, its replicas go.
+            await routes.setSplit(
+                api: stored.api, endpoint: stored.spec.networking.endpoint, targets: stored.spec.trafficSplit ?? [])
+            await scaling?.untrack(api: stored.api)
+            await backend.remove(api: stored.api)
+            return
+        }
         let projectDirectory =
             extractor.bundlesDirectory + "/" + stored.bundleDigest
             + (stored.configDirectory.isEmpty ? "" : "/" + stored.configDirectory)
@@ -184,6 +208,7 @@ public actor ControlPlane {
     }
 
     private func document(for stored: StoredRevision) async -> APIDocument {
+        if stored.spec.kind == .trafficSplitter { return await splitterDocument(for: stored) }
         let status = await backend.status(api: stored.api)
         return APIDocument(
             name: stored.api, kind: stored.spec.kind.rawValue, status: status?.status ?? .updating,
@@ -192,5 +217,19 @@ public actor ControlPlane {
             readyReplicas: status?.readyReplicas ?? 0, inFlight: await routes.inFlight(api: stored.api),
             averageInFlight: await scaling?.averageInFlight(api: stored.api),
             replicas: status?.replicas ?? [], updatedAt: stored.createdAt)
+    }
+
+    /// A TrafficSplitter's document: its status derives from its targets' (see ``TrafficSplitRules``).
+    private func splitterDocument(for stored: StoredRevision) async -> APIDocument {
+        let targets = stored.spec.trafficSplit ?? []
+        var statuses: [String: BackendAPIStatus] = [:]
+        for target in targets {
+            statuses[target.name] = await backend.status(api: target.name)
+        }
+        let derived = TrafficSplitRules.status(of: targets, statuses: statuses)
+        return APIDocument(
+            name: stored.api, kind: stored.spec.kind.rawValue, status: derived.status, message: derived.message,
+            endpoint: gatewayURL + stored.spec.networking.endpoint, revision: stored.revision, requestedReplicas: 0,
+            readyReplicas: 0, inFlight: 0, replicas: [], updatedAt: stored.createdAt, trafficSplit: targets)
     }
 }

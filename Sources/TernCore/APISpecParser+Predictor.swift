@@ -2,8 +2,10 @@ import Yams
 
 /// `predictor`, with its batching and models sections.
 extension APISpecParser {
-    /// URL schemes a model path may use instead of a project path.
-    static let modelURLSchemes = ["s3", "gs", "http", "https"]
+    /// URL schemes a model path may use instead of a project path. `file` must name an absolute
+    /// path (`file:///srv/models/iris`); the runtime serves `file` and reports the others as not
+    /// supported yet when the replica starts (docs/models.md).
+    static let modelURLSchemes = ["file", "s3", "gs", "http", "https"]
 
     mutating func parsePredictor(_ entry: YAMLMapping) -> PredictorSpec? {
         guard let section = reader.section("predictor", in: entry, allowed: ConfigKeys.predictor) else { return nil }
@@ -236,11 +238,16 @@ extension APISpecParser {
         let problem: String?
         if let schemeEnd = path.firstRange(of: "://") {
             let scheme = String(path[..<schemeEnd.lowerBound])
-            problem =
-                Self.modelURLSchemes.contains(scheme)
-                ? nil
-                : "\"\(path)\" has an unsupported URL scheme (allowed: "
+            let rest = path[schemeEnd.upperBound...]
+            if !Self.modelURLSchemes.contains(scheme) {
+                problem =
+                    "\"\(path)\" has an unsupported URL scheme (allowed: "
                     + "\(Self.modelURLSchemes.joined(separator: ", ")), or a path in the project)"
+            } else if scheme == "file", !rest.hasPrefix("/") {
+                problem = "\"\(path)\" must name an absolute path after file://, e.g. file:///srv/models/iris"
+            } else {
+                problem = nil
+            }
         } else {
             problem = Self.projectPathProblem(path)
         }

@@ -9,6 +9,8 @@ struct ParsedAPI {
     var name: String?
     /// The entry's kind, when valid.
     var kind: APIKind?
+    /// Line of `kind`'s value (or of the entry).
+    var kindLine: Int?
     /// Line of `name` (or of the entry).
     var nameLine: Int?
     /// The normalised endpoint, when valid.
@@ -58,6 +60,7 @@ struct APISpecParser {
 
         let kind: APIKind? = reader.choice("kind", in: entry, what: "a kind of API")
         result.kind = kind
+        result.kindLine = entry.valueLine("kind")
         if !entry.has("kind") {
             reader.reportMissing("kind", in: entry, what: APIKind.allCases.map(\.rawValue).joined(separator: ", "))
         }

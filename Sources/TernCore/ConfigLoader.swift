@@ -5,10 +5,21 @@ import Yams
 public struct ProjectConfig: Sendable, Equatable, Codable {
     /// The APIs, in the order of the file.
     public var apis: [APISpec]
+    /// Where keys are in the file, for problems found after parsing (a deploy's checks against
+    /// what is deployed): API name → key path → 1-based line. Holds `name`, `kind` and, for a
+    /// TrafficSplitter, `apis[i].name` (the line of the value). Kept apart from the specs, so
+    /// that moving a key to another line changes no revision.
+    public var lines: [String: [String: Int]]
 
-    /// Creates a config.
-    public init(apis: [APISpec]) {
+    /// Creates a config; `lines` as described on the property (empty: no lines known).
+    public init(apis: [APISpec], lines: [String: [String: Int]] = [:]) {
         self.apis = apis
+        self.lines = lines
+    }
+
+    /// The line of `keyPath` (e.g. `apis[1].name`) in the entry of API `api`, when known.
+    public func line(api: String, keyPath: String) -> Int? {
+        lines[api]?[keyPath]
     }
 }
 
@@ -61,7 +72,21 @@ public enum ConfigLoader {
         guard issues.isEmpty else {
             throw ConfigError(issues: sortedByLine(issues))
         }
-        return ProjectConfig(apis: parsed.compactMap(\.spec))
+        return ProjectConfig(apis: parsed.compactMap(\.spec), lines: keyLines(parsed))
+    }
+
+    /// ``ProjectConfig/lines`` of the parsed entries.
+    private static func keyLines(_ parsed: [ParsedAPI]) -> [String: [String: Int]] {
+        var lines: [String: [String: Int]] = [:]
+        for api in parsed {
+            guard let name = api.spec?.name else { continue }
+            var keys: [String: Int] = [:]
+            keys["name"] = api.nameLine
+            keys["kind"] = api.kindLine
+            for target in api.targets { keys[target.path] = target.line }
+            lines[name] = keys
+        }
+        return lines
     }
 
     /// Reads the file at `url` and parses it; messages name the file by its last path component.

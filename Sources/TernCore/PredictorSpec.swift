@@ -89,7 +89,8 @@ public struct ModelsSpec: Sendable, Equatable, Codable {
 }
 
 /// Where a predictor's models are. A model path is relative to the project directory (no `..`)
-/// or a URL (`s3://`, `gs://`, `http://`, `https://`).
+/// or a URL (`file:///absolute/path`, watched for live reloading; `s3://`, `gs://`, `http://`,
+/// `https://` are accepted but not served by the runtime yet). See docs/models.md.
 ///
 /// Codable as in YAML: `{"path": "…"}`, `{"paths": [{"name": "…", "path": "…"}]}` or `{"dir": "…"}`.
 public enum ModelSource: Sendable, Equatable, Codable {

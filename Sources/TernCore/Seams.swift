@@ -112,8 +112,14 @@ public protocol ReplicaRegistry: Sendable {
 public protocol RouteTable: Sendable {
     /// Adds or updates the route of `spec` (endpoint, admission limits, timeout).
     func setRoute(_ spec: APISpec) async
-    /// Removes the route of `api`: later requests get 404 at once, queued ones 503; returns once
-    /// the running ones finished (within the gateway's drain grace period).
+    /// Adds or atomically replaces the weighted route of TrafficSplitter `api` at `endpoint`: each
+    /// request picks one of `targets` by weight and is served as a request to that API's own
+    /// endpoint. Requests that already picked a target are not affected by a replacement.
+    /// ``removeRoute(api:)`` removes it.
+    func setSplit(api: String, endpoint: String, targets: [TrafficTarget]) async
+    /// Removes the route of `api` (a RealtimeAPI or a TrafficSplitter): later requests get 404 at
+    /// once, queued ones 503; returns once the running ones finished (within the gateway's drain
+    /// grace period).
     func removeRoute(api: String) async
     /// Requests in flight for `api` (running plus queued).
     func inFlight(api: String) async -> Int

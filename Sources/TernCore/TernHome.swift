@@ -11,6 +11,7 @@ import Foundation
 ///   logs/<api>.log, logs/server.log
 ///   run/<replica>/     replica sockets and spec files
 ///   runtime/<digest>/  the unpacked Python runtime
+///   venvs/<key>        virtual environments of requirements.txt files (docs/dependencies.md)
 /// ```
 public struct TernHome: Sendable, Equatable {
     /// The root folder.
@@ -42,6 +43,9 @@ public struct TernHome: Sendable, Equatable {
     public var logs: String { root + "/logs" }
     /// Replica sockets.
     public var run: String { root + "/run" }
+    /// Virtual environments built from projects' `requirements.txt`, one per content key
+    /// (docs/dependencies.md).
+    public var venvs: String { root + "/venvs" }
     /// The server's own log (when started in the background by `tern up`).
     public var serverLog: String { logs + "/server.log" }
 }

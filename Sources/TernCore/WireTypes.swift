@@ -9,7 +9,7 @@ public struct APIDocument: Codable, Sendable, Equatable {
     /// Current status, e.g. `live`.
     public var status: APIStatus
     /// Why the status is what it is, when it is not `live` (e.g. the last line of an init traceback);
-    /// for a `live` API, a note such as out-of-memory restarts.
+    /// for a `live` API, a note such as out-of-memory restarts or a failed model reload.
     public var message: String?
     /// The full URL of the endpoint on the gateway, e.g. `http://127.0.0.1:8888/iris`.
     public var endpoint: String
@@ -28,13 +28,16 @@ public struct APIDocument: Codable, Sendable, Equatable {
     public var replicas: [ReplicaDocument]
     /// When the current revision was deployed (ISO 8601).
     public var updatedAt: Date
+    /// A TrafficSplitter's `apis` (`name`, `weight`, `shadow`); nil (absent in JSON) for other kinds.
+    public var trafficSplit: [TrafficTarget]?
 
     /// Memberwise initialiser.
     public init(
         name: String, kind: String, status: APIStatus, message: String?, endpoint: String, revision: Int,
         requestedReplicas: Int, readyReplicas: Int, inFlight: Int, averageInFlight: Double? = nil,
-        replicas: [ReplicaDocument], updatedAt: Date
+        replicas: [ReplicaDocument], updatedAt: Date, trafficSplit: [TrafficTarget]? = nil
     ) {
+        self.trafficSplit = trafficSplit
         self.averageInFlight = averageInFlight
         self.name = name
         self.kind = kind
@@ -56,6 +59,7 @@ public struct APIDocument: Codable, Sendable, Equatable {
         case inFlight = "in_flight"
         case averageInFlight = "average_in_flight"
         case updatedAt = "updated_at"
+        case trafficSplit = "traffic_split"
     }
 }
 

@@ -6,7 +6,10 @@
 /// (running plus queued) reach `max_replica_concurrency × ready replicas` (Cortex's per-replica
 /// limit, `pkg/proxy/breaker.go`, applied at the gateway). The owner (``APIRouter``) performs the
 /// I/O that each decision asks for; this type has no clock, no I/O and no concurrency.
-struct AdmissionState: Sendable {
+///
+/// Public (the type, its decisions and the calls of the request path) only for bench/micro;
+/// see ReplicaFrame.swift.
+public struct AdmissionState: Sendable {
     /// The load of one replica.
     struct Replica: Sendable, Equatable {
         var id: String
@@ -19,7 +22,7 @@ struct AdmissionState: Sendable {
     }
 
     /// What to do with a new request.
-    enum Decision: Equatable, Sendable {
+    public enum Decision: Equatable, Sendable {
         /// Send it now to this replica (a slot has been reserved).
         case dispatch(replicaID: String)
         /// Keep it waiting in the gateway queue.
@@ -41,7 +44,7 @@ struct AdmissionState: Sendable {
     }
 
     /// Why a request was refused.
-    enum RejectReason: Equatable, Sendable {
+    public enum RejectReason: Equatable, Sendable {
         /// No replica is ready.
         case noReadyReplica
         /// `limit` requests are already in flight.
@@ -66,7 +69,8 @@ struct AdmissionState: Sendable {
     /// ``batchedRequests`` instead.
     private(set) var batches = 0
 
-    init(maxReplicaConcurrency: Int) {
+    /// No replicas yet; `maxReplicaConcurrency` is the API's `max_replica_concurrency`.
+    public init(maxReplicaConcurrency: Int) {
         self.maxReplicaConcurrency = maxReplicaConcurrency
     }
 
@@ -78,7 +82,7 @@ struct AdmissionState: Sendable {
     var limit: Int { maxReplicaConcurrency * readyReplicas }
 
     /// Decides what to do with a new request.
-    mutating func admit() -> Decision {
+    public mutating func admit() -> Decision {
         let ready = readyReplicas
         guard ready > 0 else {
             guard buffersColdStarts else { return .reject(.noReadyReplica) }
@@ -148,7 +152,7 @@ struct AdmissionState: Sendable {
     /// oldest queued request (the replica stays busy); false when the slot is now free.
     /// - Parameter slotLost: the slot's connection broke, so the replica has one slot fewer and
     ///   nothing is handed over.
-    mutating func release(replicaID: String, slotLost: Bool = false) -> Bool {
+    public mutating func release(replicaID: String, slotLost: Bool = false) -> Bool {
         guard let index = replicas.firstIndex(where: { $0.id == replicaID }) else { return false }
         if slotLost {
             replicas[index].slots = max(0, replicas[index].slots - 1)
@@ -167,7 +171,7 @@ struct AdmissionState: Sendable {
     }
 
     /// Adds a ready replica with `slots` slots. Returns how many queued requests it takes at once.
-    mutating func addReplica(id: String, slots: Int) -> Int {
+    public mutating func addReplica(id: String, slots: Int) -> Int {
         let taken = min(queued, slots)
         replicas.append(Replica(id: id, slots: slots, busy: taken))
         queued -= taken

@@ -6,9 +6,11 @@
 /// for (arm a timer, send a batch) and calls ``tick(now:)`` when a timer fires. Items keep
 /// their arrival order inside a batch, and batches are flushed in the order they were opened.
 /// The type has no clock, no I/O and no concurrency, so tests drive it with made-up instants.
-struct BatchCollector<Item, Instant: InstantProtocol> {
+///
+/// Public only for bench/micro; see ReplicaFrame.swift.
+public struct BatchCollector<Item, Instant: InstantProtocol> {
     /// What the owner does after ``add(_:now:)``.
-    enum Decision {
+    public enum Decision {
         /// The item opened a new batch: arm one timer for `deadline` (the item's arrival plus
         /// the interval) and call ``tick(now:)`` when it fires.
         case armTimer(deadline: Instant)
@@ -32,14 +34,14 @@ struct BatchCollector<Item, Instant: InstantProtocol> {
     /// - Parameters:
     ///   - maxBatchSize: most items in one batch; at least 1.
     ///   - interval: how long the first item of a batch may wait for it to fill.
-    init(maxBatchSize: Int, interval: Instant.Duration) {
+    public init(maxBatchSize: Int, interval: Instant.Duration) {
         precondition(maxBatchSize >= 1, "max_batch_size must be at least 1")
         self.maxBatchSize = maxBatchSize
         self.interval = interval
     }
 
     /// Adds an item that arrived at `now`.
-    mutating func add(_ item: Item, now: Instant) -> Decision {
+    public mutating func add(_ item: Item, now: Instant) -> Decision {
         pending.append(item)
         if pending.count >= maxBatchSize {
             return .flush(takeBatch())
@@ -55,14 +57,14 @@ struct BatchCollector<Item, Instant: InstantProtocol> {
     /// Called when a timer fires (or at any time): returns the open batch once its deadline
     /// has passed at `now`, else nil. A timer armed for a batch that was since flushed full
     /// finds a later deadline (or none) and flushes nothing.
-    mutating func tick(now: Instant) -> [Item]? {
+    public mutating func tick(now: Instant) -> [Item]? {
         guard let deadline, now >= deadline else { return nil }
         return takeBatch()
     }
 
     /// Returns the open batch at once, whatever its deadline (nil when none is open); used when
     /// the settings change or the API goes away.
-    mutating func flushNow() -> [Item]? {
+    public mutating func flushNow() -> [Item]? {
         pending.isEmpty ? nil : takeBatch()
     }
 

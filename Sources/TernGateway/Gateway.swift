@@ -49,6 +49,8 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
     private let table = Mutex<(routers: [String: APIRouter], endpoints: [String: String])>(([:], [:]))
     /// Health-probe connections, one per worker socket, by replica id (socket path, connection).
     private let probes = Mutex<[String: [(path: String, connection: ReplicaConnection?)]]>([:])
+    /// TrafficSplitter routes (see `TrafficSplit.swift`).
+    let splits = SplitTable()
     /// Where to ask for a replica when a request arrives for an API without one.
     private let scaling = Mutex<(any ScalingRegistry)?>(nil)
 
@@ -103,9 +105,14 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
         table.withLock { $0.routers[api] }
     }
 
+    // Open Inference Protocol (helper B): `/v2/health/ready` checks every API.
+    /// Every API's router, in no particular order.
+    var allRouters: [APIRouter] { table.withLock { Array($0.routers.values) } }
+
     // MARK: RouteTable
 
     public func setRoute(_ spec: APISpec) async {
+        splits.remove(api: spec.name)  // a TrafficSplitter that became a RealtimeAPI
         let existing: APIRouter? = table.withLock { table in
             table.endpoints = table.endpoints.filter { $0.value != spec.name }
             table.endpoints[spec.networking.endpoint] = spec.name
@@ -119,6 +126,7 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
     }
 
     public func removeRoute(api: String) async {
+        splits.remove(api: api)  // TrafficSplitter routes
         let router: APIRouter? = table.withLock { table in
             table.endpoints = table.endpoints.filter { $0.value != api }
             return table.routers.removeValue(forKey: api)

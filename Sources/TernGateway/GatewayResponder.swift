@@ -19,6 +19,28 @@ struct GatewayResponder: HTTPResponder {
         if path == "/healthz" {
             return Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
         }
+        // Open Inference Protocol (KServe v2): `/v2/...` unless an API's endpoint is that path.
+        if path == "/v2" || path.hasPrefix("/v2/"), gateway.router(forPath: path) == nil {
+            return await OpenInferenceResponder(gateway: gateway).respond(to: request)
+        }
+        // TrafficSplitter endpoints (TrafficSplit.swift): a POST is served as its picked target's own.
+        if let split = gateway.split(forPath: path) {
+            switch gateway.route(request, to: split) {
+            case .answer(let response):
+                return response
+            case .forward(let target, let shadow):
+                var request = request
+                if let shadow {
+                    switch await gateway.mirror(request, of: split, send: { await predict($0, router: shadow) }) {
+                    case .success(let buffered): request = buffered
+                    case .failure(let refusal): return refusal.response
+                    }
+                }
+                var response = await predict(request, router: target)
+                response.headers[.ternAPI] = target.apiName
+                return response
+            }
+        }
         guard let router = gateway.router(forPath: path) else {
             return Self.error(
                 status: 404, kind: "not_found",
@@ -167,32 +189,18 @@ struct GatewayResponder: HTTPResponder {
         }
     }
 
-    /// Builds the JSON header of a `predict` frame without an encoder: the shape is fixed.
+    /// The JSON header of the `predict` frame for `request` (see ``ReplicaFrame/predictHeader(requestID:path:query:contentType:headers:acceptsQuery:acceptsHeaders:)``):
+    /// `query` and `headers` only for a predictor that declares them.
     static func predictHeader(_ request: Request, requestID: String, connection: ReplicaConnection) -> ByteBuffer {
-        var json = #"{"kind":"predict","id":1,"request_id":""#
-        json += requestID
-        json += #"","path":"#
-        json += JSONText.quoted(request.uri.path)
-        if connection.acceptsQuery, let query = request.uri.query, !query.isEmpty {
-            json += #","query":"#
-            json += JSONText.quoted(query)
-        }
-        if let contentType = request.headers[.contentType] {
-            json += #","content_type":"#
-            json += JSONText.quoted(contentType)
-        }
-        if connection.acceptsHeaders {
-            json += #","headers":"#
-            json += JSONText.object(request.headers)
-        }
-        json += "}"
-        return ByteBuffer(string: json)
+        ReplicaFrame.predictHeader(
+            requestID: requestID, path: request.uri.path, query: request.uri.query,
+            contentType: request.headers[.contentType], headers: request.headers,
+            acceptsQuery: connection.acceptsQuery, acceptsHeaders: connection.acceptsHeaders)
     }
 
     /// Turns a replica's response frame into an HTTP response.
     static func response(for reply: ReplicaFrame, api: String, requestID: String) -> Response {
-        guard let header = try? JSONDecoder().decode(ReplicaResponseHeader.self, from: Data(reply.header.readableBytesView))
-        else {
+        guard let header = try? ReplicaResponseHeader(parsing: reply.header) else {
             return error(status: 502, kind: "bad_replica_response", message: "the replica sent an unreadable response header", api: api)
         }
         if let failure = header.error {

@@ -53,18 +53,29 @@ final class ReplicaResponseHandler: ChannelDuplexHandler {
 @available(*, unavailable)
 extension ReplicaResponseHandler: Sendable {}
 
-/// The decoded header of a response frame.
-struct ReplicaResponseHeader: Decodable, Sendable {
-    struct ErrorInfo: Decodable, Sendable {
-        var kind: String
-        var message: String
+/// The decoded header of a response frame. The gateway reads it with
+/// ``init(parsing:)`` (FrameHeaderJSON.swift); `Decodable` remains for the `predict_batch`
+/// answer, which embeds ``ErrorInfo``, and as the reference the parser is tested against.
+///
+/// Public (with the frame codec) only for bench/micro; see ReplicaFrame.swift.
+public struct ReplicaResponseHeader: Decodable, Sendable {
+    /// Why a request failed: Tern's error `kind` and a message for the client.
+    public struct ErrorInfo: Decodable, Sendable {
+        public var kind: String
+        public var message: String
     }
-    var id: Int?
-    var status: Int
-    var contentType: String?
-    var error: ErrorInfo?
-    var accepts: [String]?
-    var pid: Int32?
+    /// The id of the request frame answered.
+    public var id: Int?
+    /// HTTP status for the client.
+    public var status: Int
+    /// Content type of the body (absent for errors).
+    public var contentType: String?
+    /// Set when the request failed.
+    public var error: ErrorInfo?
+    /// `hello` only: the parameters the predictor declares.
+    public var accepts: [String]?
+    /// `hello` only: the worker's process id.
+    public var pid: Int32?
 
     enum CodingKeys: String, CodingKey {
         case id, status, error, accepts, pid
@@ -77,7 +88,10 @@ struct ReplicaResponseHeader: Decodable, Sendable {
 /// The gateway keeps up to ``pipelineDepth`` requests outstanding on it: while the runtime
 /// runs one prediction, the next request already waits in the socket, so the worker reads it
 /// without sleeping (the runtime answers a connection's requests one after another, in order).
-final class ReplicaConnection: Sendable {
+///
+/// Public only so that bench/micro can build ``ReplicaSlots`` over connections to an
+/// `EmbeddedChannel`; see ReplicaFrame.swift.
+public final class ReplicaConnection: Sendable {
     /// Requests outstanding per connection: one running, one waiting in the socket.
     static let pipelineDepth = 2
 
@@ -86,7 +100,9 @@ final class ReplicaConnection: Sendable {
     let acceptsHeaders: Bool
     let acceptsQuery: Bool
 
-    private init(channel: any Channel, accepts: [String]) {
+    /// Wraps a channel that already did the `hello` exchange; ``connect(socketPath:group:)``
+    /// is how the gateway makes one. `accepts` is what the predictor declared in `hello`.
+    public init(channel: any Channel, accepts: [String]) {
         self.channel = channel
         self.acceptsHeaders = accepts.contains("headers")
         self.acceptsQuery = accepts.contains("query_params")
@@ -111,7 +127,7 @@ final class ReplicaConnection: Sendable {
                 channel: channel,
                 ReplicaFrame(header: ByteBuffer(string: #"{"kind":"hello","id":0,"protocol":1}"#), body: ByteBuffer())
             )
-            let header = try JSONDecoder().decode(ReplicaResponseHeader.self, from: Data(reply.header.readableBytesView))
+            let header = try ReplicaResponseHeader(parsing: reply.header)
             guard header.status == 200 else {
                 throw ReplicaConnectionError.handshake(header.error?.message ?? "status \(header.status)")
             }
@@ -133,7 +149,7 @@ final class ReplicaConnection: Sendable {
         guard let reply = try? await send(
             ReplicaFrame(header: ByteBuffer(string: #"{"kind":"health","id":1}"#), body: ByteBuffer())
         ) else { return false }
-        let header = try? JSONDecoder().decode(ReplicaResponseHeader.self, from: Data(reply.header.readableBytesView))
+        let header = try? ReplicaResponseHeader(parsing: reply.header)
         return header?.status == 200
     }
 

@@ -1,13 +1,83 @@
+import HTTPTypes
 import NIOCore
+
+// The frame codec is public only so that bench/micro (a separate package) can measure it; it is
+// the gateway's wire format, not an API for other modules. (`@_spi` would hide it better, but an
+// SPI symbol is invisible to `@testable import` too, so every test file would need the SPI import.)
 
 /// One frame of the replica protocol (docs/replica-protocol.md): a JSON header and a raw body.
 ///
 /// Wire form: `u32 header length`, `u32 body length` (big-endian), header bytes, body bytes.
-struct ReplicaFrame: Sendable {
+public struct ReplicaFrame: Sendable {
     /// UTF-8 JSON object.
-    var header: ByteBuffer
+    public var header: ByteBuffer
     /// Raw bytes, passed through untouched.
-    var body: ByteBuffer
+    public var body: ByteBuffer
+
+    /// A frame of `header` (a UTF-8 JSON object) and `body`.
+    public init(header: ByteBuffer, body: ByteBuffer) {
+        self.header = header
+        self.body = body
+    }
+
+    /// Builds the JSON header of a `predict` frame without an encoder or an intermediate
+    /// `String`: the shape is fixed, so the bytes are written straight into the buffer, e.g.
+    /// `{"kind":"predict","id":1,"request_id":"3f9a-17","path":"/iris","content_type":"application/json"}`.
+    /// - Parameters:
+    ///   - requestID: the gateway's id (hex digits and `-`, written as is).
+    ///   - path: the endpoint path, e.g. `/iris`.
+    ///   - query: the raw query string; sent when not empty and `acceptsQuery`.
+    ///   - contentType: the request's `Content-Type`, if any.
+    ///   - headers: the request's header fields; sent (names lower-cased) when `acceptsHeaders`.
+    ///   - acceptsQuery: the predictor declares `query_params` (from `hello`).
+    ///   - acceptsHeaders: the predictor declares `headers` (from `hello`).
+    public static func predictHeader(
+        requestID: String, path: String, query: String?, contentType: String?, headers: HTTPFields,
+        acceptsQuery: Bool, acceptsHeaders: Bool
+    ) -> ByteBuffer {
+        var header = ByteBufferAllocator().buffer(
+            capacity: 64 + requestID.utf8.count + path.utf8.count + (contentType?.utf8.count ?? 0))
+        header.writeStaticString(#"{"kind":"predict","id":1,"request_id":""#)
+        header.writeString(requestID)
+        header.writeStaticString(#"","path":"#)
+        header.writeJSONQuoted(path)
+        if acceptsQuery, let query, !query.isEmpty {
+            header.writeStaticString(#","query":"#)
+            header.writeJSONQuoted(query)
+        }
+        if let contentType {
+            header.writeStaticString(#","content_type":"#)
+            header.writeJSONQuoted(contentType)
+        }
+        if acceptsHeaders {
+            header.writeStaticString(#","headers":{"#)
+            var first = true
+            for field in headers {
+                if !first { header.writeStaticString(",") }
+                first = false
+                header.writeJSONQuoted(field.name.canonicalName)
+                header.writeStaticString(":")
+                header.writeJSONQuoted(field.value)
+            }
+            header.writeStaticString("}")
+        }
+        header.writeStaticString("}")
+        return header
+    }
+
+    /// The wire bytes of the frame: the two lengths and the header in one new buffer, followed
+    /// by the body when it is under 4 KiB (one write); a larger body is returned as is, to be
+    /// written after the head without a copy.
+    public func encoded(allocator: ByteBufferAllocator) -> (head: ByteBuffer, body: ByteBuffer?) {
+        let bodyBytes = body.readableBytes
+        let copiesBody = bodyBytes < 4096
+        var head = allocator.buffer(capacity: 8 + header.readableBytes + (copiesBody ? bodyBytes : 0))
+        head.writeMultipleIntegers(UInt32(header.readableBytes), UInt32(bodyBytes))
+        head.writeImmutableBuffer(header)
+        guard copiesBody else { return (head, body) }
+        head.writeImmutableBuffer(body)
+        return (head, nil)
+    }
 }
 
 /// Largest header accepted from a replica (1 MiB), as in the protocol.
@@ -24,10 +94,16 @@ struct ReplicaFrameError: Error, CustomStringConvertible {
 }
 
 /// Splits a byte stream into ``ReplicaFrame``s.
-struct ReplicaFrameDecoder: NIOSingleStepByteToMessageDecoder {
-    typealias InboundOut = ReplicaFrame
+public struct ReplicaFrameDecoder: NIOSingleStepByteToMessageDecoder {
+    public typealias InboundOut = ReplicaFrame
 
-    mutating func decode(buffer: inout ByteBuffer) throws -> ReplicaFrame? {
+    /// A decoder (it keeps no state between frames).
+    public init() {}
+
+    /// Takes one whole frame off the front of `buffer` (its header and body are slices of
+    /// `buffer`, not copies), or returns nil and consumes nothing until one has arrived.
+    /// - Throws: ``ReplicaFrameError`` when a length is over the protocol's limit.
+    public mutating func decode(buffer: inout ByteBuffer) throws -> ReplicaFrame? {
         guard let (headerLength, bodyLength) = buffer.getMultipleIntegers(at: buffer.readerIndex, as: (UInt32, UInt32).self) else {
             return nil
         }
@@ -43,7 +119,8 @@ struct ReplicaFrameDecoder: NIOSingleStepByteToMessageDecoder {
         return ReplicaFrame(header: headerBytes, body: bodyBytes)
     }
 
-    mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> ReplicaFrame? {
+    /// As ``decode(buffer:)``: bytes of an incomplete last frame are left unread.
+    public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> ReplicaFrame? {
         try decode(buffer: &buffer)
     }
 }
@@ -55,18 +132,12 @@ final class ReplicaFrameEncoder: ChannelOutboundHandler, RemovableChannelHandler
     typealias OutboundOut = ByteBuffer
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let frame = unwrapOutboundIn(data)
-        var prefix = context.channel.allocator.buffer(capacity: 8 + frame.header.readableBytes)
-        prefix.writeMultipleIntegers(UInt32(frame.header.readableBytes), UInt32(frame.body.readableBytes))
-        prefix.writeImmutableBuffer(frame.header)
-        if frame.body.readableBytes == 0 {
-            context.write(wrapOutboundOut(prefix), promise: promise)
-        } else if frame.body.readableBytes < 4096 {
-            prefix.writeImmutableBuffer(frame.body)
-            context.write(wrapOutboundOut(prefix), promise: promise)
+        let (head, body) = unwrapOutboundIn(data).encoded(allocator: context.channel.allocator)
+        if let body {
+            context.write(wrapOutboundOut(head), promise: nil)
+            context.write(wrapOutboundOut(body), promise: promise)
         } else {
-            context.write(wrapOutboundOut(prefix), promise: nil)
-            context.write(wrapOutboundOut(frame.body), promise: promise)
+            context.write(wrapOutboundOut(head), promise: promise)
         }
     }
 }

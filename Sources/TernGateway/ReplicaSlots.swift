@@ -3,14 +3,17 @@
 /// Each connection carries up to `depth` requests (see ``ReplicaConnection/pipelineDepth``):
 /// ``take()`` always picks a connection with the fewest outstanding, so every worker thread
 /// gets a request before any gets a second one staged behind it.
-struct ReplicaSlots {
+///
+/// Public only for bench/micro; see ReplicaFrame.swift.
+public struct ReplicaSlots {
     private(set) var connections: [ReplicaConnection]
     /// Requests a connection may carry at once.
     let depth: Int
     private var outstanding: [ObjectIdentifier: Int] = [:]
     private var cursor = 0
 
-    init(connections: [ReplicaConnection], depth: Int) {
+    /// Slots over `connections`, each carrying up to `depth` requests, all free.
+    public init(connections: [ReplicaConnection], depth: Int) {
         self.connections = connections
         self.depth = depth
     }
@@ -19,7 +22,7 @@ struct ReplicaSlots {
     var capacity: Int { connections.count * depth }
 
     /// Reserves a slot on the least-busy connection, or nil when every slot is taken.
-    mutating func take() -> ReplicaConnection? {
+    public mutating func take() -> ReplicaConnection? {
         var best: Int?
         var bestLoad = depth
         for step in 0..<connections.count {
@@ -38,7 +41,7 @@ struct ReplicaSlots {
     }
 
     /// Returns a slot of `connection`.
-    mutating func giveBack(_ connection: ReplicaConnection) {
+    public mutating func giveBack(_ connection: ReplicaConnection) {
         let key = ObjectIdentifier(connection)
         if let count = outstanding[key], count > 0 { outstanding[key] = count - 1 }
     }

@@ -27,13 +27,18 @@ public struct LocalBackendConfiguration: Sendable {
     /// Start-up budget and liveness probe of replicas. Default ``HealthCheckPolicy/init(startupTimeout:healthInterval:healthTimeout:failureThreshold:)``
     /// with its defaults (300 s to load; a probe every 5 s, 5 s timeout, killed after 3 failures in a row).
     public var healthChecks: HealthCheckPolicy
+    /// Folder of the virtual environments built from projects' `requirements.txt`
+    /// (``DependencyInstaller``); nil (the default) means `venvs` beside ``runDirectory``
+    /// (`TERN_HOME/venvs`).
+    public var venvDirectory: String?
 
     /// Creates a configuration; defaults as documented on each property.
     public init(
         python: String = "python3", runtimePath: String, runDirectory: String, logDirectory: String,
         restartPolicy: RestartPolicy = RestartPolicy(), stopGracePeriod: Duration = .seconds(10),
         cpuCapacityMillicores: Int? = nil, memoryCapacityBytes: Int64? = nil,
-        memoryEnforcement: MemoryEnforcement = .automatic, healthChecks: HealthCheckPolicy = HealthCheckPolicy()
+        memoryEnforcement: MemoryEnforcement = .automatic, healthChecks: HealthCheckPolicy = HealthCheckPolicy(),
+        venvDirectory: String? = nil
     ) {
         self.python = python
         self.runtimePath = runtimePath
@@ -45,6 +50,7 @@ public struct LocalBackendConfiguration: Sendable {
         self.memoryCapacityBytes = memoryCapacityBytes
         self.memoryEnforcement = memoryEnforcement
         self.healthChecks = healthChecks
+        self.venvDirectory = venvDirectory
     }
 }
 
@@ -59,6 +65,11 @@ public struct LocalBackendConfiguration: Sendable {
 /// (``ResourcePlanner``); one that does not fit waits, and the API shows `compute unavailable`.
 /// `compute.mem` is also a limit (``MemoryEnforcement``): a replica over it is killed and the API
 /// shows `error (out of memory)`. See docs/resources.md.
+///
+/// A revision whose project has a `requirements.txt` starts its replicas only once
+/// ``DependencyInstaller`` has its virtual environment ready (``DependencyPhase``); until then
+/// the API is `updating`, and a failed install makes it `error` while older replicas keep
+/// serving. See docs/dependencies.md.
 public actor LocalBackend: ReplicaBackend {
     private struct ManagedAPI {
         var deployment: Deployment
@@ -69,6 +80,8 @@ public actor LocalBackend: ReplicaBackend {
         /// Replicas of older revisions still running during a rolling update.
         var previous: [ReplicaRunner]
         var log: APILog
+        /// The current revision's `requirements.txt` environment.
+        var dependencies: DependencyPhase = .notNeeded
     }
 
     private let configuration: LocalBackendConfiguration
@@ -80,6 +93,7 @@ public actor LocalBackend: ReplicaBackend {
     private var retiring: [ReplicaRunner] = []
     private let compute: ComputePool
     private let memoryLimiter: any MemoryLimiter
+    private let installer: DependencyInstaller
 
     /// Creates the backend; replicas are attached to `registry` once they start.
     ///
@@ -94,6 +108,10 @@ public actor LocalBackend: ReplicaBackend {
         self.compute = ComputePool(capacity: capacity)
         logger.info("compute capacity for replicas: \(capacity.summary)")
         self.memoryLimiter = MemoryLimiters.make(configuration.memoryEnforcement, logger: logger)
+        let venvs =
+            configuration.venvDirectory
+            ?? URL(fileURLWithPath: configuration.runDirectory).deletingLastPathComponent().appendingPathComponent("venvs").path
+        self.installer = DependencyInstaller(root: venvs, python: configuration.python, logger: logger)
     }
 
     /// The capacity replicas' `compute` requests share.
@@ -122,7 +140,59 @@ public actor LocalBackend: ReplicaBackend {
                 deployment: deployment, desired: max(autoscaling.initReplicas, 0), current: [], previous: [], log: log)
             await log.append(["deploying revision \(deployment.revision) with \(autoscaling.initReplicas) replica(s)"], source: "tern")
         }
+        prepareDependencies(api: name)
         await reconcile(api: name)
+    }
+
+    /// Sets the current revision's ``DependencyPhase``: ``DependencyPhase/notNeeded`` without a
+    /// `requirements.txt`; otherwise installing, until ``DependencyInstaller`` answers (in the
+    /// background) and ``dependenciesPrepared(api:revision:result:)`` resumes the rollout.
+    private func prepareDependencies(api: String) {
+        guard let managed = apis[api] else { return }
+        let deployment = managed.deployment
+        let requirements = deployment.projectDirectory + "/" + DependencyPhase.requirementsFile
+        guard FileManager.default.fileExists(atPath: requirements) else {
+            apis[api]!.dependencies = .notNeeded
+            return
+        }
+        apis[api]!.dependencies = .installing(since: .now)
+        let log = managed.log
+        Task {
+            let result: Result<DependencyInstaller.Prepared, DependencyInstaller.InstallError>
+            do {
+                result = .success(
+                    try await self.installer.prepare(
+                        requirements: requirements, projectDirectory: deployment.projectDirectory,
+                        output: { lines, source in await log.append(lines, source: source) }))
+            } catch let error as DependencyInstaller.InstallError {
+                result = .failure(error)
+            } catch {
+                result = .failure(.init(message: "\(error)"))
+            }
+            await self.dependenciesPrepared(api: api, revision: deployment.revision, result: result)
+        }
+    }
+
+    private func dependenciesPrepared(
+        api: String, revision: Int, result: Result<DependencyInstaller.Prepared, DependencyInstaller.InstallError>
+    ) async {
+        // A newer revision (or a removal) came meanwhile: it has its own install.
+        guard let managed = apis[api], managed.deployment.revision == revision,
+            case .installing = managed.dependencies
+        else { return }
+        switch result {
+        case .success(let prepared):
+            apis[api]!.dependencies = .ready(python: prepared.python)
+            let how = prepared.reused ? "reusing" : "installed"
+            await managed.log.append(
+                ["\(DependencyPhase.requirementsFile): \(how) environment \(prepared.key); replicas run \(prepared.python)"],
+                source: "tern")
+            await reconcile(api: api)
+        case .failure(let error):
+            apis[api]!.dependencies = .failed(error.message)
+            await managed.log.append(
+                ["revision \(revision): installing \(DependencyPhase.requirementsFile) failed: \(error.message)"], source: "tern")
+        }
     }
 
     /// Restarts every replica of `api` as a rolling update of the same revision.
@@ -155,7 +225,8 @@ public actor LocalBackend: ReplicaBackend {
         for runner in managed.current { current.append(await ReplicaSnapshot(runner)) }
         var previous: [ReplicaSnapshot] = []
         for runner in managed.previous { previous.append(await ReplicaSnapshot(runner)) }
-        return StatusDeriver.derive(api: api, requested: managed.desired, current: current, previous: previous)
+        let derived = StatusDeriver.derive(api: api, requested: managed.desired, current: current, previous: previous)
+        return managed.dependencies.applied(to: derived, api: api, revision: managed.deployment.revision, now: .now)
     }
 
     public func shutdown() async {
@@ -164,6 +235,7 @@ public actor LocalBackend: ReplicaBackend {
         let all = apis.values.flatMap { $0.current + $0.previous } + retiring
         apis.removeAll()
         await stopAll(all)
+        await installer.shutdown()
         memoryLimiter.shutdown()
     }
 
@@ -188,6 +260,8 @@ public actor LocalBackend: ReplicaBackend {
     /// Applies one planner step; returns true while more steps are needed.
     private func step(api: String) async -> Bool {
         guard var managed = apis[api] else { return false }
+        // Replicas of this revision wait for its requirements.txt environment; older ones serve.
+        guard managed.dependencies.allowsReplicas else { return false }
         let oldReady = await readyRunners(managed.previous)
         let newReady = await readyRunners(managed.current)
         let strategy = managed.deployment.spec.updateStrategy.resolve(replicas: managed.desired)
@@ -239,7 +313,8 @@ public actor LocalBackend: ReplicaBackend {
     private func makeRunner(_ deployment: Deployment, log: APILog) -> ReplicaRunner {
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
         let launch = ReplicaRunner.Launch(
-            deployment: deployment, replicaID: "\(deployment.spec.name)-\(suffix)", python: configuration.python,
+            deployment: deployment, replicaID: "\(deployment.spec.name)-\(suffix)",
+            python: apis[deployment.spec.name]?.dependencies.python(configured: configuration.python) ?? configuration.python,
             runtimePath: configuration.runtimePath, runDirectory: configuration.runDirectory,
             restartPolicy: configuration.restartPolicy, stopGracePeriod: configuration.stopGracePeriod,
             healthChecks: configuration.healthChecks, compute: compute, memoryLimiter: memoryLimiter)
@@ -281,11 +356,14 @@ struct ReplicaSnapshot: Sendable {
     var memoryLimit: String?
     /// The last run was killed for still loading past the start-up budget.
     var lastExitInitTimedOut: Bool
+    /// Failed model reloads the ready replica reports (``ModelProblems``).
+    var modelProblems: [String]
 
     init(
         document: ReplicaDocument, lastExitCode: Int32?, lastOutputLine: String?, consecutiveFailures: Int,
         computeWait: String? = nil, lastExitOutOfMemory: Bool = false, outOfMemoryKills: Int = 0,
-        lastRunWasReady: Bool = false, memoryLimit: String? = nil, lastExitInitTimedOut: Bool = false
+        lastRunWasReady: Bool = false, memoryLimit: String? = nil, lastExitInitTimedOut: Bool = false,
+        modelProblems: [String] = []
     ) {
         self.document = document
         self.lastExitCode = lastExitCode
@@ -297,6 +375,7 @@ struct ReplicaSnapshot: Sendable {
         self.lastRunWasReady = lastRunWasReady
         self.memoryLimit = memoryLimit
         self.lastExitInitTimedOut = lastExitInitTimedOut
+        self.modelProblems = modelProblems
     }
 
     init(_ runner: ReplicaRunner) async {
@@ -305,7 +384,8 @@ struct ReplicaSnapshot: Sendable {
             lastOutputLine: await runner.lastOutputLine, consecutiveFailures: await runner.consecutiveFailures,
             computeWait: await runner.computeWait, lastExitOutOfMemory: await runner.lastExitOutOfMemory,
             outOfMemoryKills: await runner.outOfMemoryKills, lastRunWasReady: await runner.lastRunWasReady,
-            memoryLimit: await runner.memoryLimitText, lastExitInitTimedOut: await runner.lastExitInitTimedOut)
+            memoryLimit: await runner.memoryLimitText, lastExitInitTimedOut: await runner.lastExitInitTimedOut,
+            modelProblems: await runner.modelProblems)
     }
 
     /// Failed while loading: the predictor's `__init__` raised (exit code 3), was still running
@@ -335,6 +415,10 @@ struct ReplicaSnapshot: Sendable {
 /// Start-up budget (C31): a replica killed for still loading past
 /// ``HealthCheckPolicy/startupTimeout`` is an init failure like exit code 3: `error (init failed)`
 /// at once, the message saying `init timed out after N s`.
+///
+/// Models (C29): a failed model reload that a ready replica reports (``ModelProblems``) is added
+/// to the message of a `live` or `updating` API (the API serves the previous version); it goes
+/// once a later load of that version succeeds.
 enum StatusDeriver {
     /// Consecutive crashes (other than init failures) after which the API shows `error`.
     static let crashLoopThreshold = 3
@@ -394,6 +478,15 @@ enum StatusDeriver {
             message = "replica \(restarted.document.id) was killed for going over compute.mem"
                 + " (limit \(restarted.memoryLimit ?? "?")) \(restarted.outOfMemoryKills) time(s) and restarted"
         }
+        // --- failed model reloads (C29, ModelProblems.swift) ---
+        if status == .live || status == .updating {
+            var seen: Set<String> = []
+            let problems = (current + previous).flatMap(\.modelProblems).filter { seen.insert($0).inserted }
+            if !problems.isEmpty {
+                message = ([message].compactMap { $0 } + problems).joined(separator: "; ")
+            }
+        }
+        // --- end failed model reloads ---
         return BackendAPIStatus(
             status: status, message: message, requestedReplicas: requested, readyReplicas: ready, replicas: documents)
     }

@@ -88,6 +88,13 @@ actor ReplicaRunner {
             restarts: restarts, lastExit: lastExit)
     }
 
+    /// Failed model reloads the running replica reports (``ModelProblems``), while it is ready;
+    /// `[]` otherwise.
+    var modelProblems: [String] {
+        guard state == .ready else { return [] }
+        return ModelProblems.read(socketDirectory: launch.runDirectory + "/" + launch.replicaID)
+    }
+
     /// Starts the run loop.
     func start() {
         guard loop == nil else { return }

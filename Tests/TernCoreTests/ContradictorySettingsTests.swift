@@ -112,7 +112,7 @@ import Testing
         #expect(
             issues("{path: ftp://host/m}") == [
                 prefix
-                    + #".path: "ftp://host/m" has an unsupported URL scheme (allowed: s3, gs, http, https, or a path in the project)"#
+                    + #".path: "ftp://host/m" has an unsupported URL scheme (allowed: file, s3, gs, http, https, or a path in the project)"#
             ])
     }
 

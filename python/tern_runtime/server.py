@@ -21,8 +21,10 @@ from . import PROTOCOL_VERSION, __version__
 from .frames import MAX_BODY, FrameError, read_frame, send_frame
 from .batch import BatchError, BatchOutcome, check_result, decode_arguments, split_items
 from .log import log
+from .models import ModelNotFound
 from .payload import PayloadError, ResultError, decode_payload, encode_result, parse_query
 from .predictor import Predictor, describe_exception, format_traceback
+from . import v2
 
 _READ_BUFFER = 1 << 16  # bytes; a small request arrives with one recv
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -153,6 +155,13 @@ class Worker:
                 elif kind == "predict_batch":
                     if not self._predict(connection, header, body, self._run_predict_batch):
                         return
+                # -- Open Inference Protocol (v2.py) --
+                elif kind == "v2_infer":
+                    if not self._predict(connection, header, body, self._run_v2_infer):
+                        return
+                elif kind == "v2_metadata":
+                    send_frame(connection, *v2.handle_metadata(self._predictor, header))
+                # --
                 elif kind == "health":
                     send_frame(connection, {"id": header.get("id"), "status": 200})
                 elif kind == "hello":
@@ -162,7 +171,7 @@ class Worker:
                     send_frame(connection, _error(
                         header, 400, "unknown_kind",
                         f"unknown frame kind {kind!r}; this runtime knows hello, predict, "
-                        "predict_batch, health",
+                        "predict_batch, v2_metadata, v2_infer, health",
                     ))
         except FrameError as e:
             log(f"closing a connection: {e}")
@@ -226,6 +235,11 @@ class Worker:
             started = time.perf_counter_ns()
             try:
                 result = predictor.predict(**arguments)
+            except ModelNotFound as e:
+                timing = {"predict_us": (time.perf_counter_ns() - started) // 1000}
+                response = _error(header, 404, "model_not_found", str(e))
+                response["timing"] = timing
+                return response, b""
             except BaseException as e:  # SystemExit and KeyboardInterrupt included
                 timing = {"predict_us": (time.perf_counter_ns() - started) // 1000}
                 _log_traceback(header.get("request_id"), e)
@@ -248,6 +262,11 @@ class Worker:
             "timing": timing,
         }, response_body
 
+    def _run_v2_infer(self, header: dict, body: bytes) -> tuple[dict, bytes]:
+        """One Open Inference Protocol inference (see ``v2.handle_infer``)."""
+        return v2.handle_infer(self._predictor, header, body, self._slots,
+                               lambda e: _log_traceback(header.get("request_id"), e))
+
     def _run_predict_batch(self, header: dict, body: bytes) -> tuple[dict, bytes]:
         """One ``predict`` call for every item of a ``predict_batch`` frame (see ``batch``)."""
         try:
@@ -269,19 +288,21 @@ class Worker:
             try:
                 result = predictor.predict(**arguments)
                 failure = None
+            except ModelNotFound as e:
+                failure = ("model_not_found", str(e), 404)
             except BaseException as e:  # SystemExit and KeyboardInterrupt included
                 _log_traceback(tag, e)
-                failure = ("predictor_error", describe_exception(e))
+                failure = ("predictor_error", describe_exception(e), 500)
             timing = {"predict_us": (time.perf_counter_ns() - started) // 1000}
         if failure is None:
             problem = check_result(result, len(indexes))
             if problem is not None:
-                failure = ("invalid_response", problem)
+                failure = ("invalid_response", problem, 500)
         for position, index in enumerate(indexes):
             if failure is None:
                 outcome.answer(index, result[position])
             else:
-                outcome.fail(index, 500, *failure)
+                outcome.fail(index, failure[2], failure[0], failure[1])
         return outcome.frame(header, timing)
 
 

@@ -34,6 +34,13 @@ class Spec:
         socket_dir: absolute directory holding ``worker-<i>.sock``.
         replica_id: the replica's id (for log lines).
         parent_pid: the supervisor's pid; 0 disables the parent watcher.
+        type: ``predictor.type``: ``"python"`` or ``"onnx"``.
+        models: ``predictor.models``: exactly one of ``{"path"}``, ``{"paths": [{"name",
+            "path"}]}``, ``{"dir"}``, plus optional ints ``cache_size``, ``disk_cache_size``;
+            None when the predictor has no models (see ``models.ModelManager``).
+        server_side_batching: ``predictor.server_side_batching`` (``{"max_batch_size": int,
+            "batch_interval_ms": int}``), or None: with it, ``predict`` takes lists, also when
+            called for an Open Inference Protocol request (``v2.py``).
     """
 
     api_name: str
@@ -46,10 +53,22 @@ class Spec:
     python_path: str | None = None
     processes: int = 1
     threads: int = 1
+    type: str = "python"
+    models: dict | None = None
+    server_side_batching: dict | None = None
 
     def socket_path(self, worker: int) -> str:
         """Path of worker ``worker``'s socket: ``<socket_dir>/worker-<worker>.sock``."""
         return os.path.join(self.socket_dir, f"worker-{worker}.sock")
+
+    def model_cache_dir(self, worker: int) -> str:
+        """Worker ``worker``'s disk cache of models copied from outside the project."""
+        return os.path.join(self.socket_dir, f"models-{worker}")
+
+    def model_problems_path(self, worker: int) -> str:
+        """Where worker ``worker`` publishes its failed model reloads for the supervisor
+        (``<socket_dir>/model-problems-<worker>.json``; see ``models.ModelManager``)."""
+        return os.path.join(self.socket_dir, f"model-problems-{worker}.json")
 
     def temporary_socket_path(self, worker: int) -> str:
         """Where worker ``worker`` binds before renaming into ``socket_path``."""
@@ -104,8 +123,9 @@ def parse(argv: list[str] | None = None) -> Spec:
         raise SpecError("spec file must hold a JSON object")
     predictor = _get(raw, "predictor", dict)
     kind = predictor.get("type", "python")
-    if kind != "python":
-        raise SpecError(f"predictor.type {kind!r} is not supported by this runtime (python)")
+    if kind not in ("python", "onnx"):
+        raise SpecError(f"predictor.type {kind!r} is not supported by this runtime "
+                        "(python, onnx)")
     spec = Spec(
         api_name=_get(raw, "api_name", str),
         project_dir=os.path.abspath(_get(raw, "project_dir", str)),
@@ -119,6 +139,10 @@ def parse(argv: list[str] | None = None) -> Spec:
                        "predictor.processes_per_replica", 1),
         threads=_get(predictor, "threads_per_process", int,
                      "predictor.threads_per_process", 1),
+        type=kind,
+        models=_models(predictor.get("models")),
+        server_side_batching=_get(predictor, "server_side_batching", dict,
+                                  "predictor.server_side_batching", None),
     )
     if spec.processes < 1 or spec.threads < 1:
         raise SpecError("processes_per_replica and threads_per_process must be at least 1")
@@ -138,6 +162,30 @@ def parse(argv: list[str] | None = None) -> Spec:
 
 
 _MISSING = object()
+
+
+def _models(value) -> dict | None:
+    """Check the shape of ``predictor.models`` (None when absent)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise SpecError("spec key predictor.models must be of type dict")
+    sources = [key for key in ("path", "paths", "dir") if value.get(key) is not None]
+    if len(sources) != 1:
+        raise SpecError("spec key predictor.models needs exactly one of path, paths, dir")
+    if sources == ["paths"]:
+        paths = value["paths"]
+        if not isinstance(paths, list) or not all(
+                isinstance(p, dict) and isinstance(p.get("name"), str)
+                and isinstance(p.get("path"), str) for p in paths):
+            raise SpecError("spec key predictor.models.paths must be a list of {name, path}")
+    else:
+        _get(value, sources[0], str, f"predictor.models.{sources[0]}")
+    for key in ("cache_size", "disk_cache_size"):
+        size = _get(value, key, int, f"predictor.models.{key}", None)
+        if size is not None and size < 1:
+            raise SpecError(f"spec key predictor.models.{key} must be at least 1")
+    return value
 
 
 def _get(obj: dict, key: str, kind: type, name: str | None = None, default=_MISSING):

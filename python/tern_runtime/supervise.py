@@ -60,12 +60,15 @@ def run_worker(spec: Spec, index: int, watch_pid: int, leader_pid: int) -> int:
     set_identity(spec.replica_id, index)
     watch_parent(watch_pid, leader_pid)
     try:
-        predictor = load(spec.project_dir, spec.path, spec.config)
+        predictor = load(spec.project_dir, spec.path, spec.config, kind=spec.type,
+                         models=spec.models, cache_dir=spec.model_cache_dir(index),
+                         status_path=spec.model_problems_path(index))
     except LoadError as e:
         if e.details:
             sys.stderr.write(e.details)
         log(f"failed to load the predictor of API {spec.api_name}: {e.message}")
         return EXIT_LOAD_FAILED
+    predictor.batched = spec.server_side_batching is not None  # v2 requests then call with lists
     worker = Worker(predictor, index, spec.socket_path(index),
                     spec.temporary_socket_path(index), spec.threads)
     try:

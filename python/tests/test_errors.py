@@ -151,7 +151,7 @@ class UsageErrorTests(unittest.TestCase):
             "no arguments": ([sys.executable, "-m", "tern_runtime"], None),
             "spec not JSON": (None, "{nope"),
             "missing predictor": (None, {"api_name": "x", "project_dir": "/"}),
-            "bad type": (None, {**good, "predictor": {**good["predictor"], "type": "onnx"}}),
+            "bad type": (None, {**good, "predictor": {**good["predictor"], "type": "tensorflow"}}),
             "zero threads": (None, {**good, "predictor": {**good["predictor"],
                                                           "threads_per_process": 0}}),
             "bool processes": (None, {**good, "predictor": {**good["predictor"],
