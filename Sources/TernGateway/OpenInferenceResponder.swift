@@ -102,7 +102,8 @@ struct OpenInferenceResponder {
         let header = Self.frameHeader(
             kind: kind, requestID: requestID, path: request.uri.path, model: model, version: version,
             contentType: request.headers[.contentType],
-            inferenceHeaderLength: request.headers[Self.inferenceHeaderLength])
+            inferenceHeaderLength: request.headers[Self.inferenceHeaderLength],
+            headers: lease.connection.acceptsHeaders ? request.headers : nil)
         let frame = ReplicaFrame(header: ByteBuffer(string: header), body: body)
         let reply: ReplicaFrame
         do {
@@ -146,7 +147,7 @@ struct OpenInferenceResponder {
     /// The JSON header of a `v2_metadata` / `v2_infer` frame (docs/replica-protocol.md).
     static func frameHeader(
         kind: String, requestID: String, path: String, model: String, version: String?, contentType: String?,
-        inferenceHeaderLength: String?
+        inferenceHeaderLength: String?, headers: HTTPFields? = nil
     ) -> String {
         var json = #"{"kind":"# + JSONText.quoted(kind) + #","id":1,"request_id":"# + JSONText.quoted(requestID)
         json += #","path":"# + JSONText.quoted(path) + #","model":"# + JSONText.quoted(model)
@@ -158,6 +159,11 @@ struct OpenInferenceResponder {
         if let inferenceHeaderLength {
             // Passed as the client wrote it; the runtime checks it (400 when not a valid size).
             json += #","inference_header_length":"# + JSONText.quoted(inferenceHeaderLength)
+        }
+        if let headers {
+            // The request's HTTP headers, for predictors whose predict declares `headers`.
+            json += #","headers":{"# + headers.map { JSONText.quoted($0.name.canonicalName) + ":" + JSONText.quoted($0.value) }
+                .joined(separator: ",") + "}"
         }
         json += "}"
         return json

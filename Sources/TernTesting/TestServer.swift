@@ -241,11 +241,13 @@ public final class TestServer: @unchecked Sendable {
 
     /// Sends a request to the gateway and returns (status, headers, body).
     public func request(
-        _ path: String, method: String = "POST", body: Data? = nil, contentType: String? = "application/json"
+        _ path: String, method: String = "POST", body: Data? = nil, contentType: String? = "application/json",
+        headers extraHeaders: [(String, String)] = []
     ) async throws -> (status: Int, headers: [String: String], body: String) {
         var request = HTTPClientRequest(url: gatewayURL + path)
         request.method = .init(rawValue: method)
         if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
+        for (name, value) in extraHeaders { request.headers.add(name: name, value: value) }
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
         let bytes = try await response.body.collect(upTo: 64 << 20)

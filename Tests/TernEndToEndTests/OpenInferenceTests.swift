@@ -149,6 +149,12 @@ extension EndToEnd {
                 response.body
                     == #"{"model_name":"v2-untyped","model_version":"1","id":"q1","outputs":[{"name":"output_0","datatype":"INT32","shape":[2,2],"data":[2,4,6,8]}]}"#)
             #expect(response.headers["x-request-id"] != nil)
+            let scaled = try await server.request(
+                "/v2/models/v2-untyped/infer",
+                body: Data(#"{"inputs":[{"name":"n","shape":[2],"datatype":"INT32","data":[1,2]}]}"#.utf8),
+                headers: [("X-Scale", "3")])
+            #expect(scaled.status == 200, "\(scaled.body)")
+            #expect(scaled.body.contains(#""data":[3,6]"#), "the request's headers reach predict: \(scaled.body)")
         }
 
         @Test("server_side_batching API: a raw v2 JSON request calls predict with a list of one and unwraps the one answer; other answers are 500 invalid_response")
