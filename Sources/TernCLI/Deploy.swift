@@ -12,9 +12,10 @@ extension Tern {
         static let configuration = CommandConfiguration(
             abstract: "Deploy the APIs of a tern.yaml (or cortex.yaml) and wait until they are live.",
             discussion: """
-                Uploads the config file's folder as the project (minus what .ternignore or
-                .cortexignore excludes, dot-files and bytecode). An API whose spec and files did
+                Uploads the config file's folder as the project (minus what .ternignore or \
+                .cortexignore excludes, dot-files and bytecode). An API whose spec and files did \
                 not change is left as it is.
+
                 Examples:
                   tern deploy
                   tern deploy examples/iris-classifier/tern.yaml --timeout 120

@@ -119,7 +119,7 @@ extension Tern {
 
         static func json(_ value: some Encodable) throws -> String {
             let encoder = WireJSON.encoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            encoder.outputFormatting.insert(.prettyPrinted)
             return String(decoding: try encoder.encode(value), as: UTF8.self)
         }
 

@@ -11,11 +11,12 @@ extension Tern {
         static let configuration = CommandConfiguration(
             abstract: "Send a request to an API and print its answer.",
             discussion: """
-                The file is sent as the request body: as application/json when it ends in .json,
+                The file is sent as the request body: as application/json when it ends in .json, \
                 as raw bytes otherwise. Use - to read standard input.
+
                 Examples:
                   tern predict iris sample.json
-                  echo '{"sepal_length": 5.2, "sepal_width": 3.6, "petal_length": 1.5, "petal_width": 0.3}' | tern predict iris -
+                  cat sample.json | tern predict iris -
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -31,10 +32,7 @@ extension Tern {
             if file == "-" {
                 body = FileHandle.standardInput.readDataToEndOfFile()
             } else {
-                guard let data = FileManager.default.contents(atPath: file) else {
-                    throw CLIError("cannot read \(file)")
-                }
-                body = data
+                body = try Self.readBody(file)
             }
             let (client, _) = try await ServerConnection.client(home: global.ternHome)
             let api = try await client.getAPI(name)
@@ -58,6 +56,29 @@ extension Tern {
                 throw CLIError("\(response.status.code): \(text)")
             }
             Terminal.standardOutput.line(text)
+        }
+
+        /// The bytes of `path`.
+        /// - Throws: ``CLIError`` saying why it cannot be read (`no such file`, `is a directory`,
+        ///   `permission denied`, …).
+        static func readBody(_ path: String) throws -> Data {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                throw CLIError("cannot read \(path): is a directory; give a file holding the request body")
+            }
+            do {
+                return try Data(contentsOf: URL(fileURLWithPath: path))
+            } catch let error as CocoaError {
+                let reason =
+                    switch error.code {
+                    case .fileReadNoSuchFile, .fileNoSuchFile: "no such file"
+                    case .fileReadNoPermission: "permission denied"
+                    default:
+                        (error.underlying as? POSIXError).map { String(cString: strerror($0.code.rawValue)) }
+                            ?? error.localizedDescription
+                    }
+                throw CLIError("cannot read \(path): \(reason)")
+            }
         }
     }
 
@@ -95,6 +116,7 @@ extension Tern {
             abstract: "Restart every replica of an API as a rolling update.",
             discussion: """
                 Replicas are replaced following the API's update_strategy; requests keep being served.
+
                 Example:
                   tern refresh iris
                 """)
@@ -116,6 +138,7 @@ extension Tern {
             abstract: "Delete an API and stop its replicas.",
             discussion: """
                 New requests get 404 at once; requests in flight finish first.
+
                 Example:
                   tern delete iris
                 """)

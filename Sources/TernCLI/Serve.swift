@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
 import ServiceLifecycle
 import UnixSignals
 import TernControlPlane
@@ -134,22 +135,46 @@ struct ServerOptions: ParsableArguments {
         return URL(fileURLWithPath: python).standardizedFileURL.path
     }
 
-    /// The arguments that reproduce these options (for `tern up`).
-    var arguments: [String] {
-        var result = [
-            "--host", host, "--port", String(port), "--control-port", String(controlPort),
-            "--max-body-bytes", String(maxBodyBytes), "--max-bundle-bytes", String(maxBundleBytes),
-            "--stop-grace-seconds", String(stopGraceSeconds),
-            "--autoscaler-tick-seconds", String(autoscalerTickSeconds),
-            "--cold-start-timeout-seconds", String(coldStartTimeoutSeconds),
-            "--startup-timeout-seconds", String(startupTimeoutSeconds),
-            "--health-interval-seconds", String(healthIntervalSeconds),
+    /// Every option as `(flag, value)`, in declaration order, `--python` made absolute when it
+    /// is a path (nil values are left out).
+    var flagValues: [(flag: String, value: String)] {
+        var result: [(flag: String, value: String)] = [
+            ("--host", host), ("--port", String(port)), ("--control-port", String(controlPort)),
+            ("--max-body-bytes", String(maxBodyBytes)), ("--max-bundle-bytes", String(maxBundleBytes)),
+            ("--stop-grace-seconds", String(stopGraceSeconds)),
+            ("--autoscaler-tick-seconds", String(autoscalerTickSeconds)),
+            ("--cold-start-timeout-seconds", String(coldStartTimeoutSeconds)),
+            ("--startup-timeout-seconds", String(startupTimeoutSeconds)),
+            ("--health-interval-seconds", String(healthIntervalSeconds)),
+            ("--memory-limiter", memoryLimiter),
         ]
-        if let python { result += ["--python", python] }
-        if let cpus { result += ["--cpus", cpus] }
-        if let memory { result += ["--memory", memory] }
-        if memoryLimiter != "auto" { result += ["--memory-limiter", memoryLimiter] }
+        if let python { result.append(("--python", python.contains("/") ? resolvedPython() : python)) }
+        if let cpus { result.append(("--cpus", cpus)) }
+        if let memory { result.append(("--memory", memory)) }
         return result
+    }
+
+    /// The options' defaults (`tern serve` with no arguments).
+    static var defaults: [String: String] {
+        Dictionary(((try? ServerOptions.parse([]))?.flagValues ?? []).map { ($0.flag, $0.value) }) { $1 }
+    }
+
+    /// The arguments that reproduce these options: only those that differ from the defaults,
+    /// e.g. `["--port", "18888"]` (for `tern up` and ``ServerOptionsFile``).
+    var arguments: [String] {
+        let defaults = Self.defaults
+        return flagValues.filter { defaults[$0.flag] != $0.value }.flatMap { [$0.flag, $0.value] }
+    }
+
+    /// The options whose values differ between `self` and `other`, as
+    /// `(flag, self's value, other's value)`; a missing optional value reads `default`.
+    func differences(from other: ServerOptions) -> [(flag: String, mine: String, theirs: String)] {
+        let mine = Dictionary(flagValues.map { ($0.flag, $0.value) }) { $1 }
+        let theirs = Dictionary(other.flagValues.map { ($0.flag, $0.value) }) { $1 }
+        let flags = flagValues.map(\.flag) + other.flagValues.map(\.flag).filter { mine[$0] == nil }
+        return flags.compactMap { flag in
+            mine[flag] == theirs[flag] ? nil : (flag, mine[flag] ?? "default", theirs[flag] ?? "default")
+        }
     }
 }
 
@@ -158,11 +183,16 @@ extension Tern {
         static let configuration = CommandConfiguration(
             abstract: "Run the Tern server (control plane and gateway) in the foreground.",
             discussion: """
-                Most users run `tern up` instead, which starts this in the background. SIGTERM or
+                Most users run `tern up` instead, which starts this in the background. SIGTERM or \
                 SIGINT stops it gracefully: in-flight requests finish, then replicas stop.
-                Replicas' compute requests (compute.cpu, compute.mem, compute.gpu) share this
-                machine's cores, memory and GPUs (or --cpus/--memory); replicas that do not fit
+
+                Replicas' compute requests (compute.cpu, compute.mem, compute.gpu) share this \
+                machine's cores, memory and GPUs (or --cpus/--memory); replicas that do not fit \
                 wait and the API shows `compute unavailable`. See docs/resources.md.
+
+                Once both ports listen, the options are saved in TERN_HOME/server-options.json; \
+                a server that other commands start on demand reuses them.
+
                 Examples:
                   tern serve --port 8888 --control-port 8889 --python .venv/bin/python
                   tern serve --cpus 1500m --memory 8Gi
@@ -180,7 +210,7 @@ extension Tern {
             for folder in [home.root, home.bundles, home.logs, home.run] {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             }
-            let lock = try ServerLock(path: home.root + "/serve.lock")
+            let lock = try ServerLock(path: home.serveLock)
             defer { lock.release() }
             let token = try TokenFile.loadOrCreate(path: home.tokenFile)
             let runtimePath = try RuntimeInstaller.install(home: home.root)
@@ -221,16 +251,27 @@ extension Tern {
                 controlURL: "http://\(options.host):\(options.controlPort)", home: home.root, pid: getpid())
             let readiness = StartupTracker(expected: 2) {
                 try? WireJSON.encoder().encode(info).write(to: URL(fileURLWithPath: home.serverFile), options: .atomic)
+                // Saved once both ports listen, so a start that failed (e.g. a port in use) does
+                // not replace the options of the last server that worked.
+                do {
+                    try ServerOptionsFile.save(options, home: home)
+                } catch {
+                    logger.warning("could not save the server options", metadata: ["file": "\(home.serverOptionsFile)", "error": "\(error)"])
+                }
                 logger.info("tern serve is ready", metadata: ["gateway": "\(info.gatewayURL)", "control": "\(info.controlURL)"])
             }
             let services: [any Service] = [
                 ReplicaService(controlPlane: controlPlane, backend: backend, logger: logger),
                 autoscaler,
-                ControlPlaneServer.makeService(
-                    controlPlane: controlPlane,
-                    configuration: .init(host: options.host, port: options.controlPort, token: token, home: home.root),
-                    uploadLimit: options.maxBundleBytes, logger: logger, onRunning: { _ in await readiness.started() }),
-                gateway.makeService(onRunning: { _ in await readiness.started() }),
+                ListeningService(
+                    ControlPlaneServer.makeService(
+                        controlPlane: controlPlane,
+                        configuration: .init(host: options.host, port: options.controlPort, token: token, home: home.root),
+                        uploadLimit: options.maxBundleBytes, logger: logger, onRunning: { _ in await readiness.started() }),
+                    host: options.host, port: options.controlPort, flag: "--control-port"),
+                ListeningService(
+                    gateway.makeService(onRunning: { _ in await readiness.started() }),
+                    host: options.host, port: options.port, flag: "--port"),
             ]
             var groupConfiguration = ServiceGroupConfiguration(
                 services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -281,20 +322,73 @@ actor StartupTracker {
     }
 }
 
-/// An exclusive lock on `TERN_HOME/serve.lock`: one server per home.
+extension TernHome {
+    /// `TERN_HOME/serve.lock`, held (`flock`, exclusive) by the running server.
+    var serveLock: String { root + "/serve.lock" }
+}
+
+/// An exclusive lock on `TERN_HOME/serve.lock`: one server per home. The kernel releases it when
+/// the server exits in any way (even SIGKILL), so it tells a live server from a stale
+/// `server.json` (see ``isHeld(path:)``).
 struct ServerLock {
     private let fd: Int32
 
+    /// Takes the lock, retrying for up to 1 s: a CLI's ``isHeld(path:)`` probe holds it for a
+    /// few microseconds.
     /// - Throws: ``CLIError`` when another server holds it.
     init(path: String) throws {
         fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
-        guard fd >= 0, flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            throw CLIError("another Tern server is already running with this TERN_HOME; stop it with `tern down`")
+        guard fd >= 0 else { throw CLIError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        var attempts = 0
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            attempts += 1
+            guard errno == EWOULDBLOCK || errno == EINTR, attempts < 20 else {
+                close(fd)
+                throw CLIError("another Tern server is already running with this TERN_HOME; stop it with `tern down`")
+            }
+            usleep(50_000)
         }
     }
 
     func release() {
         close(fd)
+    }
+
+    /// Whether a server holds the lock at `path` now: tries a shared lock without waiting and
+    /// releases it at once. A missing file means no server.
+    static func isHeld(path: String) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        guard flock(fd, LOCK_SH | LOCK_NB) == 0 else { return errno == EWOULDBLOCK }
+        flock(fd, LOCK_UN)
+        return false
+    }
+}
+
+/// A listening server of `tern serve` whose bind failure names the address, the port and the
+/// option that changes it, instead of NIO's `bind(descriptor:ptr:bytes:): Address already in use`.
+struct ListeningService: Service {
+    let base: any Service
+    let host: String
+    let port: Int
+    let flag: String
+
+    init(_ base: any Service, host: String, port: Int, flag: String) {
+        self.base = base
+        self.host = host
+        self.port = port
+        self.flag = flag
+    }
+
+    func run() async throws {
+        do {
+            try await base.run()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            throw CLIError("port \(port) on \(host) is in use; stop what uses it or start with `tern up \(flag) N`")
+        } catch let error as IOError where ["bind", "listen"].contains(where: { error.description.hasPrefix($0) }) {
+            throw CLIError("cannot listen on \(host):\(port) (\(flag)): \(String(cString: strerror(error.errnoCode)))")
+        }
     }
 }
 

@@ -11,7 +11,12 @@ extension Tern {
         static let configuration = CommandConfiguration(
             abstract: "Start the local Tern server in the background.",
             discussion: """
-                Its output goes to TERN_HOME/logs/server.log. Other commands start it on demand.
+                Its output goes to TERN_HOME/logs/server.log. Other commands start it on demand, \
+                with the options of the last server of the same TERN_HOME (saved in \
+                TERN_HOME/server-options.json). When a server already runs, its options stay: \
+                `tern up` warns about every option that differs; run `tern down` first to change \
+                them.
+
                 Example:
                   tern up --python .venv/bin/python
                 """)
@@ -21,15 +26,26 @@ extension Tern {
 
         func run() async throws {
             let home = global.ternHome
-            if let (_, info) = await ServerConnection.running(home: home) {
+            switch await ServerConnection.state(home: home) {
+            case .running(_, let info):
                 print("The Tern server is already running (pid \(info.pid), gateway \(info.gatewayURL)).")
+                if let running = ServerOptionsFile.load(home: home) {
+                    let differences = running.differences(from: options)
+                    if !differences.isEmpty {
+                        let list = differences.map { "\($0.flag) \($0.mine) (asked: \($0.theirs))" }.joined(separator: ", ")
+                        Terminal.standardError.line(
+                            "warning: the running server keeps its options: \(list); run `tern down` first to change them")
+                    }
+                }
                 return
+            case .unresponsive(let pid, let controlURL):
+                throw CLIError(
+                    "the Tern server (pid \(pid)) runs for \(home.root) but did not answer at \(controlURL) within 2 s; "
+                        + "stop it with `tern down` first")
+            case .stopped:
+                let (_, info) = try await ServerConnection.start(home: home, arguments: options.arguments)
+                print("The Tern server is running (pid \(info.pid)): gateway \(info.gatewayURL), control plane \(info.controlURL).")
             }
-            try await ServerConnection.start(home: home, arguments: options.arguments)
-            guard let (_, info) = await ServerConnection.running(home: home) else {
-                throw CLIError("the Tern server did not start; see \(home.serverLog)")
-            }
-            print("The Tern server is running (pid \(info.pid)): gateway \(info.gatewayURL), control plane \(info.controlURL).")
         }
     }
 
@@ -38,6 +54,7 @@ extension Tern {
             abstract: "Stop the local Tern server and every replica it runs.",
             discussion: """
                 In-flight requests finish first. Deployed APIs come back on the next start.
+
                 Example:
                   tern down
                 """)

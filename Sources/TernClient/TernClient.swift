@@ -42,8 +42,10 @@ public struct TernClient: Sendable {
     }
 
     /// `GET /v1/info`.
-    public func info() async throws -> ServerInfo {
-        try await call(.GET, "/v1/info")
+    /// - Parameter timeout: How long the whole call may take. AsyncHTTPClient retries a refused
+    ///   connection until this deadline, so a liveness probe passes a short one (the CLI: 2 s).
+    public func info(timeout: TimeAmount = .seconds(60)) async throws -> ServerInfo {
+        try await call(.GET, "/v1/info", timeout: timeout)
     }
 
     /// `POST /v1/deploy`: uploads a project bundle (zip) whose config file is `configPath` inside it.

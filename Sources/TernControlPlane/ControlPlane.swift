@@ -45,7 +45,8 @@ public actor ControlPlane {
     ///
     /// Every API of the file is validated before anything changes; an API whose spec and files
     /// did not change is left alone (`unchanged`).
-    /// - Throws: ``ControlPlaneError`` (422 invalid bundle or config, 409 endpoint taken).
+    /// - Throws: ``ControlPlaneError`` (422 invalid bundle or config, 409 endpoint taken, kind change
+    ///   without `force`, or update in progress).
     public func deploy(bundle: Data, configPath: String, force: Bool = false) async throws -> DeployResult {
         do {
             try BundleExtractor.checkPath(configPath)
@@ -67,7 +68,7 @@ public actor ControlPlane {
         }
         let fileName = (configPath as NSString).lastPathComponent
         let configDirectory = (configPath as NSString).deletingLastPathComponent
-        try await checkDeployable(config, fileName: fileName)
+        try await checkDeployable(config, fileName: fileName, force: force)
 
         let projectDirectory = configDirectory.isEmpty ? extracted.directory : extracted.directory + "/" + configDirectory
         // --- model paths exist and version folders are well formed (ModelPathCheck.swift) ---
@@ -161,13 +162,25 @@ public actor ControlPlane {
         (try? store.deployedRevision(api: name)) != nil
     }
 
-    private func checkDeployable(_ config: ProjectConfig, fileName: String) async throws {
+    /// The rules that need what is deployed: a kind this version serves (422
+    /// `unsupported_kind`), an endpoint no other API uses (409 `endpoint_taken`), the
+    /// TrafficSplitter rules (``TrafficSplitRules``), and no change of kind of a deployed API
+    /// unless `force` (409 `kind_change`). Messages name the file, line, API and key path.
+    private func checkDeployable(_ config: ProjectConfig, fileName: String, force: Bool) async throws {
         let deployed = try store.deployedRevisions()
+        func located(_ spec: APISpec, _ keyPath: String, _ message: String) -> String {
+            ConfigIssue(
+                file: fileName, line: config.line(api: spec.name, keyPath: keyPath), api: spec.name,
+                keyPath: keyPath, message: message
+            ).description
+        }
         for spec in config.apis {
             guard spec.kind == .realtimeAPI || spec.kind == .trafficSplitter else {
                 throw ControlPlaneError(
                     status: .unprocessableContent, kind: "unsupported_kind",
-                    message: "\(fileName): api \"\(spec.name)\": kind \(spec.kind.rawValue) is not supported yet; this version serves RealtimeAPI and TrafficSplitter",
+                    message: located(
+                        spec, "kind",
+                        "\(spec.kind.rawValue) is not supported yet; this version serves RealtimeAPI and TrafficSplitter"),
                     api: spec.name)
             }
             if let other = deployed.first(where: {
@@ -175,7 +188,9 @@ public actor ControlPlane {
             }) {
                 throw ControlPlaneError(
                     status: .conflict, kind: "endpoint_taken",
-                    message: "\(fileName): api \"\(spec.name)\": networking.endpoint \(spec.networking.endpoint) is already used by API \(other.api); choose another endpoint",
+                    message: located(
+                        spec, "networking.endpoint",
+                        "\(spec.networking.endpoint) is already used by API \(other.api); choose another endpoint"),
                     api: spec.name)
             }
         }
@@ -183,6 +198,18 @@ public actor ControlPlane {
             file: config.apis, deployed: deployed.map(\.spec), fileName: fileName, lines: config.lines)
         {
             throw refusal
+        }
+        guard !force else { return }
+        for spec in config.apis {
+            if let existing = deployed.first(where: { $0.api == spec.name }), existing.spec.kind != spec.kind {
+                throw ControlPlaneError(
+                    status: .conflict, kind: "kind_change",
+                    message: located(
+                        spec, "kind",
+                        "API \(spec.name) is deployed as a \(existing.spec.kind.rawValue); this file makes it a "
+                            + "\(spec.kind.rawValue). Delete it first (tern delete \(spec.name)) or deploy with --force"),
+                    api: spec.name)
+            }
         }
     }
 

@@ -67,8 +67,8 @@ public struct NetworkingSpec: Sendable, Equatable, Codable {
     /// `endpoint`: the URL path, normalised to start with `/` and not end with one.
     /// Default: `/<name>`.
     public var endpoint: String
-    /// `request_timeout`: how long a request may take, queueing included, in ms; nil (the
-    /// default) means no limit.
+    /// `request_timeout`: how long a request may take, queueing included, in ms, more than 0
+    /// and at most 24h; nil (the default) means no limit.
     public var requestTimeoutMs: Int64?
 
     /// Creates networking settings.
@@ -80,11 +80,11 @@ public struct NetworkingSpec: Sendable, Equatable, Codable {
 
 /// `compute`: the resources of one replica.
 public struct ComputeSpec: Sendable, Equatable, Codable {
-    /// `cpu` in millicores (1000 = one CPU). Default: 200 (`200m`); at least 20.
+    /// `cpu` in millicores (1000 = one CPU). Default: 200 (`200m`); 20…1 024 000 (1024 CPUs).
     public var cpuMillicores: Int
-    /// `gpu`: number of GPUs. Default: 0.
+    /// `gpu`: number of GPUs, 0…64. Default: 0.
     public var gpu: Int
-    /// `mem` in bytes; nil (the default) means no limit. At least 20 MiB.
+    /// `mem` in bytes; nil (the default) means no limit. 20 MiB…1 PiB.
     public var memBytes: Int64?
 
     /// Creates compute settings with Cortex's defaults.

@@ -95,9 +95,11 @@ extension APISpecParser {
         guard let section = reader.section("server_side_batching", in: predictor, allowed: ConfigKeys.batching) else {
             return nil
         }
-        let size: Int? = reader.read("max_batch_size", in: section, .atLeast(1))
+        let size: Int? = reader.read(
+            "max_batch_size", in: section, .between(1, AutoscalingSpec.maxReplicaConcurrencyLimit))
         maxBatchSizeLine = section.valueLine("max_batch_size")
-        let interval = readDuration("batch_interval", in: section, .greaterThan(0))
+        maxBatchSize = size
+        let interval = readDuration("batch_interval", in: section, .greaterThan(0, atMost: 3_600_000))
         if !section.has("max_batch_size") {
             reader.reportMissing("max_batch_size", in: section, what: "the most requests in one batch, e.g. 8")
         }
@@ -136,8 +138,8 @@ extension APISpecParser {
         case "paths": source = parseModelPaths(section).map(ModelSource.paths)
         default: break
         }
-        let cacheSize: Int? = reader.read("cache_size", in: section, .atLeast(1))
-        let diskCacheSize: Int? = reader.read("disk_cache_size", in: section, .atLeast(1))
+        let cacheSize: Int? = reader.read("cache_size", in: section, .between(1, 100_000))
+        let diskCacheSize: Int? = reader.read("disk_cache_size", in: section, .between(1, 100_000))
         checkCache(section, source: source, sourceKey: sourceKeys.first, cacheSize, diskCacheSize, processes: processes)
         return source.map { ModelsSpec(source: $0, cacheSize: cacheSize, diskCacheSize: diskCacheSize) }
     }

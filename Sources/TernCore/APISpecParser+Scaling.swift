@@ -6,37 +6,47 @@ extension APISpecParser {
         let slots = predictor?.slotsPerReplica ?? 1
         var spec = AutoscalingSpec(targetReplicaConcurrency: Double(slots))
         let section = reader.section("autoscaling", in: entry, allowed: ConfigKeys.autoscaling)
+        let replicaLimit = AutoscalingSpec.replicaLimit
+        let maxConcurrency = AutoscalingSpec.maxReplicaConcurrencyLimit
+        let maxPeriod = AutoscalingSpec.maxPeriodMs
         if let section {
-            spec.minReplicas = reader.read("min_replicas", in: section, .atLeast(0)) ?? spec.minReplicas
-            spec.maxReplicas = reader.read("max_replicas", in: section, .atLeast(1)) ?? spec.maxReplicas
-            spec.initReplicas = reader.read("init_replicas", in: section, .atLeast(0)) ?? spec.minReplicas
+            spec.minReplicas = reader.read("min_replicas", in: section, .between(0, replicaLimit)) ?? spec.minReplicas
+            spec.maxReplicas = reader.read("max_replicas", in: section, .between(1, replicaLimit)) ?? spec.maxReplicas
+            spec.initReplicas = reader.read("init_replicas", in: section, .between(0, replicaLimit)) ?? spec.minReplicas
             spec.targetReplicaConcurrency =
-                reader.read("target_replica_concurrency", in: section, .greaterThan(0), format: formatNumber)
+                reader.read(
+                    "target_replica_concurrency", in: section,
+                    .between(AutoscalingSpec.minTargetReplicaConcurrency, Double(maxConcurrency)), format: formatNumber)
                 ?? spec.targetReplicaConcurrency
             spec.maxReplicaConcurrency =
-                reader.read("max_replica_concurrency", in: section, .between(1, 65_535)) ?? spec.maxReplicaConcurrency
-            spec.windowMs = readDuration("window", in: section, .greaterThan(0)) ?? spec.windowMs
+                reader.read("max_replica_concurrency", in: section, .between(1, maxConcurrency))
+                ?? spec.maxReplicaConcurrency
+            spec.windowMs = readDuration("window", in: section, .greaterThan(0, atMost: maxPeriod)) ?? spec.windowMs
             spec.downscaleStabilizationPeriodMs =
-                readDuration("downscale_stabilization_period", in: section, .atLeast(0))
+                readDuration("downscale_stabilization_period", in: section, .between(0, maxPeriod))
                 ?? spec.downscaleStabilizationPeriodMs
             spec.upscaleStabilizationPeriodMs =
-                readDuration("upscale_stabilization_period", in: section, .atLeast(0))
+                readDuration("upscale_stabilization_period", in: section, .between(0, maxPeriod))
                 ?? spec.upscaleStabilizationPeriodMs
             spec.maxDownscaleFactor =
                 reader.read("max_downscale_factor", in: section, .atLeast(0, below: 1), format: formatNumber)
                 ?? spec.maxDownscaleFactor
             spec.maxUpscaleFactor =
-                reader.read("max_upscale_factor", in: section, .greaterThan(1), format: formatNumber)
+                reader.read(
+                    "max_upscale_factor", in: section, .greaterThan(1, atMost: AutoscalingSpec.maxUpscaleFactorLimit),
+                    format: formatNumber)
                 ?? spec.maxUpscaleFactor
             spec.downscaleTolerance =
                 reader.read("downscale_tolerance", in: section, .atLeast(0, below: 1), format: formatNumber)
                 ?? spec.downscaleTolerance
             spec.upscaleTolerance =
-                reader.read("upscale_tolerance", in: section, .atLeast(0), format: formatNumber)
+                reader.read(
+                    "upscale_tolerance", in: section, .between(0, AutoscalingSpec.maxUpscaleToleranceLimit),
+                    format: formatNumber)
                 ?? spec.upscaleTolerance
         }
         checkReplicas(spec, section)
-        checkConcurrency(spec, section, entry: entry, slots: slots, batching: predictor?.serverSideBatching)
+        checkConcurrency(spec, section, entry: entry, slots: slots)
         return spec
     }
 
@@ -59,7 +69,7 @@ extension APISpecParser {
 
     /// target ≤ max_replica_concurrency, and a batch fits into a replica.
     private mutating func checkConcurrency(
-        _ spec: AutoscalingSpec, _ section: YAMLMapping?, entry: YAMLMapping, slots: Int, batching: BatchingSpec?
+        _ spec: AutoscalingSpec, _ section: YAMLMapping?, entry: YAMLMapping, slots: Int
     ) {
         let target = "autoscaling.target_replica_concurrency"
         let max = "autoscaling.max_replica_concurrency"
@@ -72,17 +82,22 @@ extension APISpecParser {
                         + "(\(spec.maxReplicaConcurrency))",
                     at: target, line: section?.valueLine("target_replica_concurrency"))
             } else {
+                let limit = AutoscalingSpec.maxReplicaConcurrencyLimit
+                let remedy =
+                    slots > limit
+                    ? "lower predictor.processes_per_replica or predictor.threads_per_process (\(max) is at most "
+                        + "\(limit)) or set target_replica_concurrency"
+                    : "raise max_replica_concurrency to at least \(slots) or set target_replica_concurrency"
                 reader.report(
                     "\(spec.maxReplicaConcurrency) is less than \(target), which defaults to "
-                        + "predictor.processes_per_replica × predictor.threads_per_process (\(slots)); raise "
-                        + "max_replica_concurrency or set target_replica_concurrency",
+                        + "predictor.processes_per_replica × predictor.threads_per_process (\(slots)); \(remedy)",
                     at: max, line: section?.valueLine("max_replica_concurrency") ?? fallbackLine)
             }
         }
         let batchPath = "predictor.server_side_batching.max_batch_size"
-        if let batching, batching.maxBatchSize > spec.maxReplicaConcurrency {
+        if let maxBatchSize, maxBatchSize > spec.maxReplicaConcurrency {
             reader.report(
-                "\(batching.maxBatchSize) must not exceed \(max) (\(spec.maxReplicaConcurrency)): a batch is "
+                "\(maxBatchSize) must not exceed \(max) (\(spec.maxReplicaConcurrency)): a batch is "
                     + "sent to one replica",
                 at: batchPath, line: maxBatchSizeLine)
         }
@@ -116,11 +131,18 @@ extension APISpecParser {
         return spec
     }
 
-    /// `2` → `.count(2)`, `25%` → `.percent(25)`; negative counts and percentages above 100% are rejected.
+    /// `2` → `.count(2)`, `25%` → `.percent(25)`; negative counts, counts above
+    /// ``AutoscalingSpec/replicaLimit`` and percentages above 100% are rejected.
     static func replicaCount(_ text: String) throws(ValueProblem) -> ReplicaCount {
         let isPercent = text.hasSuffix("%")
         let digits = isPercent ? text.dropLast() : Substring(text)
-        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int(digits) else {
+        let isDigits = !digits.isEmpty && digits.allSatisfy { $0.isASCII && $0.isNumber }
+        if isDigits, Int(digits) == nil {
+            throw ValueProblem(
+                description: "\"\(text)\" is out of range: give a count between 0 and "
+                    + "\(AutoscalingSpec.replicaLimit) or a percentage between 0% and 100%")
+        }
+        guard isDigits, let value = Int(digits) else {
             let negative = digits.first == "-" && Int(digits.dropFirst()) != nil
             throw ValueProblem(
                 description: negative
@@ -128,7 +150,14 @@ extension APISpecParser {
                     : "\"\(text)\" is not a replica count: give a number of replicas (e.g. 1) or a percentage "
                         + "of the desired replicas (e.g. 25%)")
         }
-        guard isPercent else { return .count(value) }
+        guard isPercent else {
+            guard value <= AutoscalingSpec.replicaLimit else {
+                throw ValueProblem(
+                    description: "\"\(text)\" is out of range: a count must be between 0 and "
+                        + "\(AutoscalingSpec.replicaLimit), the most replicas an API can have")
+            }
+            return .count(value)
+        }
         guard value <= 100 else { throw ValueProblem(description: "\"\(text)\" is more than 100%") }
         return .percent(value)
     }

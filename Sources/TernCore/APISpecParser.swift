@@ -30,6 +30,9 @@ struct APISpecParser {
     /// Line of `predictor.server_side_batching.max_batch_size`, for the check against
     /// `autoscaling.max_replica_concurrency`.
     var maxBatchSizeLine: Int?
+    /// `predictor.server_side_batching.max_batch_size` when valid, even if the rest of the
+    /// section is not, so its check against `max_replica_concurrency` is never hidden.
+    var maxBatchSize: Int?
 
     init(file: String) {
         reader = YAMLReader(file: file)
@@ -131,7 +134,8 @@ struct APISpecParser {
         guard let section = reader.section("networking", in: entry, allowed: ConfigKeys.networking) else {
             return (networking, nil)
         }
-        networking.requestTimeoutMs = readDuration("request_timeout", in: section, .greaterThan(0))
+        networking.requestTimeoutMs = readDuration(
+            "request_timeout", in: section, .greaterThan(0, atMost: AutoscalingSpec.maxPeriodMs))
         guard section.has("endpoint") else { return (networking, nil) }
         let line = section.valueLine("endpoint")
         guard let text: String = reader.read("endpoint", in: section) else { return (nil, line) }
@@ -166,14 +170,16 @@ struct APISpecParser {
         var compute = ComputeSpec()
         guard let section = reader.section("compute", in: entry, allowed: ConfigKeys.compute) else { return compute }
         if let cpu = reader.read(
-            "cpu", in: section, expected: "a CPU quantity", parse: Quantity.cpuMillicores, limits: .atLeast(20),
+            "cpu", in: section, expected: "a CPU quantity", parse: Quantity.cpuMillicores,
+            limits: .between(20, 1_024_000),
             format: Quantity.formatMillicores)
         {
             compute.cpuMillicores = cpu
         }
-        compute.gpu = reader.read("gpu", in: section, .atLeast(0)) ?? compute.gpu
+        compute.gpu = reader.read("gpu", in: section, .between(0, 64)) ?? compute.gpu
         compute.memBytes = reader.read(
-            "mem", in: section, expected: "a memory quantity", parse: Quantity.bytes, limits: .atLeast(20 << 20),
+            "mem", in: section, expected: "a memory quantity", parse: Quantity.bytes,
+            limits: .between(20 << 20, 1 << 50),
             format: Quantity.formatBytes)
         return compute
     }
@@ -192,11 +198,20 @@ struct APISpecParser {
 
     // MARK: shared readers
 
-    /// A duration under `key`, in ms, checked against `limits`.
+    /// A duration under `key`, in ms, checked against `limits`; one too long to parse names
+    /// the allowed range too (`"9999999999h" is too long (must be …)`).
     mutating func readDuration(_ key: String, in section: YAMLMapping, _ limits: Limits<Int64>) -> Int64? {
-        reader.read(
-            key, in: section, expected: "a duration", parse: DurationParser.milliseconds, limits: limits,
-            format: DurationParser.format(milliseconds:))
+        let range = limits.describe(DurationParser.format(milliseconds:))
+        return reader.read(
+            key, in: section, expected: "a duration",
+            parse: { (text: String) throws(ValueProblem) -> Int64 in
+                do throws(DurationError) {
+                    return try DurationParser.milliseconds(text)
+                } catch {
+                    let suffix = error.code == .tooLarge ? " (must be \(range))" : ""
+                    throw ValueProblem(description: error.description + suffix)
+                }
+            }, limits: limits, format: DurationParser.format(milliseconds:))
     }
 
     /// Checks a path inside the project: relative, not leaving the project; nil when valid.

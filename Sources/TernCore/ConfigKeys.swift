@@ -35,6 +35,22 @@ enum ConfigKeys {
     /// An entry of a TrafficSplitter's `apis`.
     static let trafficTarget = ["name", "weight", "shadow"]
 
+    /// Keys Cortex had in each section (by path; `""` is the API entry) that Tern does not
+    /// use: still errors, but the message says so instead of "unknown key".
+    static let cortexOnly: [String: Set<String>] = [
+        "predictor": [
+            "image", "tensorflow_serving_image", "log_level", "shm_size", "dependencies", "signature_key",
+        ],
+        "predictor.models": ["signature_key"],
+        "predictor.multi_model_reloading": ["signature_key"],
+        "networking": ["api_gateway"],
+    ]
+
+    /// Whether `key` in the section at `path` is a Cortex key Tern does not use.
+    static func isCortexOnly(_ key: String, in path: String) -> Bool {
+        cortexOnly[path]?.contains(key) ?? false
+    }
+
     /// Sections whose keys are suggested when written in the wrong place.
     private static let sections: [(path: String, keys: [String])] = [
         ("", api + ["apis"]), ("predictor", predictor), ("predictor.server_side_batching", batching),

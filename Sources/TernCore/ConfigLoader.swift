@@ -83,6 +83,7 @@ public enum ConfigLoader {
             var keys: [String: Int] = [:]
             keys["name"] = api.nameLine
             keys["kind"] = api.kindLine
+            keys["networking.endpoint"] = api.endpointLine
             for target in api.targets { keys[target.path] = target.line }
             lines[name] = keys
         }
@@ -187,6 +188,10 @@ public enum ConfigLoader {
         switch error as? YamlError {
         case .scanner(let context, let problem, _, _), .parser(let context, let problem, _, _),
             .composer(let context, let problem, _, _):
+            // H2 (C8): libyaml's nesting limit, said in Tern's words.
+            if problem.hasPrefix("Maximum nesting level reached") {
+                return "YAML syntax error: the file nests lists or mappings more than 1,000 levels deep (libyaml's limit); a tern.yaml needs fewer than 10"
+            }
             let what = context.map { "\($0.text) " } ?? ""
             return "YAML syntax error: \(what)\(problem)"
         case .duplicatedKeysInMapping(let duplicates, _):

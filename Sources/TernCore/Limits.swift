@@ -9,6 +9,9 @@ struct Limits<T: Comparable> {
     static func atLeast(_ value: T) -> Limits { Limits(lower: value) }
     static func greaterThan(_ value: T) -> Limits { Limits(lower: value, lowerInclusive: false) }
     static func between(_ lower: T, _ upper: T) -> Limits { Limits(lower: lower, upper: upper) }
+    static func greaterThan(_ lower: T, atMost upper: T) -> Limits {
+        Limits(lower: lower, lowerInclusive: false, upper: upper)
+    }
     static func atLeast(_ lower: T, below upper: T) -> Limits {
         Limits(lower: lower, upper: upper, upperInclusive: false)
     }

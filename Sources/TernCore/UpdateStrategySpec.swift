@@ -38,12 +38,16 @@ public enum ReplicaCount: Sendable, Equatable, Hashable, Codable, CustomStringCo
     case percent(Int)
 
     /// The count for `replicas` desired replicas; percentages round up or down as asked.
+    /// Never traps: a percentage is clamped to 0…100 and the product saturates, so even a
+    /// stored spec with absurd numbers resolves to some count.
     public func resolve(replicas: Int, roundUp: Bool) -> Int {
         switch self {
-        case .count(let count): return count
+        case .count(let count): return Swift.max(count, 0)
         case .percent(let percent):
-            let scaled = percent * replicas
-            return roundUp ? (scaled + 99) / 100 : scaled / 100
+            let percent = Swift.min(Swift.max(percent, 0), 100)
+            let whole = (replicas / 100).multipliedSaturating(by: percent)
+            let part = (replicas % 100) * percent
+            return whole.addingSaturating(roundUp ? (part + 99) / 100 : part / 100)
         }
     }
 

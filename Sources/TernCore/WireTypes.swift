@@ -170,13 +170,15 @@ public struct ErrorDocument: Codable, Sendable, Equatable, Error {
 /// Tern's version, reported by `tern version` and `/v1/info`.
 public let ternVersion = "0.1.0"
 
-/// The JSON coders used on Tern's wire (ISO 8601 dates, sorted keys for stable output).
+/// The JSON coders used on Tern's wire (ISO 8601 dates, sorted keys for stable output, slashes
+/// not escaped).
 public enum WireJSON {
     /// An encoder for control-plane documents.
     public static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys]
+        // H2 (C8): URLs print as `http://…`, not `http:\/\/…`.
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
     }
 

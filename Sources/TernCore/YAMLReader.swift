@@ -73,8 +73,8 @@ struct YAMLReader {
     }
 
     /// Reports every key of `mapping` that is not in `allowed`, with a did-you-mean when a key is
-    /// close to an allowed one (or is exactly a key of another section), and the allowed keys
-    /// otherwise. `explain` may give a specific message for a key instead.
+    /// close to an allowed one (or is exactly a key of another section), a hint for a Cortex key
+    /// Tern does not use, and the allowed keys otherwise. `explain` may give a specific message for a key instead.
     mutating func checkKeys(
         _ mapping: YAMLMapping, allowed: [String], explain: (String) -> String? = { _ in nil }
     ) {
@@ -82,6 +82,8 @@ struct YAMLReader {
             let message: String
             if let specific = explain(entry.key) {
                 message = specific
+            } else if ConfigKeys.isCortexOnly(entry.key, in: mapping.path) {
+                message = "\"\(entry.key)\" is a Cortex setting Tern does not use; remove it"
             } else if let close = Suggestions.closest(to: entry.key, in: allowed) {
                 message = "unknown key (did you mean \"\(close)\"?)"
             } else if let home = ConfigKeys.home(of: entry.key, notIn: mapping.path) {
@@ -103,11 +105,21 @@ struct YAMLReader {
     /// The value of `key` as `T`; nil when absent or null, or when of another type (reported as
     /// `expected an integer, got string "abc"`).
     mutating func read<T: YAMLScalar>(_ key: String, in mapping: YAMLMapping) -> T? {
+        read(key, in: mapping, range: nil)
+    }
+
+    /// As ``read(_:in:)``; `range` (e.g. `between 1 and 64`) is named when the value is of the
+    /// right type but too large for it (`99999999999999999999999 is out of range (must be …)`).
+    private mutating func read<T: YAMLScalar>(_ key: String, in mapping: YAMLMapping, range: String?) -> T? {
         guard let node = mapping.value(key) else { return nil }
         guard case .scalar(let scalar) = node, let value = T(yaml: scalar) else {
-            report(
-                "expected \(T.yamlDescription), got \(Self.describe(node))", at: mapping.path(key),
-                line: mapping.valueLine(key))
+            let message: String
+            if case .scalar(let scalar) = node, T.isOutOfRange(scalar) {
+                message = "\(scalar.string) is out of range" + (range.map { " (must be \($0))" } ?? "")
+            } else {
+                message = "expected \(T.yamlDescription), got \(Self.describe(node))"
+            }
+            report(message, at: mapping.path(key), line: mapping.valueLine(key))
             return nil
         }
         return value
@@ -118,7 +130,7 @@ struct YAMLReader {
     mutating func read<T: YAMLScalar & Comparable>(
         _ key: String, in mapping: YAMLMapping, _ limits: Limits<T>, format: (T) -> String = { "\($0)" }
     ) -> T? {
-        guard let value: T = read(key, in: mapping) else { return nil }
+        guard let value: T = read(key, in: mapping, range: limits.describe(format)) else { return nil }
         return check(value, limits, key: key, in: mapping, format: format)
     }
 

@@ -6,6 +6,14 @@ protocol YAMLScalar {
     static var yamlDescription: String { get }
     /// The value of `scalar`, or nil when it is of another type.
     init?(yaml scalar: Node.Scalar)
+    /// Whether `scalar` is of this type but beyond what it can hold (`99999999999999999999999`
+    /// as an integer, `1e400` or `.inf` as a number), so a message says "out of range" rather
+    /// than "expected an integer, got integer …".
+    static func isOutOfRange(_ scalar: Node.Scalar) -> Bool
+}
+
+extension YAMLScalar {
+    static func isOutOfRange(_ scalar: Node.Scalar) -> Bool { false }
 }
 
 extension Int: YAMLScalar {
@@ -13,6 +21,9 @@ extension Int: YAMLScalar {
     init?(yaml scalar: Node.Scalar) {
         guard scalar.tagName == .int, let value = Int.construct(from: scalar) else { return nil }
         self = value
+    }
+    static func isOutOfRange(_ scalar: Node.Scalar) -> Bool {
+        scalar.tagName == .int && Int.construct(from: scalar) == nil
     }
 }
 
@@ -23,6 +34,10 @@ extension Double: YAMLScalar {
             return nil
         }
         self = value
+    }
+    static func isOutOfRange(_ scalar: Node.Scalar) -> Bool {
+        guard [.int, .float].contains(scalar.tagName), let value = Double.construct(from: scalar) else { return false }
+        return value.isInfinite
     }
 }
 

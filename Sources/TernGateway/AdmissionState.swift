@@ -1,3 +1,5 @@
+import TernCore
+
 /// The gateway's admission and balancing decisions for one API, as a pure state machine.
 ///
 /// Every replica has a fixed number of concurrency slots (`processes_per_replica ×
@@ -79,7 +81,7 @@ public struct AdmissionState: Sendable {
     /// Running plus queued requests (with server-side batching: requests, not batches).
     var inFlight: Int { replicas.reduce(queued) { $0 + $1.busy } - batches + batchedRequests }
     /// The admission limit now: `max_replica_concurrency × ready replicas`.
-    var limit: Int { maxReplicaConcurrency * readyReplicas }
+    var limit: Int { maxReplicaConcurrency.multipliedSaturating(by: readyReplicas) }
 
     /// Decides what to do with a new request.
     public mutating func admit() -> Decision {
@@ -90,7 +92,8 @@ public struct AdmissionState: Sendable {
             queued += 1
             return .enqueueAndWake
         }
-        guard inFlight < maxReplicaConcurrency * ready else { return .reject(.overloaded(limit: limit)) }
+        let limit = maxReplicaConcurrency.multipliedSaturating(by: ready)
+        guard inFlight < limit else { return .reject(.overloaded(limit: limit)) }
         if let index = leastLoadedWithFreeSlot() {
             replicas[index].busy += 1
             return .dispatch(replicaID: replicas[index].id)
@@ -110,7 +113,8 @@ public struct AdmissionState: Sendable {
             batchedRequests += 1
             return .collectAndWake
         }
-        guard inFlight < maxReplicaConcurrency * ready else { return .reject(.overloaded(limit: limit)) }
+        let limit = maxReplicaConcurrency.multipliedSaturating(by: ready)
+        guard inFlight < limit else { return .reject(.overloaded(limit: limit)) }
         batchedRequests += 1
         return .collect
     }

@@ -47,21 +47,37 @@ struct OpenInferenceResponder {
             if notReady.isEmpty { return Self.json(200, #"{"ready":true}"#) }
             let names = notReady.sorted().map(JSONText.quoted).joined(separator: ",")
             return Self.json(503, #"{"ready":false,"apis_not_ready":[\#(names)]}"#)
-        case .modelReady(let model, _):
-            guard let router = gateway.router(forAPI: OpenInferenceRoute.target(of: model).api) else {
-                return Self.modelNotFound(model)
+        case .modelReady(let model, let version):
+            let router: APIRouter
+            switch self.router(for: model) {
+            case .success(let found): router = found
+            case .failure(let notFound): return notFound.response
             }
             let ready = await router.readyReplicas > 0
-            return Self.json(ready ? 200 : 503, #"{"name":\#(JSONText.quoted(model)),"ready":\#(ready)}"#)
+            let notReady = Self.json(503, #"{"name":\#(JSONText.quoted(model)),"ready":false}"#)
+            guard ready else { return notReady }
+            if OpenInferenceRoute.target(of: model).modelName != nil || version != nil {
+                // Only a replica knows the API's models and versions: its metadata answer
+                // decides (404 model_not_found for an unknown one, passed through).
+                let metadata = await forward(
+                    kind: "v2_metadata", request: request, body: ByteBuffer(), model: model, version: version,
+                    router: router)
+                guard metadata.status == .ok else { return metadata.status.code >= 500 ? notReady : metadata }
+            }
+            return Self.json(200, #"{"name":\#(JSONText.quoted(model)),"ready":true}"#)
         case .modelMetadata(let model, let version):
-            guard let router = gateway.router(forAPI: OpenInferenceRoute.target(of: model).api) else {
-                return Self.modelNotFound(model)
+            let router: APIRouter
+            switch self.router(for: model) {
+            case .success(let found): router = found
+            case .failure(let notFound): return notFound.response
             }
             return await forward(
                 kind: "v2_metadata", request: request, body: ByteBuffer(), model: model, version: version, router: router)
         case .infer(let model, let version):
-            guard let router = gateway.router(forAPI: OpenInferenceRoute.target(of: model).api) else {
-                return Self.modelNotFound(model)
+            let router: APIRouter
+            switch self.router(for: model) {
+            case .success(let found): router = found
+            case .failure(let notFound): return notFound.response
             }
             let api = router.apiName
             let limit = gateway.configuration.maxBodyBytes
@@ -194,11 +210,28 @@ struct OpenInferenceResponder {
             api: api, headers: [.connection: "close"])
     }
 
-    private static func modelNotFound(_ model: String) -> Response {
-        Self.error(
-            status: 404, kind: "model_not_found",
-            message: "no API named \(OpenInferenceRoute.target(of: model).api) is deployed; in the Open Inference Protocol a model is an API (or `<api>.<model>` for one of an API's several models), so use an API name from `tern get`",
-            api: nil)
+    /// A 404 `model_not_found` answer, as a failure value.
+    struct ModelNotFound: Error {
+        var response: Response
+    }
+
+    /// The router of the API a v2 model name designates; a 404 `model_not_found` when there is
+    /// none. A TrafficSplitter is not a model: the protocol serves its target APIs by name (the
+    /// weighted split is its own endpoint's job), and the message lists them.
+    private func router(for model: String) -> Result<APIRouter, ModelNotFound> {
+        let api = OpenInferenceRoute.target(of: model).api
+        if let router = gateway.router(forAPI: api) { return .success(router) }
+        let message: String
+        if let split = gateway.splits.split(forAPI: api) {
+            let targets = split.targets.map(\.name)
+            message = "\(api) is a TrafficSplitter, not a model; the Open Inference Protocol serves its target APIs by name ("
+                + targets.joined(separator: ", ") + "), e.g. /v2/models/\(targets.first ?? api)/infer; "
+                + "the weighted split is served at \(split.endpoint)"
+        } else {
+            message = "no API named \(api) is deployed; in the Open Inference Protocol a model is an API (or `<api>.<model>` for one of an API's several models), so use an API name from `tern get`"
+        }
+        return .failure(
+            ModelNotFound(response: Self.error(status: 404, kind: "model_not_found", message: message, api: nil)))
     }
 
     private static func json(_ status: Int, _ text: String) -> Response {

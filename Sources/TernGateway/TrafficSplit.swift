@@ -120,6 +120,12 @@ final class SplitTable: Sendable {
         }
     }
 
+    // Open Inference Protocol (helper H3): `/v2/models/<splitter>` names the splitter's targets.
+    /// The route of TrafficSplitter `api`, if it is one.
+    func split(forAPI api: String) -> TrafficSplit? {
+        splits.withLock { $0.values.first { $0.api == api } }
+    }
+
     /// Removes the route of `api`; false when it was not a splitter.
     @discardableResult
     func remove(api: String) -> Bool {

@@ -32,6 +32,10 @@ public struct ScalingDecision: Sendable, Equatable {
 ///    goes no higher than the lowest of the last `upscale_stabilization_period`;
 /// 5. an API woken from zero is not scaled back below one within the downscale period.
 ///
+/// Arithmetic saturates rather than traps, and replicas never exceed
+/// ``AutoscalingSpec/replicaLimit``, whatever the spec holds (the parser rejects such specs; a
+/// stored one from an older version may still have them).
+///
 /// One deliberate difference from Cortex: stabilization only ever holds a change back. In
 /// Cortex, the upscale ceiling (the lowest recent recommendation) could fall below the current
 /// count and turn an upscale into a downscale (and the downscale floor could turn a downscale
@@ -81,17 +85,24 @@ public struct ScalingDecider<Instant: InstantProtocol>: Sendable where Instant.D
         guard let average = averageInFlight(at: now) else {
             return ScalingDecision(desiredReplicas: current, averageInFlight: nil, recommendation: current)
         }
-        let raw = average / spec.targetReplicaConcurrency
-        var recommendation = Int(raw.rounded(.up))
+        // Every conversion saturates: a spec stored by an older version may hold a target near
+        // 0 or factors near infinity, and a tick must never trap on them.
+        let target = max(spec.targetReplicaConcurrency, AutoscalingSpec.minTargetReplicaConcurrency)
+        let raw = average / target
+        var recommendation = Int(saturating: raw.rounded(.up))
         let currentValue = Double(current)
         if raw < currentValue && raw > currentValue * (1 - spec.downscaleTolerance) { recommendation = current }
         if raw > currentValue && raw < currentValue * (1 + spec.upscaleTolerance) { recommendation = current }
 
-        let downscaleFloor = min(current - 1, Int((currentValue * spec.maxDownscaleFactor).rounded(.up)))
+        let downscaleFloor = min(
+            current.addingSaturating(-1), Int(saturating: (currentValue * spec.maxDownscaleFactor).rounded(.up)))
         recommendation = max(recommendation, downscaleFloor)
-        let upscaleCeiling = max(current + 1, Int((currentValue * spec.maxUpscaleFactor).rounded(.up)))
+        let upscaleCeiling = max(
+            current.addingSaturating(1), Int(saturating: (currentValue * spec.maxUpscaleFactor).rounded(.up)))
         recommendation = min(recommendation, upscaleCeiling)
-        recommendation = min(max(recommendation, spec.minReplicas), spec.maxReplicas)
+        let maxReplicas = min(spec.maxReplicas, AutoscalingSpec.replicaLimit)
+        let minReplicas = min(spec.minReplicas, maxReplicas)
+        recommendation = min(max(recommendation, minReplicas), maxReplicas)
 
         recommendations.append((now, recommendation))
         let keep = max(downscalePeriod, upscalePeriod)

@@ -1,3 +1,5 @@
+import TernCore
+
 /// One step of a rolling update, decided from replica counts alone (pure).
 ///
 /// Follows the Kubernetes Deployment controller's rules: never more than `desired + maxSurge`
@@ -38,9 +40,10 @@ public enum RolloutPlanner {
 
     /// The next step for `counts` with the resolved `maxSurge` and `maxUnavailable`.
     public static func step(_ counts: Counts, maxSurge: Int, maxUnavailable: Int) -> Step {
-        let maxTotal = counts.desired + maxSurge
+        // Saturating: `maxSurge` and `maxUnavailable` come from a spec and may be huge.
+        let maxTotal = counts.desired.addingSaturating(maxSurge)
         let startNew = max(0, min(counts.desired - counts.newTotal, maxTotal - counts.oldTotal - counts.newTotal))
-        let minAvailable = max(0, counts.desired - maxUnavailable)
+        let minAvailable = max(0, counts.desired.addingSaturating(-max(0, maxUnavailable)))
         let removableReady = max(0, counts.oldReady + counts.newReady - minAvailable)
         let notReadyOld = counts.oldTotal - counts.oldReady
         // Old replicas are only needed while the new revision is short of `desired`.

@@ -32,11 +32,11 @@ import Testing
     @Test func outOfRangeValueStatesTheAllowedRange() {
         #expect(
             configIssues(realtimeAPI("iris", "  autoscaling: {max_replicas: 0}")) == [
-                #"tern.yaml:4: api "iris": autoscaling.max_replicas: must be at least 1 (got 0)"#
+                #"tern.yaml:4: api "iris": autoscaling.max_replicas: must be between 1 and 1000 (got 0)"#
             ])
         #expect(
             configIssues(realtimeAPI("iris", "  autoscaling: {min_replicas: -1}")) == [
-                #"tern.yaml:4: api "iris": autoscaling.min_replicas: must be at least 0 (got -1)"#
+                #"tern.yaml:4: api "iris": autoscaling.min_replicas: must be between 0 and 1000 (got -1)"#
             ])
         #expect(
             configIssues(realtimeAPI("iris", "  autoscaling: {max_downscale_factor: 1}")) == [
@@ -44,16 +44,16 @@ import Testing
             ])
         #expect(
             configIssues(realtimeAPI("iris", "  autoscaling: {max_upscale_factor: 0.5}")) == [
-                #"tern.yaml:4: api "iris": autoscaling.max_upscale_factor: must be greater than 1 (got 0.5)"#
+                #"tern.yaml:4: api "iris": autoscaling.max_upscale_factor: must be greater than 1 and at most 100 (got 0.5)"#
             ])
         #expect(
             configIssues(realtimeAPI("iris", "  autoscaling: {window: 0s}")) == [
-                #"tern.yaml:4: api "iris": autoscaling.window: must be greater than 0s (got 0s)"#
+                #"tern.yaml:4: api "iris": autoscaling.window: must be greater than 0s and at most 24h (got 0s)"#
             ])
         #expect(
             configIssues(realtimeAPI("iris", "  compute: {cpu: 10m, mem: 1Mi}")) == [
-                #"tern.yaml:4: api "iris": compute.cpu: must be at least 20m (got 10m)"#,
-                #"tern.yaml:4: api "iris": compute.mem: must be at least 20Mi (got 1Mi)"#,
+                #"tern.yaml:4: api "iris": compute.cpu: must be between 20m and 1024 (got 10m)"#,
+                #"tern.yaml:4: api "iris": compute.mem: must be between 20Mi and 1Pi (got 1Mi)"#,
             ])
         #expect(
             configIssues(realtimeAPI("iris", predictor: "{type: python, path: p.py, threads_per_process: 2000}")) == [
@@ -173,13 +173,13 @@ import Testing
             #expect(
                 error.description == """
                     cortex.yaml:4: api "iris": compute.cpu: "x" is not a CPU quantity (examples: 200m, 0.5, 2)
-                    cortex.yaml:4: api "iris": compute.gpu: must be at least 0 (got -1)
+                    cortex.yaml:4: api "iris": compute.gpu: must be between 0 and 64 (got -1)
                     """)
             #expect(
                 error.issues[1]
                     == ConfigIssue(
                         file: "cortex.yaml", line: 4, api: "iris", keyPath: "compute.gpu",
-                        message: "must be at least 0 (got -1)"))
+                        message: "must be between 0 and 64 (got -1)"))
         }
     }
 

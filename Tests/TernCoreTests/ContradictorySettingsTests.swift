@@ -18,7 +18,7 @@ import Testing
             "  autoscaling: {max_replica_concurrency: 6}")
         #expect(
             configIssues(yaml) == [
-                #"tern.yaml:4: api "iris": autoscaling.max_replica_concurrency: 6 is less than autoscaling.target_replica_concurrency, which defaults to predictor.processes_per_replica × predictor.threads_per_process (8); raise max_replica_concurrency or set target_replica_concurrency"#
+                #"tern.yaml:4: api "iris": autoscaling.max_replica_concurrency: 6 is less than autoscaling.target_replica_concurrency, which defaults to predictor.processes_per_replica × predictor.threads_per_process (8); raise max_replica_concurrency to at least 8 or set target_replica_concurrency"#
             ])
     }
 
@@ -97,7 +97,7 @@ import Testing
             ])
         #expect(
             issues("{dir: models, cache_size: 0, disk_cache_size: 1}") == [
-                prefix + ".cache_size: must be at least 1 (got 0)"
+                prefix + ".cache_size: must be between 1 and 100000 (got 0)"
             ])
         #expect(
             issues("{path: a, dir: b}") == [
@@ -141,7 +141,7 @@ import Testing
                     predictor:
                         "{type: python, path: p.py, server_side_batching: {max_batch_size: 0, batch_interval: 10ms}}"))
                 == [
-                    #"tern.yaml:3: api "iris": predictor.server_side_batching.max_batch_size: must be at least 1 (got 0)"#
+                    #"tern.yaml:3: api "iris": predictor.server_side_batching.max_batch_size: must be between 1 and 65535 (got 0)"#
                 ])
     }
 
@@ -153,7 +153,7 @@ import Testing
                     predictor:
                         "{type: python, path: p.py, server_side_batching: {max_batch_size: 4, batch_interval: 0s}}"))
                 == [
-                    #"tern.yaml:3: api "iris": predictor.server_side_batching.batch_interval: must be greater than 0s (got 0s)"#
+                    #"tern.yaml:3: api "iris": predictor.server_side_batching.batch_interval: must be greater than 0s and at most 1h (got 0s)"#
                 ])
         #expect(
             configIssues(
@@ -162,7 +162,7 @@ import Testing
                     predictor:
                         "{type: python, path: p.py, server_side_batching: {max_batch_size: 4, batch_interval: 0}}"))
                 == [
-                    #"tern.yaml:3: api "iris": predictor.server_side_batching.batch_interval: must be greater than 0s (got 0s)"#
+                    #"tern.yaml:3: api "iris": predictor.server_side_batching.batch_interval: must be greater than 0s and at most 1h (got 0s)"#
                 ])
     }
 

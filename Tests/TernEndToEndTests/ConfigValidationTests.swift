@@ -68,6 +68,41 @@ extension EndToEnd {
             try await expectEchoUnaffected(server, before: before)
         }
 
+        @Test("values that used to crash or hang the server are refused with the allowed range; the server and echo keep serving")
+        func outOfRangeValuesAreRefused() async throws {
+            let (server, before) = try await deployedEcho()
+            let head = "- name: echo\n  kind: RealtimeAPI\n  predictor: {type: python, path: predictor.py}\n"
+            let cases: [(extra: String, expected: String)] = [
+                ("  autoscaling: {min_replicas: 1000000000000000000, max_replicas: 1000000000000000000}",
+                 #"tern.yaml:4: api "echo": autoscaling.min_replicas: must be between 0 and 1000 (got 1000000000000000000)"#),
+                ("  autoscaling: {max_upscale_factor: 1e300}",
+                 #"tern.yaml:4: api "echo": autoscaling.max_upscale_factor: must be greater than 1 and at most 100 (got 1e+300)"#),
+                ("  autoscaling: {target_replica_concurrency: 1e-300, max_replicas: 2}",
+                 #"tern.yaml:4: api "echo": autoscaling.target_replica_concurrency: must be between 0.01 and 65535 (got 1e-300)"#),
+                ("  autoscaling: {min_replicas: 100000}",
+                 #"tern.yaml:4: api "echo": autoscaling.min_replicas: must be between 0 and 1000 (got 100000)"#),
+                ("  autoscaling: {max_upscale_factor: 1e400}",
+                 #"tern.yaml:4: api "echo": autoscaling.max_upscale_factor: 1e400 is out of range (must be greater than 1 and at most 100)"#),
+            ]
+            for (extra, expected) in cases {
+                let config = try makeProject(yaml: head + extra + "\n", predictorOf: "echo", in: server)
+                let result = try server.tern("deploy", config.path)
+                #expect(result.status != 0, "accepted: \(extra)")
+                #expect(result.stderr.contains(expected), "for \(extra): \(result.stderr)")
+            }
+            let threads = try makeProject(
+                yaml: "- name: echo\n  kind: RealtimeAPI\n  predictor: {type: python, path: predictor.py, "
+                    + "threads_per_process: 99999999999999999999999}\n", predictorOf: "echo", in: server)
+            let result = try server.tern("deploy", threads.path)
+            #expect(
+                result.stderr.contains(
+                    #"tern.yaml:3: api "echo": predictor.threads_per_process: 99999999999999999999999 is out of range (must be between 1 and 1024)"#
+                ), "\(result.stderr)")
+            let health = try await server.request("/healthz", method: "GET", contentType: nil)
+            #expect(health.status == 200)
+            try await expectEchoUnaffected(server, before: before)
+        }
+
         @Test("invalid JSON with Content-Type application/json gets 400 invalid_json; the replica keeps serving")
         func invalidJSONGets400() async throws {
             let (server, before) = try await deployedEcho()

@@ -87,6 +87,15 @@ extension EndToEnd {
             #expect(answer["y"] as? String == "z")
         }
 
+        @Test("tern get NAME -o json prints URLs without escaped slashes")
+        func jsonOutputKeepsSlashes() async throws {
+            let server = try await deployedEcho()
+            let result = try server.tern("get", "echo", "-o", "json")
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.contains(#""endpoint" : "\#(server.gatewayURL)/echo""#), "\(result.stdout)")
+            #expect(!result.stdout.contains(#"\/"#), "\(result.stdout)")
+        }
+
         @Test("tern predict of an unknown API exits non-zero saying it is not deployed")
         func ternPredictUnknownAPIFails() async throws {
             let server = try Shared.require()
@@ -152,6 +161,62 @@ extension EndToEnd {
             let result = try runCommand(TestEnvironment.ternBinary, ["version"])
             #expect(result.status == 0)
             #expect(result.stdout == "tern 0.1.0\n")
+        }
+
+        @Test("tern predict with a missing file or a directory says why (no such file, is a directory) and exits 1")
+        func predictUnreadableFileSaysWhy() throws {
+            let home = try TestEnvironment.makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: home) }
+            let missing = home.appendingPathComponent("nonexistent.json").path
+            let noFile = try runCommand(TestEnvironment.ternBinary, ["predict", "iris", missing, "--home", home.path])
+            #expect(noFile.status == 1)
+            #expect(noFile.stderr == "Error: cannot read \(missing): no such file\n", "\(noFile.stderr)")
+            let folder = try runCommand(TestEnvironment.ternBinary, ["predict", "iris", home.path, "--home", home.path])
+            #expect(folder.status == 1)
+            #expect(
+                folder.stderr == "Error: cannot read \(home.path): is a directory; give a file holding the request body\n",
+                "\(folder.stderr)")
+            // Read before any server is looked for: none was started.
+            #expect(!FileManager.default.fileExists(atPath: home.appendingPathComponent("server.json").path))
+        }
+
+        @Test("a tern.yaml nested deeper than libyaml's limit is refused with a readable message naming the line")
+        func deepNestingIsReadable() throws {
+            let project = try TestEnvironment.makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: project) }
+            let yaml = "- name: a\n  predictor: " + String(repeating: "[", count: 1100) + String(repeating: "]", count: 1100) + "\n"
+            try yaml.write(to: project.appendingPathComponent("tern.yaml"), atomically: true, encoding: .utf8)
+            let result = try runCommand(TestEnvironment.ternBinary, ["deploy", project.path, "--home", project.path])
+            #expect(result.status == 1)
+            #expect(
+                result.stderr.contains(
+                    "tern.yaml:2: YAML syntax error: the file nests lists or mappings more than 1,000 levels deep (libyaml's limit)"),
+                "\(result.stderr)")
+            #expect(!result.stderr.contains("yaml_set_max_nest_level"))
+        }
+
+        @Test("no --help text breaks a line inside a sentence: every line of prose ends a sentence, a list item or is wrapped by ArgumentParser (79 columns)")
+        func helpHasNoHardBreaksInSentences() throws {
+            let help = try runCommand(TestEnvironment.ternBinary, ["--help"]).stdout
+            let section = help.components(separatedBy: "SUBCOMMANDS:").last ?? ""
+            let commands = section.split(separator: "\n").compactMap { line -> String? in
+                guard line.hasPrefix("  "), !line.hasPrefix("   ") else { return nil }
+                return line.split(separator: " ").first.map(String.init)
+            }.filter { $0.allSatisfy { $0.isLowercase || $0 == "-" } }
+            for command in [[]] + commands.map({ [$0] }) {
+                let text = try runCommand(TestEnvironment.ternBinary, command + ["--help"]).stdout
+                let discussion = text.components(separatedBy: "USAGE:").first ?? ""
+                let lines = discussion.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                for (line, next) in zip(lines, lines.dropFirst())
+                where !line.hasPrefix(" ") && !line.isEmpty && !next.isEmpty && !next.hasPrefix(" ") {
+                    // A prose line followed by more prose was wrapped by ArgumentParser: it is
+                    // long enough that the next word would not have fitted in 79 columns.
+                    let nextWord = next.split(separator: " ").first.map(String.init) ?? ""
+                    #expect(
+                        line.count + 1 + nextWord.count >= 80,
+                        "tern \(command.joined()) --help breaks after \"\(line)\" (next: \"\(next)\")")
+                }
+            }
         }
 
         @Test("tern --help exits 0 and shows an example")

@@ -138,6 +138,74 @@ extension EndToEnd {
             #expect(try v2Error(unknown.body).kind == "model_not_found")
         }
 
+        @Test("NaN, Infinity and 1e999 in a v2 body are 400 invalid_json, as on the API's own endpoint (JSON-only and binary bodies)")
+        func nonJSONNumbers() async throws {
+            let (server, _) = try await deployed()
+            for literal in ["NaN", "Infinity", "-Infinity", "1e999"] {
+                let response = try await server.request(
+                    "/v2/models/onnx-iris/infer",
+                    body: Data(#"{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[\#(literal),1,2,3]}]}"#.utf8))
+                #expect(response.status == 400, "\(literal): \(response.body)")
+                let error = try v2Error(response.body)
+                #expect(error.kind == "invalid_json", "\(literal)")
+                #expect(error.api == "onnx-iris")
+                let reason = literal == "1e999"
+                    ? "number 1e999 is out of the range of a 64-bit float" : "\(literal) is not valid JSON"
+                #expect(error.message == "invalid JSON in the inference request: \(reason) at line 1, column 68", "\(response.body)")
+            }
+            // The JSON part of a binary-extension body is held to the same rule.
+            let header = #"{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","parameters":{"binary_data_size":16}}],"id":NaN}"#
+            var body = Data(header.utf8)
+            body.append(Data(count: 16))
+            let binary = try await server.request(
+                "/v2/models/onnx-iris/infer", body: body, contentType: "application/octet-stream",
+                headers: [("Inference-Header-Content-Length", String(header.utf8.count))])
+            #expect(binary.status == 400, "\(binary.body)")
+            #expect(try v2Error(binary.body).kind == "invalid_json")
+        }
+
+        @Test("unknown sub-models are 404 for ready, metadata and infer (before the body is checked); a TrafficSplitter's name points to its targets")
+        func unknownModelsAndSplitters() async throws {
+            let (server, _) = try await deployed()
+            for path in ["/v2/models/v2-python.foo/ready", "/v2/models/v2-python.foo", "/v2/models/onnx-iris.foo/ready"] {
+                let response = try await server.request(path, method: "GET", body: nil)
+                #expect(response.status == 404, "\(path): \(response.body)")
+                #expect(try v2Error(response.body).kind == "model_not_found", "\(path)")
+                #expect(!response.body.contains(#""ready":true"#), "\(path)")
+            }
+            let infer = try await server.request("/v2/models/onnx-iris.foo/infer", body: Data("{}".utf8))
+            #expect(infer.status == 404, "\(infer.body)")
+            #expect(
+                try v2Error(infer.body).message
+                    == "no model 'onnx-iris.foo': API onnx-iris serves a single model, named 'onnx-iris' in the Open Inference Protocol (<api>.<model> names one of the models of an API with predictor.models paths or dir)")
+            let version = try await server.request("/v2/models/onnx-iris/versions/7/ready", method: "GET", body: nil)
+            #expect(version.status == 404, "\(version.body)")
+            let ready = try await server.request("/v2/models/onnx-iris/ready", method: "GET", body: nil)
+            #expect(ready.body == #"{"name":"onnx-iris","ready":true}"#)
+
+            let directory = try scratchDirectory(in: server)
+            try """
+                - name: v2-split
+                  kind: TrafficSplitter
+                  apis:
+                    - {name: v2-python, weight: 50}
+                    - {name: v2-untyped, weight: 50}
+                """.write(to: directory.appendingPathComponent("tern.yaml"), atomically: true, encoding: .utf8)
+            let deploy = try server.tern("deploy", directory.appendingPathComponent("tern.yaml").path)
+            #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
+            for (path, method) in [("/v2/models/v2-split/ready", "GET"), ("/v2/models/v2-split", "GET"), ("/v2/models/v2-split/infer", "POST")] {
+                let response = try await server.request(path, method: method, body: method == "POST" ? Data("{}".utf8) : nil)
+                #expect(response.status == 404, "\(path): \(response.body)")
+                let error = try v2Error(response.body)
+                #expect(error.kind == "model_not_found")
+                #expect(
+                    error.message
+                        == "v2-split is a TrafficSplitter, not a model; the Open Inference Protocol serves its target APIs by name (v2-python, v2-untyped), e.g. /v2/models/v2-python/infer; the weighted split is served at /v2-split",
+                    "\(path)")
+            }
+            #expect(try server.tern("delete", "v2-split").status == 0)
+        }
+
         @Test("a Python predictor without declarations: shapes and datatypes inferred from its answer (output_0)")
         func untypedPythonPredictor() async throws {
             let (server, _) = try await deployed()
@@ -239,6 +307,12 @@ extension EndToEnd {
             let unknown = try await server.request("/v2/models/onnx-pair.third", method: "GET", body: nil)
             #expect(unknown.status == 404)
             #expect(try v2Error(unknown.body).kind == "model_not_found")
+            let ready = try await server.request("/v2/models/onnx-pair.second/ready", method: "GET", body: nil)
+            #expect(ready.status == 200, "\(ready.body)")
+            #expect(ready.body == #"{"name":"onnx-pair.second","ready":true}"#)
+            let unknownReady = try await server.request("/v2/models/onnx-pair.third/ready", method: "GET", body: nil)
+            #expect(unknownReady.status == 404, "\(unknownReady.body)")
+            #expect(try v2Error(unknownReady.body).message?.hasPrefix(#"no model named "third" (models: "first", "second")"#) == true, "\(unknownReady.body)")
             _ = try server.tern("delete", "onnx-pair")
         }
 

@@ -221,7 +221,7 @@ extension EndToEnd {
             #expect(list.stdout.contains("ts-a:100 ts-b:50(shadow)"), "\(list.stdout)")
         }
 
-        @Test("examples/traffic-splitter deploys; 10 requests to /iris: 8 answered by the logistic regression, 2 by the tree, all setosa")
+        @Test("examples/traffic-splitter deploys; 10 requests to /iris-split: 8 answered by the logistic regression, 2 by the tree, all setosa")
         func example() async throws {
             let server = try Shared.require()
             let config = TestEnvironment.packageRoot.appendingPathComponent("examples/traffic-splitter/tern.yaml")
@@ -231,7 +231,7 @@ extension EndToEnd {
                 contentsOf: TestEnvironment.packageRoot.appendingPathComponent("examples/traffic-splitter/sample.json"))
             var models: [String: Int] = [:]
             for _ in 0..<10 {
-                let response = await LoadClient.post(server.gatewayURL + "/iris", body: sample)
+                let response = await LoadClient.post(server.gatewayURL + "/iris-split", body: sample)
                 #expect(response.status == 200, "\(response.summary)")
                 let answer = try jsonObject(response.body)
                 #expect(answer["label"] as? String == "setosa", "\(response.body)")
@@ -276,6 +276,45 @@ extension EndToEnd {
                 description.body
                     == #"{"api":"ts","kind":"TrafficSplitter","targets":[{"name":"ts-a","weight":80,"shadow":false},{"name":"ts-b","weight":20,"shadow":false}]}"#
             )
+        }
+
+        @Test("changing an API's kind (RealtimeAPI → TrafficSplitter) is refused with kind_change naming the line and both kinds; --force does it")
+        func kindChangeNeedsForce() async throws {
+            let server = try await serverWithTargets()
+            let realtime = "- name: kc\n  kind: RealtimeAPI\n  predictor: {type: python, path: predictor.py, config: {name: kc}}\n"
+            try await deployExpectingSuccess(realtime, predictorOf: "traffic-split", on: server)
+            try await server.waitUntilLive("kc")
+            let splitter = "- name: kc\n  kind: TrafficSplitter\n  apis:\n    - {name: ts-a, weight: 100}\n"
+            let refused = try await deployProject(splitter, predictorOf: "traffic-split", on: server)
+            #expect(refused.status != 0)
+            #expect(
+                refused.stderr.contains(
+                    #"tern.yaml:2: api "kc": kind: API kc is deployed as a RealtimeAPI; this file makes it a TrafficSplitter. Delete it first (tern delete kc) or deploy with --force"#
+                ), "\(refused.stderr)")
+            #expect(try server.api("kc").kind == "RealtimeAPI")
+            let kept = await LoadClient.post(server.gatewayURL + "/kc", body: empty)
+            #expect(kept.status == 200, "\(kept.summary)")
+            #expect(try jsonObject(kept.body)["api"] as? String == "kc", "\(kept.summary)")
+
+            try await deployExpectingSuccess(splitter, predictorOf: "traffic-split", on: server, extraArguments: ["--force"])
+            #expect(try server.api("kc").kind == "TrafficSplitter")
+            let split = await LoadClient.post(server.gatewayURL + "/kc", body: empty)
+            #expect(split.status == 200 && split.headers["tern-api"] == "ts-a", "\(split.summary)")
+            #expect(try server.tern("delete", "kc").status == 0)
+        }
+
+        @Test("an endpoint already used by another API is refused naming the file, line and key path of networking.endpoint")
+        func endpointTakenNamesTheLine() async throws {
+            let server = try await serverWithTargets()
+            let yaml =
+                "- name: ep\n  kind: RealtimeAPI\n  predictor: {type: python, path: predictor.py}\n  networking:\n    endpoint: /ts-a\n"
+            let refused = try await deployProject(yaml, predictorOf: "traffic-split", on: server)
+            #expect(refused.status != 0)
+            #expect(
+                refused.stderr.contains(
+                    #"tern.yaml:5: api "ep": networking.endpoint: /ts-a is already used by API ts-a; choose another endpoint"#
+                ), "\(refused.stderr)")
+            #expect(try server.tern("get", "ep").status != 0)
         }
     }
 }

@@ -156,3 +156,40 @@ private func decider(
         #expect(d.decide(currentReplicas: 1, at: at(16)).desiredReplicas == 0)
     }
 }
+
+/// Specs an older version accepted (or built in code) never make a tick trap.
+@Suite struct ScalingDeciderSafetyTests {
+    /// Bug 2: `max_upscale_factor: 1e300` trapped converting `current × factor` to Int.
+    @Test func hugeUpscaleFactorDoesNotTrap() {
+        var d = ScalingDecider<ContinuousClock.Instant>(
+            spec: AutoscalingSpec(
+                maxReplicas: 100, targetReplicaConcurrency: 1, upscaleStabilizationPeriodMs: 0,
+                maxUpscaleFactor: 1e300))
+        d.record(inFlight: 50, at: at(0))
+        #expect(d.decide(currentReplicas: 1, at: at(1)).desiredReplicas == 50)
+    }
+
+    /// Bug 3: `target_replica_concurrency: 1e-300` made `average / target` overflow Int.
+    @Test func tinyTargetDoesNotTrap() {
+        var d = ScalingDecider<ContinuousClock.Instant>(
+            spec: AutoscalingSpec(
+                maxReplicas: 2, targetReplicaConcurrency: 1e-300, upscaleStabilizationPeriodMs: 0,
+                maxUpscaleFactor: 1.5))
+        d.record(inFlight: 1, at: at(0))
+        #expect(d.decide(currentReplicas: 1, at: at(1)).desiredReplicas == 2)
+        var zero = ScalingDecider<ContinuousClock.Instant>(
+            spec: AutoscalingSpec(maxReplicas: 2, targetReplicaConcurrency: 0, upscaleStabilizationPeriodMs: 0))
+        zero.record(inFlight: 1, at: at(0))
+        #expect(zero.decide(currentReplicas: 1, at: at(1)).desiredReplicas == 2)
+    }
+
+    /// Bug 1/4: absurd replica bounds are capped at the replica limit.
+    @Test func hugeReplicaBoundsAreCapped() {
+        var d = ScalingDecider<ContinuousClock.Instant>(
+            spec: AutoscalingSpec(
+                minReplicas: 1_000_000_000_000_000_000, maxReplicas: 1_000_000_000_000_000_000,
+                targetReplicaConcurrency: 1, upscaleStabilizationPeriodMs: 0, maxUpscaleFactor: 1e300))
+        d.record(inFlight: 1, at: at(0))
+        #expect(d.decide(currentReplicas: .max, at: at(1)).recommendation == AutoscalingSpec.replicaLimit)
+    }
+}

@@ -57,10 +57,26 @@ def _reject_constant(name: str) -> Any:
 
 _decoder = json.JSONDecoder(parse_constant=_reject_constant)
 
+
+class _OutOfRange(Exception):
+    """Raised by the ``finite`` decoder on a number literal that overflows a float."""
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if value in (_INF, -_INF):
+        raise _OutOfRange(literal)
+    return value
+
+
+_INF = float("inf")
+_finite_decoder = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+
 # Tokens that matter when locating an error the standard decoder reports without a position.
 _STRING = r'"(?:[^"\\]|\\.)*"'
 _CONSTANT_RE = re.compile(_STRING + r"|(-?Infinity|NaN)", re.DOTALL)
 _NUMBER_RE = re.compile(_STRING + r"|-?([0-9]+)", re.DOTALL)
+_FLOAT_RE = re.compile(_STRING + r"|(-?[0-9][0-9.eE+-]*)", re.DOTALL)
 _BRACKET_RE = re.compile(_STRING + r"|([\[{])|[\]}]", re.DOTALL)
 
 # orjson reads integers that do not fit in 64 bits as floats, where the standard library
@@ -75,18 +91,23 @@ _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _BRACKET_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 
 
-def loads(body: bytes) -> Any:
+def loads(body: bytes, *, finite: bool = False) -> Any:
     """Decode a JSON body.
 
     Args:
         body: the raw request body (UTF-8 JSON text). Callers reject empty bodies first.
+        finite: also refuse numbers too large for a 64-bit float (``1e999``), which the
+            standard library reads as infinity. Decodes with the standard library only.
 
     Returns:
         The decoded value (``dict``, ``list``, ``str``, ``int``, ``float``, ``bool``, ``None``).
 
     Raises:
-        JSONDecodeFailure: the body is not strict JSON; the message names line and column.
+        JSONDecodeFailure: the body is not strict JSON (or, with ``finite``, holds a number
+            out of a float's range); the message names line and column.
     """
+    if finite:
+        return _loads_std(body, _finite_decoder)
     if _orjson is not None and _orjson_agrees(body):
         try:
             return _orjson.loads(body)
@@ -107,7 +128,7 @@ def _orjson_agrees(body: bytes) -> bool:
     return max(itertools.accumulate(steps), default=0) <= _MAX_FAST_DEPTH
 
 
-def _loads_std(body: bytes) -> Any:
+def _loads_std(body: bytes, decoder: json.JSONDecoder = _decoder) -> Any:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -120,12 +141,15 @@ def _loads_std(body: bytes) -> Any:
             "unexpected UTF-8 byte-order mark at line 1, column 1 (send JSON without a BOM)"
         )
     try:
-        return _decoder.decode(text)
+        return decoder.decode(text)
     except json.JSONDecodeError as e:
         message = f"{e.msg} at line {e.lineno}, column {e.colno}"
     except _Constant as e:
         at = _locate(text, _CONSTANT_RE, lambda m: m.group(1) is not None)
         message = f"{e.args[0]} is not valid JSON at {at}"
+    except _OutOfRange as e:
+        at = _locate(text, _FLOAT_RE, lambda m: m.group(1) == e.args[0])
+        message = f"number {e.args[0]} is out of the range of a 64-bit float at {at}"
     except RecursionError:
         at, depth = _deepest(text)
         message = f"nested too deeply ({depth} levels) at {at}"

@@ -31,6 +31,7 @@ import struct
 import time
 from typing import Any
 
+from . import jsoncodec
 from .predictor import describe_exception
 
 _UNSET = object()
@@ -253,7 +254,8 @@ def parse_request(body: bytes, header_length: Any) -> tuple[dict, list[Tensor]]:
         The request JSON object and its input tensors, in request order.
 
     Raises:
-        V2Error: 400 for invalid JSON, a missing or mistyped field, an unknown datatype, a
+        V2Error: 400 for invalid JSON (``invalid_json``, also for ``NaN``, ``Infinity`` and
+            numbers out of a 64-bit float's range such as ``1e999``), a missing or mistyped field, an unknown datatype, a
             negative dimension, data that does not fill the shape, elements of the wrong type,
             or binary sizes that do not add up to the body.
     """
@@ -268,9 +270,9 @@ def parse_request(body: bytes, header_length: Any) -> tuple[dict, list[Tensor]]:
             raise _bad(f"Inference-Header-Content-Length is {header_length!r}; it must be a "
                        f"size from 0 to the body's {len(body)} bytes")
         json_part, binary = body[:length], memoryview(body)[length:]
-    try:
-        request = json.loads(bytes(json_part).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
+    try:  # strict: no NaN/Infinity literals, no number that overflows a float (1e999)
+        request = jsoncodec.loads(bytes(json_part), finite=True)
+    except jsoncodec.JSONDecodeFailure as e:
         raise V2Error(400, "invalid_json", f"invalid JSON in the inference request: {e}") from None
     if not isinstance(request, dict):
         raise _bad("the inference request must be a JSON object with an 'inputs' list")
@@ -612,22 +614,46 @@ class OnnxAdapter:
         return {name: value for name, value in zip(names, results) if name in tensors_out}
 
 
+def _serves_one_model(predictor: Any) -> bool:
+    """True for an API without several named models: no ``predictor.models`` (and not ONNX,
+    whose client always has a model manager), or a single ``models.path``."""
+    manager = getattr(predictor, "manager", None)
+    if manager is None:
+        return getattr(predictor, "onnx_client", None) is None
+    return manager.names() == [""]
+
+
 def adapter_for(predictor: Any, header: dict) -> Any:
     """The adapter serving a frame's model (``model_name``, ``version``) on ``predictor``:
-    ONNX when it has an ``onnx_client``, else Python.
+    ONNX when it has an ``onnx_client``, else Python. Checks that the model and version exist,
+    so that requests for an unknown one are answered 404 before their body is read.
 
     Raises:
-        V2Error: 404 ``model_not_found`` for an unknown model or version; 500 for bad
-            declarations.
+        V2Error: 404 ``model_not_found`` for an unknown model or version, or for a model name
+            (``<api>.<m>``) on an API without ``predictor.models``; 500 for bad declarations.
     """
     client = getattr(predictor, "onnx_client", None)
     model_name, version = header.get("model_name"), header.get("version")
+    if model_name is not None and _serves_one_model(predictor):
+        api = str(header.get("model", "")).split(".", 1)[0]
+        raise V2Error(404, "model_not_found",
+                      f"no model {header.get('model')!r}: API {api} serves a single model, named "
+                      f"{api!r} in the Open Inference Protocol (<api>.<model> names one of the "
+                      "models of an API with predictor.models paths or dir)")
     try:
         if client is not None:
-            return OnnxAdapter(client, model_name, version)
-        return PythonAdapter(predictor, model_name, version)
+            adapter = OnnxAdapter(client, model_name, version)
+        else:
+            adapter = PythonAdapter(predictor, model_name, version)
+            if model_name is not None:
+                predictor.manager.versions(model_name)  # ModelNotFound for an unknown name
+        versions = adapter.versions()
     except KeyError as e:  # models.ModelNotFound is a KeyError
         raise V2Error(404, "model_not_found", e.args[0] if e.args else str(e)) from None
+    if version is not None and versions and version not in versions:
+        raise V2Error(404, "model_not_found", f"model {header.get('model')!r} has no version "
+                      f"{version} (versions: {', '.join(versions)})")
+    return adapter
 
 
 # -- frames -------------------------------------------------------------------------------------
@@ -639,13 +665,9 @@ def _error(header: dict, error: V2Error) -> tuple[dict, bytes]:
 
 def handle_metadata(predictor: Any, header: dict) -> tuple[dict, bytes]:
     """Answers a ``v2_metadata`` frame with the model metadata document."""
-    version = header.get("version")
     try:
         adapter = adapter_for(predictor, header)
         versions = adapter.versions()
-        if version is not None and versions and version not in versions:
-            raise V2Error(404, "model_not_found", f"model {header.get('model')!r} has no version "
-                          f"{version} (versions: {', '.join(versions)})")
     except V2Error as e:
         return _error(header, e)
     except Exception as e:  # e.g. a model that fails to load (models.ModelLoadError)
@@ -672,13 +694,13 @@ def handle_infer(predictor: Any, header: dict, body: bytes, slots: Any,
         on_error: called with the exception when the model raises (to log its traceback).
 
     Returns:
-        The response header and body: 200 with the v2 response, 400 for a bad request, 404 for
-        an unknown version, 500 ``predictor_error`` when the model raised.
+        The response header and body: 200 with the v2 response, 404 for an unknown model or
+        version (checked before the body), 400 for a bad request, 500 ``predictor_error`` when the model raised.
     """
     version = header.get("version")
     try:
+        adapter = adapter_for(predictor, header)  # an unknown model is reported first
         request, tensors = parse_request(body, header.get("inference_header_length"))
-        adapter = adapter_for(predictor, header)
         with slots:
             started = time.perf_counter_ns()
             try:

@@ -63,6 +63,28 @@ class ParseRequestTests(unittest.TestCase):
         self.assertRefused(header + b"\0" * 8, "99999", "invalid_inference_request",
                            "Inference-Header-Content-Length")
 
+    def test_numbers_json_cannot_carry_are_invalid_json(self):
+        """NaN, Infinity and literals that overflow a float (1e999 reads as inf) are refused
+        like on the API's own endpoint, in a JSON-only body and in the JSON part of a binary one."""
+        for literal, column in (("NaN", 62), ("Infinity", 62), ("-Infinity", 62),
+                                ("1e999", 62), ("-1E+400", 62)):
+            body = ('{"inputs":[{"name":"x","shape":[2],"datatype":"FP32","data":['
+                    + literal + ',1]}]}').encode()
+            with self.subTest(literal=literal):
+                with self.assertRaises(V2Error) as caught:
+                    parse_request(body, None)
+                self.assertEqual((caught.exception.status, caught.exception.kind),
+                                 (400, "invalid_json"))
+                self.assertIn(f"at line 1, column {column}", caught.exception.message)
+                self.assertIn(literal, caught.exception.message)
+        header = b'{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1e999]}, \
+{"name":"y","shape":[2],"datatype":"INT32","parameters":{"binary_data_size":8}}]}'
+        self.assertRefused(header + struct.pack("<2i", 1, 2), str(len(header)), "invalid_json",
+                           "number 1e999 is out of the range of a 64-bit float")
+        _, (t,) = parse_request(request({"name": "x", "shape": [1], "datatype": "FP64",
+                                         "data": [1.7e308]}), None)
+        self.assertEqual(t.value.tolist(), [1.7e308])
+
 
 class CheckInputsTests(unittest.TestCase):
     def check(self, *inputs):
@@ -150,6 +172,22 @@ class FrameTests(unittest.TestCase):
                 {"kind": "v2_infer", "id": 5, "model": "v2-python"},
                 request({"name": "x", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3]}))
             self.assertEqual((header["status"], header["error"]["kind"]), (400, "invalid_tensor"))
+
+    def test_an_unknown_model_is_reported_before_the_body(self):
+        """`<api>.<m>` on an API without predictor.models is no model: 404 for metadata and
+        infer, and infer says so before it looks at the (here invalid) body."""
+        with Runtime("v2-python").start() as runtime:
+            client = runtime.connect()
+            for kind, body in (("v2_metadata", b""), ("v2_infer", b"{}")):
+                header, _ = client.request(
+                    {"kind": kind, "id": 8, "model": "v2-python.foo", "model_name": "foo"}, body)
+                self.assertEqual((header["status"], header["error"]["kind"]),
+                                 (404, "model_not_found"), header)
+                self.assertEqual(header["error"]["message"],
+                                 "no model 'v2-python.foo': API v2-python serves a single model, "
+                                 "named 'v2-python' in the Open Inference Protocol (<api>.<model> "
+                                 "names one of the models of an API with predictor.models paths "
+                                 "or dir)")
 
     def test_a_batching_predictor_gets_a_list_of_one_and_answers_a_list_of_one(self):
         batching = {"max_batch_size": 4, "batch_interval_ms": 20}
