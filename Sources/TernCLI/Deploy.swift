@@ -33,7 +33,7 @@ extension Tern {
         @Option(help: "Seconds to wait for the APIs to become live (time installing requirements.txt is not counted).")
         var timeout = 600
 
-        @Flag(help: "Deploy even while a previous update of the API is still in progress.")
+        @Flag(help: "Deploy even while a previous update of the API is still in progress, or when the file changes a deployed API's kind (RealtimeAPI ↔ TrafficSplitter).")
         var force = false
 
         func run() async throws {
