@@ -1,5 +1,6 @@
 import DequeModule
 import NIOCore
+import NIOPosix
 import Synchronization
 import TernCore
 
@@ -102,7 +103,7 @@ actor APIRouter {
     func lease(for decision: AdmissionState.Decision) async throws -> SlotLease {
         switch decision {
         case .dispatch(let replicaID):
-            return SlotLease(replicaID: replicaID, connection: slots[replicaID]!.take()!, requestTimeout: requestTimeout)
+            return SlotLease(replicaID: replicaID, connection: slots[replicaID]!.take(near: Self.currentLoop)!, requestTimeout: requestTimeout)
         case .reject(let reason):
             throw rejection(reason)
         case .enqueue:
@@ -121,6 +122,14 @@ actor APIRouter {
                     message: "API \(apiName) had no ready replica within the cold-start limit of \(coldStartTimeout); check `tern logs \(apiName)`",
                     retryAfter: 5))
         }
+    }
+
+    /// The event loop running the caller, when it is one of NIO's (it is for `tern serve`, whose
+    /// global executor is the NIO event-loop group): a task resumes on the loop that completes
+    /// its promise, so a slot on this loop keeps the request, the replica exchange and the
+    /// response write on one thread (optimisation log item 7 in docs/benchmarks.md).
+    private static var currentLoop: ObjectIdentifier? {
+        MultiThreadedEventLoopGroup.currentEventLoop.map { ObjectIdentifier($0) }
     }
 
     /// The 503 for a request that admission refused.
@@ -170,7 +179,7 @@ actor APIRouter {
             return
         }
         slots[lease.replicaID]?.giveBack(lease.connection)
-        if admission.release(replicaID: lease.replicaID), let connection = slots[lease.replicaID]?.take() {
+        if admission.release(replicaID: lease.replicaID), let connection = slots[lease.replicaID]?.take(near: Self.currentLoop) {
             let waiter = waiters.removeFirst()
             waiter.continuation.resume(
                 returning: SlotLease(replicaID: lease.replicaID, connection: connection, requestTimeout: requestTimeout))

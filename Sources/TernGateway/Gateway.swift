@@ -51,6 +51,8 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
     private let probes = Mutex<[String: [(path: String, connection: ReplicaConnection?)]]>([:])
     /// TrafficSplitter routes (see `TrafficSplit.swift`).
     let splits = SplitTable()
+    /// How many slot connections were opened: the next one goes on loop `count % loops`.
+    private let connectionsOpened = Atomic<Int>(0)
     /// Where to ask for a replica when a request arrives for an API without one.
     private let scaling = Mutex<(any ScalingRegistry)?>(nil)
 
@@ -146,10 +148,16 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
             throw GatewayRejection(status: 404, kind: "not_found", message: "no route for API \(replica.api)")
         }
         var connections: [ReplicaConnection] = []
+        // Slot connections go round the event loops in turn, across replicas (not `group.next()`,
+        // which the server's accepts also advance), so each loop serves its share of the workers
+        // and ``ReplicaSlots/take(near:)`` finds one on the caller's loop where it can.
+        let loops = Array(eventLoopGroup.makeIterator())
         do {
             for path in replica.socketPaths {
                 for _ in 0..<replica.slotsPerSocket {
-                    connections.append(try await ReplicaConnection.connect(socketPath: path, group: eventLoopGroup))
+                    let turn = connectionsOpened.wrappingAdd(1, ordering: .relaxed).oldValue
+                    let loop = loops.isEmpty ? eventLoopGroup : loops[(turn & Int.max) % loops.count]
+                    connections.append(try await ReplicaConnection.connect(socketPath: path, group: loop))
                 }
             }
             var probeConnections: [(path: String, connection: ReplicaConnection?)] = []

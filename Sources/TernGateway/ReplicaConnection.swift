@@ -99,6 +99,9 @@ public final class ReplicaConnection: Sendable {
     /// Which parameters the predictor declares (from `hello`): lets the gateway skip headers/query.
     let acceptsHeaders: Bool
     let acceptsQuery: Bool
+    /// Identity of the event loop serving ``channel``: ``ReplicaSlots/take(near:)`` prefers a
+    /// connection on the caller's loop, so the request and its response stay on one thread.
+    let eventLoopID: ObjectIdentifier
 
     /// Wraps a channel that already did the `hello` exchange; ``connect(socketPath:group:)``
     /// is how the gateway makes one. `accepts` is what the predictor declared in `hello`.
@@ -106,6 +109,7 @@ public final class ReplicaConnection: Sendable {
         self.channel = channel
         self.acceptsHeaders = accepts.contains("headers")
         self.acceptsQuery = accepts.contains("query_params")
+        self.eventLoopID = ObjectIdentifier(channel.eventLoop)
     }
 
     /// Connects to `socketPath` and exchanges `hello`.

@@ -1,7 +1,7 @@
 /// The connections of one replica and the requests outstanding on each.
 ///
 /// Each connection carries up to `depth` requests (see ``ReplicaConnection/pipelineDepth``):
-/// ``take()`` always picks a connection with the fewest outstanding, so every worker thread
+/// ``take(near:)`` always picks a connection with the fewest outstanding, so every worker thread
 /// gets a request before any gets a second one staged behind it.
 ///
 /// Public only for bench/micro; see ReplicaFrame.swift.
@@ -22,16 +22,26 @@ public struct ReplicaSlots {
     var capacity: Int { connections.count * depth }
 
     /// Reserves a slot on the least-busy connection, or nil when every slot is taken.
-    public mutating func take() -> ReplicaConnection? {
+    ///
+    /// Among the least-busy connections, one served by the event loop `near` (the
+    /// `ObjectIdentifier` of the caller's loop, see ``ReplicaConnection/eventLoopID``) wins;
+    /// the others follow round-robin from the last pick. The preference never overrides load:
+    /// an idle connection on another loop beats a busy one on the caller's, so every worker
+    /// thread still gets a request before any gets a second (the balancing is unchanged; only
+    /// the tie-break avoids handing the request and its response between event-loop threads).
+    public mutating func take(near loop: ObjectIdentifier? = nil) -> ReplicaConnection? {
         var best: Int?
         var bestLoad = depth
+        var bestIsNear = false
         for step in 0..<connections.count {
             let index = (cursor + step) % connections.count
             let load = outstanding[ObjectIdentifier(connections[index]), default: 0]
-            if load < bestLoad {
+            let isNear = loop != nil && connections[index].eventLoopID == loop
+            if load < bestLoad || (load == bestLoad && best != nil && isNear && !bestIsNear) {
                 best = index
                 bestLoad = load
-                if load == 0 { break }
+                bestIsNear = isNear
+                if load == 0 && (isNear || loop == nil) { break }
             }
         }
         guard let best else { return nil }
