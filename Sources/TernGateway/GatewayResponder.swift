@@ -70,16 +70,12 @@ struct GatewayResponder: HTTPResponder {
     private func predict(_ request: Request, router: APIRouter) async -> Response {
         let api = router.apiName
         let limit = gateway.configuration.maxBodyBytes
-        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
-            return Self.tooLarge(limit: limit, api: api)
-        }
         let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: limit)
-        } catch is NIOTooManyBytesError {
-            return Self.tooLarge(limit: limit, api: api)
-        } catch {
-            return Self.error(status: 400, kind: "bad_request", message: "could not read the request body: \(error)", api: api)
+        switch await Self.readBody(request, limit: limit) {
+        case .success(let read): body = read
+        case .failure(.tooLarge): return Self.tooLarge(limit: limit, api: api)
+        case .failure(.unreadable(let reason)):
+            return Self.error(status: 400, kind: "bad_request", message: "could not read the request body: \(reason)", api: api)
         }
 
         let admitted = ContinuousClock.now
@@ -100,14 +96,7 @@ struct GatewayResponder: HTTPResponder {
             header: Self.predictHeader(request, requestID: requestID, connection: lease.connection), body: body)
         let reply: ReplicaFrame
         do {
-            if let timeout = lease.requestTimeout {
-                // request_timeout bounds queueing plus prediction: the prediction gets what is left.
-                let remaining = timeout - admitted.duration(to: .now)
-                let exchange = Task { try await Self.exchange(frame, lease: lease, router: router) }
-                reply = try await value(of: exchange, timeout: max(remaining, .zero))
-            } else {
-                reply = try await Self.exchange(frame, lease: lease, router: router)
-            }
+            reply = try await Self.exchange(frame, lease: lease, router: router, admitted: admitted)
         } catch is DeadlineExceeded {
             // The slot stays busy until the replica answers (its reply is discarded), so the
             // replica is never given more requests than it has slots.
@@ -175,6 +164,43 @@ struct GatewayResponder: HTTPResponder {
             status: 502, kind: "replica_failed",
             message: "the replica serving this request exited before answering (request \(requestID)); see `tern logs \(api)`",
             api: api, headers: [.retryAfter: "1", .requestID: requestID])
+    }
+
+    /// Why a request body could not be read: over the gateway's limit, or the read failed.
+    enum BodyReadFailure: Error {
+        case tooLarge
+        case unreadable(String)
+    }
+
+    /// Reads the whole request body, refusing it early when `Content-Length` declares more than
+    /// `limit` bytes. Shared by the predict and the Open Inference Protocol paths.
+    static func readBody(_ request: Request, limit: Int) async -> Result<ByteBuffer, BodyReadFailure> {
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
+            return .failure(.tooLarge)
+        }
+        do {
+            return .success(try await request.body.collect(upTo: limit))
+        } catch is NIOTooManyBytesError {
+            return .failure(.tooLarge)
+        } catch {
+            return .failure(.unreadable("\(error)"))
+        }
+    }
+
+    /// ``exchange(_:lease:router:)`` bounded by the lease's `request_timeout`, which covers
+    /// queueing plus the replica's work: the exchange gets what is left since `admitted`.
+    /// Without a timeout the exchange runs inline (no extra task on the hot path).
+    /// - Throws: ``DeadlineExceeded`` when the time is up (the slot stays busy until the replica
+    ///   answers, so a replica never gets more requests than it has slots), or the connection's error.
+    static func exchange(
+        _ frame: ReplicaFrame, lease: SlotLease, router: APIRouter, admitted: ContinuousClock.Instant
+    ) async throws -> ReplicaFrame {
+        guard let timeout = lease.requestTimeout else {
+            return try await exchange(frame, lease: lease, router: router)
+        }
+        let remaining = timeout - admitted.duration(to: .now)
+        let exchange = Task { try await Self.exchange(frame, lease: lease, router: router) }
+        return try await value(of: exchange, timeout: max(remaining, .zero))
     }
 
     /// Sends `frame` on the leased slot and returns the slot (dropping it if the connection broke).

@@ -81,17 +81,13 @@ struct OpenInferenceResponder {
             }
             let api = router.apiName
             let limit = gateway.configuration.maxBodyBytes
-            if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
-                return Self.tooLarge(limit: limit, api: api)
-            }
             let body: ByteBuffer
-            do {
-                body = try await request.body.collect(upTo: limit)
-            } catch is NIOTooManyBytesError {
-                return Self.tooLarge(limit: limit, api: api)
-            } catch {
+            switch await GatewayResponder.readBody(request, limit: limit) {
+            case .success(let read): body = read
+            case .failure(.tooLarge): return Self.tooLarge(limit: limit, api: api)
+            case .failure(.unreadable(let reason)):
                 return Self.error(
-                    status: 400, kind: "bad_request", message: "could not read the request body: \(error)", api: api)
+                    status: 400, kind: "bad_request", message: "could not read the request body: \(reason)", api: api)
             }
             return await forward(
                 kind: "v2_infer", request: request, body: body, model: model, version: version, router: router)
@@ -123,12 +119,7 @@ struct OpenInferenceResponder {
         let frame = ReplicaFrame(header: ByteBuffer(string: header), body: body)
         let reply: ReplicaFrame
         do {
-            if let timeout = lease.requestTimeout {
-                let exchange = Task { try await GatewayResponder.exchange(frame, lease: lease, router: router) }
-                reply = try await value(of: exchange, timeout: max(timeout - admitted.duration(to: .now), .zero))
-            } else {
-                reply = try await GatewayResponder.exchange(frame, lease: lease, router: router)
-            }
+            reply = try await GatewayResponder.exchange(frame, lease: lease, router: router, admitted: admitted)
         } catch is DeadlineExceeded {
             return Self.error(
                 status: 504, kind: "timeout",

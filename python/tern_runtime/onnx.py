@@ -14,7 +14,6 @@ message saying to add it to ``requirements.txt`` (the API shows ``error (init fa
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import os
 import sys
@@ -22,7 +21,7 @@ from typing import Any
 
 from .models import ModelConfigError, ModelLoadError, ModelManager
 from .predictor import (
-    MODULE_NAME, LoadError, Predictor, _accepted_arguments, describe_exception, format_traceback,
+    LoadError, Predictor, _accepted_arguments, describe_exception, format_traceback, import_predictor_class,
 )
 from .v2 import DATATYPES, ONNX_DATATYPES, TensorSpec
 
@@ -217,7 +216,7 @@ def load_predictor(project_dir: str, path: str, config: dict, *, models: dict | 
     except (ModelConfigError, ModelLoadError) as e:
         raise LoadError(f"predictor.models: {e}") from None
     client = OnnxClient(manager)
-    cls = _import_class(project_dir, path)
+    cls = import_predictor_class(project_dir, path, CLASS_NAME, " (predictor.type is onnx)")
     try:
         accepts = _accepted_arguments(cls)
     except LoadError as e:
@@ -229,27 +228,6 @@ def load_predictor(project_dir: str, path: str, config: dict, *, models: dict | 
         raise LoadError(f"{CLASS_NAME}.__init__ raised {describe_exception(e)}",
                         format_traceback(e)) from None
     return Predictor(instance, instance.predict, accepts, manager=manager, onnx_client=client)
-
-
-def _import_class(project_dir: str, path: str) -> type:
-    file = os.path.join(project_dir, path)
-    if not os.path.isfile(file):
-        raise LoadError(f"predictor file not found: {file} (predictor.path is {path!r})")
-    try:
-        spec = importlib.util.spec_from_file_location(MODULE_NAME, file)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[MODULE_NAME] = module
-        spec.loader.exec_module(module)
-    except BaseException as e:
-        sys.modules.pop(MODULE_NAME, None)
-        raise LoadError(f"importing {path} raised {describe_exception(e)}",
-                        format_traceback(e)) from None
-    cls = getattr(module, CLASS_NAME, None)
-    if not inspect.isclass(cls):
-        raise LoadError(f"{path} defines no class {CLASS_NAME} (predictor.type is onnx)")
-    if not callable(getattr(cls, "predict", None)):
-        raise LoadError(f"{CLASS_NAME} in {path} has no predict method")
-    return cls
 
 
 def _init_arguments(cls: type, config: dict, client: OnnxClient) -> dict:

@@ -142,23 +142,7 @@ def load(project_dir: str, path: str, config: dict, *, kind: str = "python",
         return onnx.load_predictor(project_dir, path, config, models=models, cache_dir=cache_dir,
                                    status_path=status_path)
     # --- end ONNX dispatch ---
-    file = os.path.join(project_dir, path)
-    if not os.path.isfile(file):
-        raise LoadError(f"predictor file not found: {file} (predictor.path is {path!r})")
-    try:
-        spec = importlib.util.spec_from_file_location(MODULE_NAME, file)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[MODULE_NAME] = module
-        spec.loader.exec_module(module)
-    except BaseException as e:
-        sys.modules.pop(MODULE_NAME, None)
-        raise LoadError(f"importing {path} raised {describe_exception(e)}",
-                        format_traceback(e)) from None
-    cls = getattr(module, CLASS_NAME, None)
-    if not inspect.isclass(cls):
-        raise LoadError(f"{path} defines no class {CLASS_NAME}")
-    if not callable(getattr(cls, "predict", None)):
-        raise LoadError(f"{CLASS_NAME} in {path} has no predict method")
+    cls = import_predictor_class(project_dir, path, CLASS_NAME)
     accepts = _accepted_arguments(cls)  # before __init__, which may take long
     if models is not None and not callable(getattr(cls, "load_model", None)):
         raise LoadError(f"{CLASS_NAME} in {path} has no load_model(self, model_path) method; "
@@ -179,6 +163,39 @@ def load(project_dir: str, path: str, config: dict, *, kind: str = "python",
             raise LoadError(f"predictor.models: {e}") from None
         client._manager = manager
     return Predictor(instance, instance.predict, accepts, manager=manager)
+
+
+def import_predictor_class(project_dir: str, path: str, class_name: str, note: str = "") -> type:
+    """Import the predictor file as module ``tern_predictor`` and return its ``class_name``.
+
+    Args:
+        project_dir: absolute path of the project bundle.
+        path: the predictor file, relative to ``project_dir``.
+        class_name: ``PythonPredictor`` or ``ONNXPredictor``.
+        note: appended to the "defines no class" message, e.g. ``" (predictor.type is onnx)"``.
+
+    Raises:
+        LoadError: the file is missing, its import raised, it defines no such class, or the
+            class has no ``predict`` method.
+    """
+    file = os.path.join(project_dir, path)
+    if not os.path.isfile(file):
+        raise LoadError(f"predictor file not found: {file} (predictor.path is {path!r})")
+    try:
+        spec = importlib.util.spec_from_file_location(MODULE_NAME, file)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[MODULE_NAME] = module
+        spec.loader.exec_module(module)
+    except BaseException as e:
+        sys.modules.pop(MODULE_NAME, None)
+        raise LoadError(f"importing {path} raised {describe_exception(e)}",
+                        format_traceback(e)) from None
+    cls = getattr(module, class_name, None)
+    if not inspect.isclass(cls):
+        raise LoadError(f"{path} defines no class {class_name}{note}")
+    if not callable(getattr(cls, "predict", None)):
+        raise LoadError(f"{class_name} in {path} has no predict method")
+    return cls
 
 
 def _init_arguments(cls: type, config: dict, client: PythonClient) -> dict:
