@@ -105,7 +105,9 @@ struct GatewayResponder: HTTPResponder {
                 message: "the request took longer than API \(api)'s networking.request_timeout (request \(requestID)); the prediction still runs to completion on the replica",
                 api: api, headers: [.requestID: requestID])
         } catch {
-            return connectionFailed(error, api: api, requestID: requestID)
+            return Self.error(
+                Self.connectionFailure(error, gateway: gateway, api: api, requestID: requestID), api: api,
+                requestID: requestID)
         }
         return Self.response(for: reply, api: api, requestID: requestID)
     }
@@ -137,7 +139,9 @@ struct GatewayResponder: HTTPResponder {
                 message: "the request took longer than API \(api)'s networking.request_timeout, waiting for or running in a batch (request \(requestID))",
                 api: api, headers: [.requestID: requestID])
         } catch {
-            return connectionFailed(error, api: api, requestID: requestID)
+            return Self.error(
+                Self.connectionFailure(error, gateway: gateway, api: api, requestID: requestID), api: api,
+                requestID: requestID)
         }
         switch answer {
         case .reply(let status, let contentType, let body):
@@ -149,21 +153,23 @@ struct GatewayResponder: HTTPResponder {
         }
     }
 
-    /// The response when the replica connection failed while it held the request: 503 when the
-    /// server is cutting requests at shutdown, else 502 (the worker went away).
-    private func connectionFailed(_ error: any Error, api: String, requestID: String) -> Response {
+    /// Why a request failed when the replica connection that held it broke: 503 `replica_stopped`
+    /// when the server is cutting requests at shutdown, else 502 `replica_failed` (the worker went
+    /// away; logged). Both carry `Retry-After: 1`. Shared by the predict and Open Inference paths,
+    /// which render it in their own error shapes with the request id.
+    static func connectionFailure(_ error: any Error, gateway: Gateway, api: String, requestID: String) -> GatewayRejection {
         if gateway.isCuttingRequests {
-            return Self.error(
+            return GatewayRejection(
                 status: 503, kind: "replica_stopped",
                 message: "the server shut down before this request finished (request \(requestID)); retry",
-                api: api, headers: [.retryAfter: "1", .requestID: requestID])
+                retryAfter: 1)
         }
         gateway.logger.warning(
             "replica connection failed", metadata: ["api": "\(api)", "request_id": "\(requestID)", "error": "\(error)"])
-        return Self.error(
+        return GatewayRejection(
             status: 502, kind: "replica_failed",
             message: "the replica serving this request exited before answering (request \(requestID)); see `tern logs \(api)`",
-            api: api, headers: [.retryAfter: "1", .requestID: requestID])
+            retryAfter: 1)
     }
 
     /// Why a request body could not be read: over the gateway's limit, or the read failed.
@@ -247,9 +253,12 @@ struct GatewayResponder: HTTPResponder {
             api: api, headers: [.connection: "close"])
     }
 
-    static func error(_ rejection: GatewayRejection, api: String) -> Response {
+    /// A rejection or failure in Tern's error shape, with `Retry-After` when it has one and
+    /// `X-Request-ID` when the request got an id.
+    static func error(_ rejection: GatewayRejection, api: String, requestID: String? = nil) -> Response {
         var headers = HTTPFields()
         if let retryAfter = rejection.retryAfter { headers[.retryAfter] = String(retryAfter) }
+        if let requestID { headers[.requestID] = requestID }
         return error(status: rejection.status, kind: rejection.kind, message: rejection.message, api: api, headers: headers)
     }
 

@@ -127,10 +127,8 @@ struct OpenInferenceResponder {
                 api: api, headers: [.requestID: requestID])
         } catch {
             return Self.error(
-                status: gateway.isCuttingRequests ? 503 : 502,
-                kind: gateway.isCuttingRequests ? "replica_stopped" : "replica_failed",
-                message: "the replica serving this request exited before answering (request \(requestID)); see `tern logs \(api)`",
-                api: api, headers: [.retryAfter: "1", .requestID: requestID])
+                GatewayResponder.connectionFailure(error, gateway: gateway, api: api, requestID: requestID), api: api,
+                requestID: requestID)
         }
         guard
             let answer = try? JSONDecoder().decode(OpenInferenceReplyHeader.self, from: Data(reply.header.readableBytesView))
@@ -187,10 +185,11 @@ struct OpenInferenceResponder {
         return Response(status: .init(code: status), headers: fields, body: .init(byteBuffer: ByteBuffer(string: json)))
     }
 
-    /// A gateway rejection (503 and its `Retry-After`) in the protocol's error shape.
-    static func error(_ rejection: GatewayRejection, api: String) -> Response {
+    /// A rejection or failure (its `Retry-After`, and `X-Request-ID` when given) in the protocol's error shape.
+    static func error(_ rejection: GatewayRejection, api: String, requestID: String? = nil) -> Response {
         var headers = HTTPFields()
         if let retryAfter = rejection.retryAfter { headers[.retryAfter] = String(retryAfter) }
+        if let requestID { headers[.requestID] = requestID }
         return error(status: rejection.status, kind: rejection.kind, message: rejection.message, api: api, headers: headers)
     }
 
