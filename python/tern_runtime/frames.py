@@ -62,18 +62,18 @@ def read_frame(rfile: BinaryIO) -> tuple[dict, bytes] | None:
     return header, body
 
 
-def send_frame(sock: socket.socket, header: dict, body: bytes = b"") -> None:
+def send_frame(sock: socket.socket, header: dict | bytes, body: bytes = b"") -> None:
     """Send one frame with as few system calls as possible (usually one).
 
     Args:
         sock: a connected stream socket.
-        header: a ``dict`` of JSON values.
+        header: a ``dict`` of JSON values, or the header already encoded as JSON ``bytes``.
         body: the raw body, at most ``MAX_BODY`` bytes (callers check).
 
     Raises:
         OSError: the socket failed (e.g. the peer closed it).
     """
-    raw_header = jsoncodec.dumps_header(header)
+    raw_header = header if type(header) is bytes else jsoncodec.dumps_header(header)
     head = _PREFIX.pack(len(raw_header), len(body)) + raw_header
     if len(body) <= _COPY_LIMIT:
         sock.sendall(head + body if body else head)

@@ -141,6 +141,15 @@ def _loads_std(body: bytes, decoder: json.JSONDecoder = _decoder) -> Any:
             "unexpected UTF-8 byte-order mark at line 1, column 1 (send JSON without a BOM)"
         )
     try:
+        # Fast path: the decoder's own C scanner, when the text is exactly one JSON value (no
+        # surrounding whitespace). Anything else goes through ``decode``, which decides the
+        # result and the error message exactly as before.
+        try:
+            value, end = decoder.scan_once(text, 0)
+        except StopIteration:
+            end = -1
+        if end == len(text):
+            return value
         return decoder.decode(text)
     except json.JSONDecodeError as e:
         message = f"{e.msg} at line {e.lineno}, column {e.colno}"
@@ -278,4 +287,12 @@ def loads_header(data: bytes) -> Any:
     """Decode a frame header. Raises ``ValueError`` (incl. ``UnicodeDecodeError``) if invalid."""
     if _orjson is not None:
         return _orjson.loads(data)
-    return json.loads(data.decode("utf-8"))
+    text = data.decode("utf-8")
+    try:  # the C scanner alone when the header is exactly one JSON value (see ``_loads_std``)
+        value, end = _header_scan(text, 0)
+    except StopIteration:
+        end = -1
+    return value if end == len(text) else json.loads(text)
+
+
+_header_scan = json.JSONDecoder().scan_once

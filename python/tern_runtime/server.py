@@ -22,7 +22,8 @@ from .frames import MAX_BODY, FrameError, read_frame, send_frame
 from .batch import BatchError, BatchOutcome, check_result, decode_arguments, split_items
 from .log import log
 from .models import ModelNotFound
-from .payload import PayloadError, ResultError, decode_payload, encode_result, parse_query
+from .payload import (JSON, OCTET_STREAM, TEXT, PayloadError, ResultError, decode_payload,
+                      encode_result, parse_query)
 from .predictor import Predictor, describe_exception, format_traceback
 from . import v2
 
@@ -54,8 +55,13 @@ class Worker:
         self._index = index
         self._socket_path = socket_path
         self._temporary_path = temporary_path
-        self._slots = threading.BoundedSemaphore(threads)
-        self._state = threading.Condition()
+        # One thread: a plain (C-implemented) lock does the job of the semaphore at a fraction
+        # of its cost (``BoundedSemaphore`` is Python code around a ``Condition``).
+        self._slots = threading.Lock() if threads == 1 else threading.BoundedSemaphore(threads)
+        # ``_lock`` guards the fields below; predictions take it directly (a C-level ``with``)
+        # and wake ``_state`` only once a stop is under way (``_drain`` waits on it).
+        self._lock = threading.Lock()
+        self._state = threading.Condition(self._lock)
         self._in_flight = 0  # predict frames read and not yet answered
         self._closed = False  # set once draining is over: no new predict starts
         self._stopping = False  # a stop signal arrived
@@ -204,7 +210,8 @@ class Worker:
     def _predict(self, connection: socket.socket, header: dict, body: bytes, run) -> bool:
         """Run one prediction (``run`` is ``_run_predict`` or ``_run_predict_batch``) and send
         its response; return False if the worker is closing."""
-        with self._state:
+        lock = self._lock
+        with lock:
             if self._closed:
                 return False
             self._in_flight += 1
@@ -212,9 +219,10 @@ class Worker:
             response, response_body = run(header, body)
             send_frame(connection, response, response_body)
         finally:
-            with self._state:
+            with lock:
                 self._in_flight -= 1
-                if not self._in_flight:
+                # ``_stopping`` is set before ``_drain`` waits, so no wake-up is lost.
+                if self._stopping and not self._in_flight:
                     self._state.notify_all()
         return True
 
@@ -257,10 +265,7 @@ class Worker:
             response = _error(header, 500, "invalid_response", e.message)
             response["timing"] = timing
             return response, b""
-        return {
-            "id": header.get("id"), "status": 200, "content_type": content_type,
-            "timing": timing,
-        }, response_body
+        return _success_header(header.get("id"), content_type, timing["predict_us"]), response_body
 
     def _run_v2_infer(self, header: dict, body: bytes) -> tuple[dict, bytes]:
         """One Open Inference Protocol inference (see ``v2.handle_infer``)."""
@@ -304,6 +309,24 @@ class Worker:
             else:
                 outcome.fail(index, failure[2], failure[0], failure[1])
         return outcome.frame(header, timing)
+
+
+_SUCCESS_HEADERS = {  # the content types of ``encode_result``, pre-encoded
+    content_type: (b'{"id":%d,"status":200,"content_type":"' + content_type.encode()
+                   + b'","timing":{"predict_us":%d}}')
+    for content_type in (JSON, TEXT, OCTET_STREAM)
+}
+
+
+def _success_header(frame_id, content_type: str, predict_us: int) -> dict | bytes:
+    """The header of a successful ``predict`` response: pre-encoded JSON bytes for the usual
+    case (an ``int`` id, one of ``encode_result``'s content types), else a ``dict``.
+    ``send_frame`` takes either."""
+    template = _SUCCESS_HEADERS.get(content_type)
+    if template is not None and type(frame_id) is int:
+        return template % (frame_id, predict_us)
+    return {"id": frame_id, "status": 200, "content_type": content_type,
+            "timing": {"predict_us": predict_us}}
 
 
 def _error(header: dict, status: int, kind: str, message: str) -> dict:

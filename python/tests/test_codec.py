@@ -64,6 +64,24 @@ class JSONDecodeTests(unittest.TestCase):
             jsoncodec.loads(b"[" * 100000 + b"]" * 100000)
 
     @unittest.skipUnless(jsoncodec.using_orjson(), "orjson is not installed")
+    def test_scanner_fast_path_gives_what_json_decode_gives(self):
+        # jsoncodec reads a body with the decoder's C scanner when the text is exactly one value
+        # and falls back to ``decode`` otherwise; either way the value is the standard one.
+        decoder = json.JSONDecoder()
+        for body in DECODE_CORPUS:
+            try:
+                expected = ("ok", repr(decoder.decode(body.decode("utf-8"))))
+            except (ValueError, RecursionError):
+                continue  # errors: covered by the message tests
+            self.assertEqual(_outcome(lambda b: jsoncodec._loads_std(b), body), expected, body)
+
+    def test_frame_headers_decode_with_or_without_surrounding_whitespace(self):
+        for raw in (b'{"kind":"predict","id":7}', b' {"kind":"predict","id":7}\n'):
+            self.assertEqual(jsoncodec.loads_header(raw), {"kind": "predict", "id": 7})
+        for raw in (b'{"id":7} {"id":8}', b'{"id":', b""):
+            with self.assertRaises(ValueError, msg=raw):
+                jsoncodec.loads_header(raw)
+
     def test_orjson_path_behaves_like_the_standard_path(self):
         for body in DECODE_CORPUS:
             with self.subTest(body=body[:40]):

@@ -91,6 +91,18 @@ class HelloTests(unittest.TestCase):
             self.assertEqual(json.loads(body), {"i": i})
         client.close()
 
+    def test_a_predict_frame_id_that_is_not_an_integer_comes_back_unchanged(self):
+        # The usual success header is pre-encoded for integer ids; other ids take the general path.
+        client = self.runtime.connect()
+        for frame_id in ("abc", None, 2.5, 7):
+            header, body = client.request(
+                {"kind": "predict", "id": frame_id, "content_type": "application/json"}, b'{"i": 1}')
+            self.assertEqual((header["id"], header["status"], header["content_type"]),
+                             (frame_id, 200, "application/json"))
+            self.assertIsInstance(header["timing"]["predict_us"], int)
+            self.assertEqual(json.loads(body), {"i": 1})
+        client.close()
+
     def _health(self) -> int:
         client = self.runtime.connect()
         header, _ = client.request({"kind": "health", "id": 1})
