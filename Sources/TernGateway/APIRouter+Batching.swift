@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 import TernCore
 
 /// One request collected for server-side batching, and how to resume its HTTP handler.
@@ -20,7 +21,7 @@ extension APIRouter {
     /// - Throws: ``GatewayRejection`` (503) when admission refuses it or its batch cannot get
     ///   a slot; the connection's error when the replica went away while running the batch.
     func submit(_ request: BatchRequest) async throws -> BatchAnswer {
-        switch admission.admitBatched() {
+        switch dispatch.withLock({ $0.admission.admitBatched() }) {
         case .reject(let reason):
             throw rejection(reason)
         case .collectAndWake:
@@ -68,7 +69,7 @@ extension APIRouter {
         do {
             lease = try await leaseForBatch()
         } catch {
-            await finishBatch(requests: batch.count)
+            finishBatch(requests: batch.count)
             for entry in batch { entry.continuation.resume(throwing: error) }
             return
         }
@@ -79,27 +80,31 @@ extension APIRouter {
         if count < batch.count { await send(Array(batch.dropFirst(count))) }
         do {
             let reply = try await lease.connection.send(frame)
-            await release(lease, broken: false, batchOf: count)
+            release(lease, broken: false, batchOf: count)
             for (entry, answer) in zip(sent, PredictBatch.answers(to: reply, count: count)) {
                 entry.continuation.resume(returning: answer)
             }
         } catch {
-            await release(lease, broken: true, batchOf: count)
+            release(lease, broken: true, batchOf: count)
             for entry in sent { entry.continuation.resume(throwing: error) }
         }
     }
 
-    private func leaseForBatch() async throws -> SlotLease {
-        try await lease(for: admission.admitBatch())
+    private nonisolated func leaseForBatch() async throws -> SlotLease {
+        try await lease { $0.admitBatch() }
     }
 
-    private func finishBatch(requests: Int) {
-        admission.finishBatch(requests: requests)
+    private nonisolated func finishBatch(requests: Int) {
+        dispatch.withLock { $0.admission.finishBatch(requests: requests) }
     }
 
     /// Returns a batch's slot and ends the batch of `requests` requests.
-    private func release(_ lease: SlotLease, broken: Bool, batchOf requests: Int) {
-        release(lease, broken: broken)
-        admission.finishBatch(requests: requests)
+    private nonisolated func release(_ lease: SlotLease, broken: Bool, batchOf requests: Int) {
+        let loop = Self.currentLoop
+        let handover = dispatch.withLock { state in
+            defer { state.admission.finishBatch(requests: requests) }
+            return state.release(lease, broken: broken, near: loop)
+        }
+        if let handover { handover.waiter.resume(.success(handover.lease)) }
     }
 }

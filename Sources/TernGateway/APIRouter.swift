@@ -24,36 +24,97 @@ struct GatewayRejection: Error, Sendable {
     var retryAfter: Int?
 }
 
+/// The dispatch state of one API, guarded by ``APIRouter``'s lock: admission, the replicas'
+/// slot connections and the requests queued for a slot.
+struct DispatchState {
+    var admission: AdmissionState
+    /// `networking.request_timeout` (nil for none), copied into each lease.
+    var requestTimeout: Duration?
+    var slots: [String: ReplicaSlots] = [:]
+    var waiters: Deque<(id: UInt64, waiter: SlotWaiter)> = []
+    var nextWaiterID: UInt64 = 0
+
+    /// A new waiter id.
+    mutating func waiterID() -> UInt64 {
+        defer { nextWaiterID += 1 }
+        return nextWaiterID
+    }
+
+    /// Reserves a slot of `replicaID` (admission already counted it busy), on a connection of the
+    /// caller's event loop where the balance allows.
+    mutating func slot(of replicaID: String, near loop: ObjectIdentifier?) -> SlotLease {
+        SlotLease(replicaID: replicaID, connection: slots[replicaID]!.take(near: loop)!, requestTimeout: requestTimeout)
+    }
+
+    /// Returns a slot; when a request is queued, hands it the slot instead and returns that waiter
+    /// with its lease (the caller resumes it outside the lock).
+    mutating func release(
+        _ lease: SlotLease, broken: Bool, near loop: ObjectIdentifier?
+    ) -> (waiter: SlotWaiter, lease: SlotLease)? {
+        if broken {
+            // Every slot of the broken connection is lost: the one leased here, and any still free.
+            _ = admission.release(replicaID: lease.replicaID, slotLost: true)
+            if let freeLost = slots[lease.replicaID]?.drop(lease.connection) {
+                admission.removeFreeSlots(replicaID: lease.replicaID, count: freeLost)
+            }
+            return nil
+        }
+        slots[lease.replicaID]?.giveBack(lease.connection)
+        if admission.release(replicaID: lease.replicaID), let connection = slots[lease.replicaID]?.take(near: loop) {
+            let waiter = waiters.removeFirst()
+            return (waiter.waiter, SlotLease(replicaID: lease.replicaID, connection: connection, requestTimeout: requestTimeout))
+        }
+        return nil
+    }
+}
+
+/// A request queued for a slot: a task of the Hummingbird path, or a callback of the fast path
+/// (``PredictFastPath``, which has no task to suspend). Resumed exactly once, outside the lock.
+enum SlotWaiter: Sendable {
+    case task(CheckedContinuation<SlotLease, any Error>)
+    case callback(@Sendable (Result<SlotLease, any Error>) -> Void)
+
+    func resume(_ result: Result<SlotLease, any Error>) {
+        switch self {
+        case .task(let continuation): continuation.resume(with: result)
+        case .callback(let callback): callback(result)
+        }
+    }
+}
+
 /// Routing state of one API: its replicas' slot connections, the admission state machine and
 /// the queue of requests waiting for a slot. All I/O decisions come from ``AdmissionState``
 /// (and, with server-side batching, from ``BatchCollector``; see `APIRouter+Batching.swift`).
+///
+/// The dispatch state (``DispatchState``) sits behind a lock rather than in the actor, so that
+/// the gateway's synchronous fast path (``PredictFastPath``) can lease and return a slot on
+/// its event loop without a task; every decision that queues a request is taken in the same
+/// critical section as the queueing, so a release never finds the queue short. The batching
+/// state stays actor-isolated.
 actor APIRouter {
     /// The API's name (for messages).
     let apiName: String
-    /// `networking.request_timeout`: limit on queueing plus prediction, nil for none.
-    private(set) var requestTimeout: Duration?
     /// Longest wait for a replica when scaling from zero (see ``GatewayConfiguration``).
     private let coldStartTimeout: Duration
     /// Called (without waiting) when a request arrives while the API has no replica.
     let wake: @Sendable (String) async -> Void
-    var admission: AdmissionState
+    /// Admission, slots and queue; see the type's documentation.
+    let dispatch: Mutex<DispatchState>
     /// `predictor.server_side_batching`, nil when off.
     private(set) var batching: BatchingSpec?
     /// The open batch; nil when batching is off.
     var collector: BatchCollector<BatchEntry, ContinuousClock.Instant>?
     /// Mirrors `batching != nil` for ``batchesRequests``, readable without entering the actor.
     private let batchingFlag: Atomic<Bool>
-    private var slots: [String: ReplicaSlots] = [:]
-    private var waiters: Deque<(id: UInt64, continuation: CheckedContinuation<SlotLease, any Error>)> = []
-    private var nextWaiterID: UInt64 = 0
 
     init(spec: APISpec, coldStartTimeout: Duration, wake: @escaping @Sendable (String) async -> Void) {
         self.apiName = spec.name
         self.coldStartTimeout = coldStartTimeout
         self.wake = wake
-        self.admission = AdmissionState(maxReplicaConcurrency: spec.autoscaling.maxReplicaConcurrency)
-        self.admission.buffersColdStarts = spec.autoscaling.minReplicas == 0
-        self.requestTimeout = spec.networking.requestTimeoutMs.map { .milliseconds($0) }
+        var admission = AdmissionState(maxReplicaConcurrency: spec.autoscaling.maxReplicaConcurrency)
+        admission.buffersColdStarts = spec.autoscaling.minReplicas == 0
+        self.dispatch = Mutex(DispatchState(
+            admission: admission, requestTimeout: spec.networking.requestTimeoutMs.map { .milliseconds($0) }))
         let batching = spec.predictor?.serverSideBatching
         self.batching = batching
         self.collector = Self.collector(for: batching)
@@ -64,16 +125,20 @@ actor APIRouter {
     /// request (``acquire()``). Read without entering the actor, so the other path stays fast.
     nonisolated var batchesRequests: Bool { batchingFlag.load(ordering: .relaxed) }
 
+    /// `networking.request_timeout`: limit on queueing plus prediction, nil for none.
+    nonisolated var requestTimeout: Duration? { dispatch.withLock { $0.requestTimeout } }
     /// Requests running plus queued.
-    var inFlight: Int { admission.inFlight }
+    nonisolated var inFlight: Int { dispatch.withLock { $0.admission.inFlight } }
     /// Replicas taking new requests.
-    var readyReplicas: Int { admission.readyReplicas }
+    nonisolated var readyReplicas: Int { dispatch.withLock { $0.admission.readyReplicas } }
 
     /// Applies the admission settings of `spec` (after a redeploy).
     func configure(_ spec: APISpec) {
-        admission.maxReplicaConcurrency = spec.autoscaling.maxReplicaConcurrency
-        admission.buffersColdStarts = spec.autoscaling.minReplicas == 0
-        requestTimeout = spec.networking.requestTimeoutMs.map { .milliseconds($0) }
+        dispatch.withLock { state in
+            state.admission.maxReplicaConcurrency = spec.autoscaling.maxReplicaConcurrency
+            state.admission.buffersColdStarts = spec.autoscaling.minReplicas == 0
+            state.requestTimeout = spec.networking.requestTimeoutMs.map { .milliseconds($0) }
+        }
         let newBatching = spec.predictor?.serverSideBatching
         if newBatching != batching {
             if let open = collector?.flushNow() { send(open) }
@@ -94,33 +159,108 @@ actor APIRouter {
     /// Reserves a slot, waiting in the queue when all are busy.
     /// - Throws: ``GatewayRejection`` (503) when no replica is ready or the API is at its limit;
     ///   `CancellationError` when the waiting task is cancelled.
-    func acquire() async throws -> SlotLease {
-        try await lease(for: admission.admit())
+    nonisolated func acquire() async throws -> SlotLease {
+        try await lease { $0.admit() }
     }
 
-    /// Performs an admission decision: hands out the reserved slot, throws the rejection, or
-    /// queues the caller for a slot.
-    func lease(for decision: AdmissionState.Decision) async throws -> SlotLease {
-        switch decision {
-        case .dispatch(let replicaID):
-            return SlotLease(replicaID: replicaID, connection: slots[replicaID]!.take(near: Self.currentLoop)!, requestTimeout: requestTimeout)
-        case .reject(let reason):
-            throw rejection(reason)
-        case .enqueue:
-            return try await wait(
-                timeout: requestTimeout,
-                expiry: GatewayRejection(
-                    status: 503, kind: "queue_timeout",
-                    message: "the request waited in the queue of API \(apiName) past its request_timeout; retry later",
-                    retryAfter: 1))
-        case .enqueueAndWake:
-            Task { [wake, apiName] in await wake(apiName) }
-            return try await wait(
-                timeout: coldStartTimeout,
-                expiry: GatewayRejection(
-                    status: 503, kind: "cold_start_timeout",
-                    message: "API \(apiName) had no ready replica within the cold-start limit of \(coldStartTimeout); check `tern logs \(apiName)`",
-                    retryAfter: 5))
+    /// What ``leaseOrQueue(near:callback:)`` did.
+    enum FastLease {
+        /// A slot was free: the request has it.
+        case leased(SlotLease)
+        /// The request is queued under this id; `callback` gets the slot (or the failure).
+        case queued(id: UInt64)
+    }
+
+    /// The fast path's admission: a free slot now, or a place in the queue with `callback`
+    /// (called once, from any thread, with the slot or the failure that ended the wait); nil,
+    /// with nothing changed, when the request needs the normal path: admission would refuse it
+    /// or wake the API from zero, or the API has a `request_timeout` (whose timer is the task
+    /// path's). Admission and queueing are one decision under the lock, as in ``lease(_:)``.
+    nonisolated func leaseOrQueue(
+        near loop: ObjectIdentifier?, callback: @escaping @Sendable (Result<SlotLease, any Error>) -> Void
+    ) -> FastLease? {
+        dispatch.withLock { state in
+            guard state.requestTimeout == nil, state.admission.readyReplicas > 0,
+                  state.admission.inFlight < state.admission.limit
+            else { return nil }
+            switch state.admission.admit() {
+            case .dispatch(let replicaID):
+                return .leased(state.slot(of: replicaID, near: loop))
+            case .enqueue:
+                let id = state.waiterID()
+                state.waiters.append((id, .callback(callback)))
+                return .queued(id: id)
+            case .enqueueAndWake, .reject:
+                return nil  // ruled out by the guard (a ready replica, room under the limit)
+            }
+        }
+    }
+
+    /// Takes a queued request out of the queue (its client went away); its waiter gets
+    /// `CancellationError`. Nothing happens if it already has a slot.
+    nonisolated func cancelWaiting(_ id: UInt64) {
+        removeWaiter(id, error: CancellationError())
+    }
+
+    /// What an admission decision taken under the lock came to.
+    private enum Outcome {
+        case leased(SlotLease)
+        case rejected(AdmissionState.RejectReason)
+        case queued(wake: Bool, timeout: Duration?)
+    }
+
+    /// Takes the admission decision `decide` under the lock and acts on it: hands out the
+    /// reserved slot, throws the rejection, or queues the caller for a slot, in the same critical
+    /// section as the decision.
+    /// - Throws: ``GatewayRejection`` (503: refused, or queued past `request_timeout` /
+    ///   the cold-start limit); `CancellationError` when the waiting task is cancelled.
+    nonisolated func lease(
+        _ decide: @escaping @Sendable (inout AdmissionState) -> AdmissionState.Decision
+    ) async throws -> SlotLease {
+        let loop = Self.currentLoop
+        let id = dispatch.withLock { $0.waiterID() }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let outcome: Outcome = dispatch.withLock { state in
+                    switch decide(&state.admission) {
+                    case .dispatch(let replicaID):
+                        return .leased(state.slot(of: replicaID, near: loop))
+                    case .reject(let reason):
+                        return .rejected(reason)
+                    case .enqueue:
+                        state.waiters.append((id, .task(continuation)))
+                        return .queued(wake: false, timeout: state.requestTimeout)
+                    case .enqueueAndWake:
+                        state.waiters.append((id, .task(continuation)))
+                        return .queued(wake: true, timeout: coldStartTimeout)
+                    }
+                }
+                switch outcome {
+                case .leased(let lease):
+                    continuation.resume(returning: lease)
+                case .rejected(let reason):
+                    continuation.resume(throwing: rejection(reason))
+                case .queued(let wakes, let timeout):
+                    if wakes { Task { [wake, apiName] in await wake(apiName) } }
+                    if let timeout {
+                        let expiry = wakes
+                            ? GatewayRejection(
+                                status: 503, kind: "cold_start_timeout",
+                                message: "API \(apiName) had no ready replica within the cold-start limit of \(coldStartTimeout); check `tern logs \(apiName)`",
+                                retryAfter: 5)
+                            : GatewayRejection(
+                                status: 503, kind: "queue_timeout",
+                                message: "the request waited in the queue of API \(apiName) past its request_timeout; retry later",
+                                retryAfter: 1)
+                        Task {
+                            try? await Task.sleep(for: timeout)
+                            self.removeWaiter(id, error: expiry)
+                        }
+                    }
+                }
+            }
+        } onCancel: {
+            removeWaiter(id, error: CancellationError())
         }
     }
 
@@ -128,12 +268,12 @@ actor APIRouter {
     /// global executor is the NIO event-loop group): a task resumes on the loop that completes
     /// its promise, so a slot on this loop keeps the request, the replica exchange and the
     /// response write on one thread (optimisation log item 7 in docs/benchmarks.md).
-    private static var currentLoop: ObjectIdentifier? {
+    static var currentLoop: ObjectIdentifier? {
         MultiThreadedEventLoopGroup.currentEventLoop.map { ObjectIdentifier($0) }
     }
 
     /// The 503 for a request that admission refused.
-    func rejection(_ reason: AdmissionState.RejectReason) -> GatewayRejection {
+    nonisolated func rejection(_ reason: AdmissionState.RejectReason) -> GatewayRejection {
         switch reason {
         case .noReadyReplica:
             GatewayRejection(
@@ -148,41 +288,12 @@ actor APIRouter {
         }
     }
 
-    /// Queues the caller until a slot is handed over, `timeout` passes (throws `expiry`), or the
-    /// task is cancelled.
-    private func wait(timeout: Duration?, expiry: GatewayRejection) async throws -> SlotLease {
-        let id = nextWaiterID
-        nextWaiterID += 1
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                waiters.append((id, continuation))
-                if let timeout {
-                    Task {
-                        try? await Task.sleep(for: timeout)
-                        self.removeWaiter(id, error: expiry)
-                    }
-                }
-            }
-        } onCancel: {
-            Task { await self.removeWaiter(id, error: CancellationError()) }
-        }
-    }
-
-    /// Returns a slot. With `broken`, the connection is dropped instead of reused.
-    func release(_ lease: SlotLease, broken: Bool) {
-        if broken {
-            // Every slot of the broken connection is lost: the one leased here, and any still free.
-            _ = admission.release(replicaID: lease.replicaID, slotLost: true)
-            if let freeLost = slots[lease.replicaID]?.drop(lease.connection) {
-                admission.removeFreeSlots(replicaID: lease.replicaID, count: freeLost)
-            }
-            return
-        }
-        slots[lease.replicaID]?.giveBack(lease.connection)
-        if admission.release(replicaID: lease.replicaID), let connection = slots[lease.replicaID]?.take(near: Self.currentLoop) {
-            let waiter = waiters.removeFirst()
-            waiter.continuation.resume(
-                returning: SlotLease(replicaID: lease.replicaID, connection: connection, requestTimeout: requestTimeout))
+    /// Returns a slot. With `broken`, the connection is dropped instead of reused. Synchronous:
+    /// the fast path calls it on its event loop.
+    nonisolated func release(_ lease: SlotLease, broken: Bool) {
+        let loop = Self.currentLoop
+        if let handover = dispatch.withLock({ $0.release(lease, broken: broken, near: loop) }) {
+            handover.waiter.resume(.success(handover.lease))
         }
     }
 
@@ -191,42 +302,52 @@ actor APIRouter {
     /// Without a `request_timeout`, each connection gives ``ReplicaConnection/pipelineDepth``
     /// slots (a request staged behind the running one cannot expire); with one, a single slot,
     /// so that requests wait in the gateway, where a queue timeout can still answer 503.
-    func attach(replicaID: String, connections: [ReplicaConnection]) {
-        var replicaSlots = ReplicaSlots(
-            connections: connections, depth: requestTimeout == nil ? ReplicaConnection.pipelineDepth : 1)
-        let taken = admission.addReplica(id: replicaID, slots: replicaSlots.capacity)
-        for _ in 0..<taken {
-            let waiter = waiters.removeFirst()
-            waiter.continuation.resume(
-                returning: SlotLease(replicaID: replicaID, connection: replicaSlots.take()!, requestTimeout: requestTimeout))
+    nonisolated func attach(replicaID: String, connections: [ReplicaConnection]) {
+        let handovers = dispatch.withLock { state in
+            var replicaSlots = ReplicaSlots(
+                connections: connections, depth: state.requestTimeout == nil ? ReplicaConnection.pipelineDepth : 1)
+            let taken = state.admission.addReplica(id: replicaID, slots: replicaSlots.capacity)
+            var handovers: [(SlotWaiter, SlotLease)] = []
+            for _ in 0..<taken {
+                let waiter = state.waiters.removeFirst()
+                handovers.append((waiter.waiter, SlotLease(
+                    replicaID: replicaID, connection: replicaSlots.take()!, requestTimeout: state.requestTimeout)))
+            }
+            state.slots[replicaID] = replicaSlots
+            return handovers
         }
-        slots[replicaID] = replicaSlots
+        for (waiter, lease) in handovers { waiter.resume(.success(lease)) }
     }
 
     /// Takes a replica out of balancing, waits up to `grace` for its running requests, then
     /// closes its connections.
-    func detach(replicaID: String, grace: Duration) async {
-        guard slots[replicaID] != nil else { return }
-        let stranded = admission.beginDrain(replicaID: replicaID)
+    nonisolated func detach(replicaID: String, grace: Duration) async {
+        guard let stranded = dispatch.withLock({ state in
+            state.slots[replicaID] == nil ? nil : state.admission.beginDrain(replicaID: replicaID)
+        }) else { return }
         failWaiters(count: stranded)
         let deadline = ContinuousClock.now + grace
-        while admission.busy(replicaID: replicaID) > 0 && ContinuousClock.now < deadline {
+        while dispatch.withLock({ $0.admission.busy(replicaID: replicaID) }) > 0 && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        let connections = slots.removeValue(forKey: replicaID)?.connections ?? []
-        admission.removeReplica(replicaID: replicaID)
+        let connections = dispatch.withLock { state in
+            state.admission.removeReplica(replicaID: replicaID)
+            return state.slots.removeValue(forKey: replicaID)?.connections ?? []
+        }
         for connection in connections { await connection.close() }
     }
 
-    /// Fails every queued request (the API was deleted).
     /// Closes the router for good (the API was deleted): queued requests get 503 at once, running
     /// ones may finish within `grace`, then every connection closes.
     func close(grace: Duration) async {
-        admission.buffersColdStarts = false
+        let (queued, replicaIDs) = dispatch.withLock { state in
+            state.admission.buffersColdStarts = false
+            return (state.waiters.count, Array(state.slots.keys))
+        }
         if let open = collector?.flushNow() { send(open) }  // now rather than at its deadline
-        failWaiters(count: waiters.count)
+        failWaiters(count: queued)
         await withTaskGroup(of: Void.self) { group in
-            for id in slots.keys {
+            for id in replicaIDs {
                 group.addTask { await self.detach(replicaID: id, grace: grace) }
             }
         }
@@ -234,34 +355,46 @@ actor APIRouter {
 
     /// A replica failed to start: without a ready replica, requests held for it get 503 now
     /// rather than at the cold-start limit (C16).
-    func failHeldRequests(because message: String) {
-        guard admission.readyReplicas == 0, !waiters.isEmpty else { return }
+    nonisolated func failHeldRequests(because message: String) {
+        let held = dispatch.withLock { state -> [SlotWaiter] in
+            guard state.admission.readyReplicas == 0, !state.waiters.isEmpty else { return [] }
+            var held: [SlotWaiter] = []
+            while let waiter = state.waiters.popFirst() {
+                state.admission.cancelQueued()
+                held.append(waiter.waiter)
+            }
+            return held
+        }
         let rejection = GatewayRejection(
             status: 503, kind: "replica_failed_to_start",
             message: "API \(apiName) could not start a replica: \(message); see `tern logs \(apiName)`", retryAfter: 5)
-        while let waiter = waiters.popFirst() {
-            admission.cancelQueued()
-            waiter.continuation.resume(throwing: rejection)
-        }
+        for waiter in held { waiter.resume(.failure(rejection)) }
     }
 
-    private func failWaiters(count: Int) {
-        for _ in 0..<min(count, waiters.count) {
-            let waiter = waiters.removeFirst()
-            admission.cancelQueued()
-            waiter.continuation.resume(
-                throwing: GatewayRejection(
-                    status: 503, kind: "no_ready_replica",
-                    message: "API \(apiName) lost its last ready replica while the request waited; retry",
-                    retryAfter: 1))
+    private nonisolated func failWaiters(count: Int) {
+        let failed = dispatch.withLock { state -> [SlotWaiter] in
+            var failed: [SlotWaiter] = []
+            for _ in 0..<min(count, state.waiters.count) {
+                failed.append(state.waiters.removeFirst().waiter)
+                state.admission.cancelQueued()
+            }
+            return failed
+        }
+        for waiter in failed {
+            waiter.resume(.failure(GatewayRejection(
+                status: 503, kind: "no_ready_replica",
+                message: "API \(apiName) lost its last ready replica while the request waited; retry",
+                retryAfter: 1)))
         }
     }
 
     /// Fails a still-queued waiter (timeout or cancellation); a waiter already served is left alone.
-    private func removeWaiter(_ id: UInt64, error: any Error) {
-        guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
-        let waiter = waiters.remove(at: index)
-        admission.cancelQueued()
-        waiter.continuation.resume(throwing: error)
+    private nonisolated func removeWaiter(_ id: UInt64, error: any Error) {
+        let removed = dispatch.withLock { state -> SlotWaiter? in
+            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            state.admission.cancelQueued()
+            return state.waiters.remove(at: index).waiter
+        }
+        removed?.resume(.failure(error))
     }
 }

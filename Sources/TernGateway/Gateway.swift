@@ -78,10 +78,12 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
     /// finish for ``GatewayConfiguration/drainGracePeriod``; requests still running then are cut
     /// with 503 `replica_stopped` (C14), so shutdown is bounded.
     public func makeService(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some Service {
-        GatewayService(
+        let dates = HTTPDateCache()
+        return GatewayService(
             gateway: self,
             application: Application(
                 responder: GatewayResponder(gateway: self),
+                server: .http1(configuration: .init(additionalChannelHandlers: [PredictFastPath(gateway: self, dates: dates)])),
                 configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
                 onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
                 logger: logger))
@@ -137,7 +139,7 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
     }
 
     public func inFlight(api: String) async -> Int {
-        await router(forAPI: api)?.inFlight ?? 0
+        router(forAPI: api)?.inFlight ?? 0
     }
 
     // MARK: ReplicaRegistry
@@ -175,7 +177,7 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
             for connection in connections { await connection.close() }
             throw error
         }
-        await router.attach(replicaID: replica.replicaID, connections: connections)
+        router.attach(replicaID: replica.replicaID, connections: connections)
         logger.debug("replica attached", metadata: ["api": "\(replica.api)", "replica": "\(replica.replicaID)"])
     }
 
@@ -186,7 +188,7 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
     }
 
     public func startFailed(api: String, message: String) async {
-        await router(forAPI: api)?.failHeldRequests(because: message)
+        router(forAPI: api)?.failHeldRequests(because: message)
     }
 
     public func probe(api: String, replicaID: String, timeout: Duration) async -> Bool {
@@ -237,6 +239,9 @@ struct GatewayService<Server: Service>: Service {
                 try await Task.sleep(for: gateway.configuration.drainGracePeriod)
                 gateway.logger.warning("drain grace period over; cutting the requests still running")
                 await gateway.cutRunningRequests()
+                // The cut requests now answer 503 and their connections close, which ends the
+                // server's own drain; this bounds the wait instead of racing those writes.
+                try await Task.sleep(for: .seconds(1))
             }
             try await group.next()
             group.cancelAll()

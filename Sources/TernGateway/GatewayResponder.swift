@@ -60,8 +60,8 @@ struct GatewayResponder: HTTPResponder {
     }
 
     private func describe(_ router: APIRouter) async -> Response {
-        let ready = await router.readyReplicas
-        let inFlight = await router.inFlight
+        let ready = router.readyReplicas
+        let inFlight = router.inFlight
         let status = ready > 0 ? "live" : "unavailable"
         let json = #"{"api":\#(JSONText.quoted(router.apiName)),"status":"\#(status)","ready_replicas":\#(ready),"in_flight":\#(inFlight)}"#
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
@@ -124,7 +124,7 @@ struct GatewayResponder: HTTPResponder {
             query: request.uri.query, headers: request.headers, body: body)
         let answer: BatchAnswer
         do {
-            if let timeout = await router.requestTimeout {
+            if let timeout = router.requestTimeout {
                 let submission = Task { try await router.submit(item) }
                 answer = try await value(of: submission, timeout: max(timeout - admitted.duration(to: .now), .zero))
             } else {
@@ -213,10 +213,10 @@ struct GatewayResponder: HTTPResponder {
     static func exchange(_ frame: ReplicaFrame, lease: SlotLease, router: APIRouter) async throws -> ReplicaFrame {
         do {
             let reply = try await lease.connection.send(frame)
-            await router.release(lease, broken: false)
+            router.release(lease, broken: false)
             return reply
         } catch {
-            await router.release(lease, broken: true)
+            router.release(lease, broken: true)
             throw error
         }
     }
@@ -232,18 +232,25 @@ struct GatewayResponder: HTTPResponder {
 
     /// Turns a replica's response frame into an HTTP response.
     static func response(for reply: ReplicaFrame, api: String, requestID: String) -> Response {
+        answer(for: reply, api: api, requestID: requestID).response
+    }
+
+    /// A replica's response frame as the client's answer: its status, content type and body
+    /// with `X-Request-ID`; a replica error in Tern's error shape; 502 `bad_replica_response`
+    /// for an unreadable header. Shared by this responder and ``PredictFastPath``.
+    static func answer(for reply: ReplicaFrame, api: String, requestID: String) -> GatewayAnswer {
         guard let header = try? ReplicaResponseHeader(parsing: reply.header) else {
-            return error(status: 502, kind: "bad_replica_response", message: "the replica sent an unreadable response header", api: api)
+            return errorAnswer(status: 502, kind: "bad_replica_response", message: "the replica sent an unreadable response header", api: api)
         }
         if let failure = header.error {
-            return error(
+            return errorAnswer(
                 status: header.status, kind: failure.kind, message: failure.message, api: api,
                 headers: [.requestID: requestID])
         }
-        return Response(
-            status: .init(code: header.status),
+        return GatewayAnswer(
+            status: header.status,
             headers: [.contentType: header.contentType ?? "application/octet-stream", .requestID: requestID],
-            body: .init(byteBuffer: reply.body))
+            body: reply.body)
     }
 
     static func tooLarge(limit: Int, api: String) -> Response {
@@ -256,20 +263,45 @@ struct GatewayResponder: HTTPResponder {
     /// A rejection or failure in Tern's error shape, with `Retry-After` when it has one and
     /// `X-Request-ID` when the request got an id.
     static func error(_ rejection: GatewayRejection, api: String, requestID: String? = nil) -> Response {
+        errorAnswer(rejection, api: api, requestID: requestID).response
+    }
+
+    /// ``error(_:api:requestID:)`` before it becomes a Hummingbird `Response`.
+    static func errorAnswer(_ rejection: GatewayRejection, api: String, requestID: String? = nil) -> GatewayAnswer {
         var headers = HTTPFields()
         if let retryAfter = rejection.retryAfter { headers[.retryAfter] = String(retryAfter) }
         if let requestID { headers[.requestID] = requestID }
-        return error(status: rejection.status, kind: rejection.kind, message: rejection.message, api: api, headers: headers)
+        return errorAnswer(status: rejection.status, kind: rejection.kind, message: rejection.message, api: api, headers: headers)
     }
 
     /// A JSON error response in Tern's shape.
     static func error(status: Int, kind: String, message: String, api: String?, headers: HTTPFields = [:]) -> Response {
+        errorAnswer(status: status, kind: kind, message: message, api: api, headers: headers).response
+    }
+
+    /// ``error(status:kind:message:api:headers:)`` before it becomes a Hummingbird `Response`:
+    /// `{"error":{"kind":…,"message":…,"api":…}}` as `application/json`.
+    static func errorAnswer(status: Int, kind: String, message: String, api: String?, headers: HTTPFields = [:]) -> GatewayAnswer {
         var fields = headers
         fields[.contentType] = "application/json"
         var json = #"{"error":{"kind":"# + JSONText.quoted(kind) + #","message":"# + JSONText.quoted(message)
         if let api { json += #","api":"# + JSONText.quoted(api) }
         json += "}}"
-        return Response(status: .init(code: status), headers: fields, body: .init(byteBuffer: ByteBuffer(string: json)))
+        return GatewayAnswer(status: status, headers: fields, body: ByteBuffer(string: json))
+    }
+}
+
+/// An HTTP answer before it is written: status, header fields (without `Content-Length` and
+/// `Date`, which the writer adds) and body. The Hummingbird responder and the fast path
+/// (``PredictFastPath``) build their answers with the same functions, so both paths answer alike.
+struct GatewayAnswer {
+    var status: Int
+    var headers: HTTPFields
+    var body: ByteBuffer
+
+    /// As a Hummingbird `Response` (Hummingbird adds `Content-Length` and `Date`).
+    var response: Response {
+        Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: body))
     }
 }
 

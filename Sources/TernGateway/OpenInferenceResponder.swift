@@ -41,7 +41,7 @@ struct OpenInferenceResponder {
             return Self.json(200, #"{"live":true}"#)
         case .serverReady:
             var notReady: [String] = []
-            for router in gateway.allRouters where await router.readyReplicas == 0 {
+            for router in gateway.allRouters where router.readyReplicas == 0 {
                 notReady.append(router.apiName)
             }
             if notReady.isEmpty { return Self.json(200, #"{"ready":true}"#) }
@@ -53,7 +53,7 @@ struct OpenInferenceResponder {
             case .success(let found): router = found
             case .failure(let notFound): return notFound.response
             }
-            let ready = await router.readyReplicas > 0
+            let ready = router.readyReplicas > 0
             let notReady = Self.json(503, #"{"name":\#(JSONText.quoted(model)),"ready":false}"#)
             guard ready else { return notReady }
             if OpenInferenceRoute.target(of: model).modelName != nil || version != nil {

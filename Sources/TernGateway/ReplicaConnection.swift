@@ -148,6 +148,13 @@ public final class ReplicaConnection: Sendable {
         try await Self.roundTrip(channel: channel, frame)
     }
 
+    /// Sends one request frame; `promise` gets its response (or ``ReplicaConnectionError/closed``
+    /// when the worker goes away first). The fast path makes `promise` on its own event loop, so
+    /// the response is handled on the HTTP connection's thread.
+    func send(_ frame: ReplicaFrame, promise: EventLoopPromise<ReplicaFrame>) {
+        channel.writeAndFlush((frame, promise)).cascadeFailure(to: promise)
+    }
+
     /// Sends a `health` frame; true when the worker answered 200.
     func checkHealth() async -> Bool {
         guard let reply = try? await send(

@@ -56,7 +56,7 @@ import TernCore
         do {
             let connection = try await ReplicaConnection.connect(
                 socketPath: server.socketPath, group: MultiThreadedEventLoopGroup.singleton)
-            await router.attach(replicaID: "r", connections: [connection])
+            router.attach(replicaID: "r", connections: [connection])
             try await body(router, recorder)
             await router.close(grace: .seconds(1))
         } catch {
@@ -83,7 +83,7 @@ import TernCore
             let first = Task { try await router.submit(item("[1]")) }
             let second = Task { try await router.submit(item("[2]")) }
             // Both are admitted and counted in flight, but nothing is sent before the batch is full.
-            while await router.inFlight < 2 { try await Task.sleep(for: .milliseconds(5)) }
+            while router.inFlight < 2 { try await Task.sleep(for: .milliseconds(5)) }
             try await Task.sleep(for: .milliseconds(50))
             #expect(recorder.batches.isEmpty)
             let third = try await router.submit(item("[3]"))
@@ -91,7 +91,7 @@ import TernCore
             #expect(body(try await first.value) == "[1]")
             #expect(body(try await second.value) == "[2]")
             #expect(recorder.batches == [3])
-            #expect(await router.inFlight == 0)
+            #expect(router.inFlight == 0)
         }
     }
 

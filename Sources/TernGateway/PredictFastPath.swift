@@ -1,0 +1,371 @@
+import DequeModule
+import Foundation
+import HTTPTypes
+import NIOCore
+import NIOHTTPTypes
+import Synchronization
+
+/// The gateway's synchronous path for the common prediction, in each HTTP connection's channel
+/// pipeline (after HTTP/1 parsing, before Hummingbird's request handling).
+///
+/// A `POST` to the endpoint of an API that neither batches nor has a `request_timeout`, with a
+/// `Content-Length` body of at most ``maxBody`` bytes, is answered here when the API has a free
+/// slot or room in its queue (``APIRouter/leaseOrQueue(near:callback:)``, the same admission
+/// and the same queue as the normal path): the body is collected, the `predict` frame is written
+/// to the replica connection and the response is written from the replica's answer, all in NIO
+/// callbacks on the connection's event loop, with no Swift task, async stream or actor hop per
+/// request. Everything else — other methods and paths, batching, timeouts, chunked or large
+/// bodies, `Expect`, `Connection: close`, and any request admission refuses or that must wake
+/// the API from zero — goes to Hummingbird and ``GatewayResponder`` unchanged, which remains the
+/// reference behaviour: both paths build the frame with ``ReplicaFrame/predictHeader(requestID:path:query:contentType:headers:acceptsQuery:acceptsHeaders:)``
+/// and the answer with ``GatewayResponder/answer(for:api:requestID:)`` and
+/// ``GatewayResponder/connectionFailure(_:gateway:api:requestID:)``, so they answer alike.
+///
+/// HTTP/1.1 keeps answers in request order. The fast path takes a request only when no earlier
+/// request of the connection is still with Hummingbird; while it waits for the replica, parts of
+/// later requests (a pipelining client) are held and the connection's reads paused, then
+/// replayed in order. A graceful-shutdown quiesce event is held the same way, so Hummingbird
+/// never closes a connection under a fast-path request.
+///
+/// Measured effect: optimisation log item 9 in docs/benchmarks.md.
+final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    /// Largest request body (bytes) the fast path collects; larger ones take the normal path.
+    static let maxBody = 64 << 10
+
+    private enum State {
+        /// Between requests.
+        case idle
+        /// A request going to Hummingbird: its parts pass through up to its `.end`.
+        case forwarding
+        /// Collecting the body of a fast-path candidate (`head` not yet passed on).
+        case collecting(head: HTTPRequest, router: APIRouter, body: ByteBuffer)
+        /// A fast-path request waits in the API's queue for a slot.
+        case queued(id: UInt64, router: APIRouter)
+        /// A fast-path request is with the replica.
+        case exchanging
+    }
+
+    private let gateway: Gateway
+    private let dates: HTTPDateCache
+    private var state = State.idle
+    /// Requests passed to Hummingbird whose response has not been written to its `.end`.
+    private var forwardedOpen = 0
+    /// Parts read while a request is with the replica, replayed in order once it is answered.
+    private var held = Deque<HTTPRequestPart>()
+    /// A `read` asked for while a request was with the replica (reads pause meanwhile).
+    private var readHeld = false
+    /// A quiesce event that arrived while a fast-path request was unanswered.
+    private var quiesceHeld = false
+    /// Parts were passed to Hummingbird outside a read cycle: it needs a `channelReadComplete`.
+    private var forwardedOutsideRead = false
+    private var active = true
+
+    init(gateway: Gateway, dates: HTTPDateCache) {
+        self.gateway = gateway
+        self.dates = dates
+    }
+
+    // MARK: inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        if isWaitingForAnswer {
+            held.append(part)
+            return
+        }
+        handle(part, context: context)
+    }
+
+    /// A fast-path request is queued or with the replica: later parts wait, reads pause.
+    private var isWaitingForAnswer: Bool {
+        switch state {
+        case .queued, .exchanging: true
+        case .idle, .forwarding, .collecting: false
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent, isHoldingARequest {
+            quiesceHeld = true
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        active = false
+        held.removeAll()
+        if case .queued(let id, let router) = state {
+            router.cancelWaiting(id)  // the client went away: give its place in the queue up
+        }
+        context.fireChannelInactive()
+    }
+
+    /// A fast-path request is being collected or is with the replica, or parts wait behind one.
+    private var isHoldingARequest: Bool {
+        switch state {
+        case .collecting, .queued, .exchanging: true
+        case .idle, .forwarding: !held.isEmpty
+        }
+    }
+
+    private func handle(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+        switch (state, part) {
+        case (.idle, .head(let head)):
+            if forwardedOpen == 0, let (router, length) = candidate(head) {
+                state = .collecting(head: head, router: router, body: context.channel.allocator.buffer(capacity: length))
+            } else {
+                forward(.head(head), context: context)
+            }
+        case (.collecting(let head, let router, var body), .body(var chunk)):
+            state = .idle  // drop the state's reference so `body` is appended in place
+            body.writeBuffer(&chunk)
+            if body.readableBytes > Self.maxBody {  // more than declared: let Hummingbird judge it
+                forward(.head(head), context: context)
+                forward(.body(body), context: context)
+            } else {
+                state = .collecting(head: head, router: router, body: body)
+            }
+        case (.collecting(let head, let router, let body), .end(let trailers)):
+            state = .idle
+            let loop = context.eventLoop
+            let bound = NIOLoopBound((handler: self, context: context), eventLoop: loop)
+            let admitted = trailers == nil ? router.leaseOrQueue(near: ObjectIdentifier(loop)) { result in
+                loop.execute { bound.value.handler.slotArrived(result, head: head, body: body, router: router, context: bound.value.context) }
+            } : nil
+            switch admitted {
+            case .leased(let lease):
+                exchange(head, body: body, lease: lease, router: router, context: context)
+            case .queued(let id):
+                state = .queued(id: id, router: router)
+            case nil:  // refused, cold start or a timeout (or trailers): the normal path decides
+                forward(.head(head), context: context)
+                if body.readableBytes > 0 { forward(.body(body), context: context) }
+                forward(.end(trailers), context: context)
+            }
+        case (.forwarding, _), (.idle, _), (.collecting, .head), (.queued, _), (.exchanging, _):
+            // Parts of a request Hummingbird handles (or out of order: Hummingbird rejects them).
+            if case .collecting(let head, _, let body) = state {
+                forward(.head(head), context: context)
+                if body.readableBytes > 0 { forward(.body(body), context: context) }
+            }
+            forward(part, context: context)
+        }
+    }
+
+    /// Passes `part` on to Hummingbird, counting the requests it has to answer.
+    private func forward(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+        switch part {
+        case .head:
+            forwardedOpen += 1
+            state = .forwarding
+        case .end:
+            state = .idle
+        case .body:
+            state = .forwarding
+        }
+        forwardedOutsideRead = true
+        context.fireChannelRead(wrapInboundOut(part))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        forwardedOutsideRead = false
+        context.fireChannelReadComplete()
+    }
+
+    /// The API and declared body length when `head` may take the fast path; nil otherwise. The
+    /// conditions mirror ``GatewayResponder/respond(to:context:)``: the path is an API's endpoint
+    /// (not `/healthz`, not a TrafficSplitter's), the method `POST`, the API neither batches nor
+    /// has a `request_timeout` (checked again with the lease).
+    private func candidate(_ head: HTTPRequest) -> (APIRouter, Int)? {
+        let fields = head.headerFields
+        guard head.method == .post,
+              let length = fields[.contentLength].flatMap(Int.init), length >= 0,
+              length <= min(Self.maxBody, gateway.configuration.maxBodyBytes),
+              fields[.transferEncoding] == nil, fields[.expect] == nil,
+              fields[.connection].map({ $0.lowercased() == "keep-alive" }) ?? true,
+              let target = head.path, !target.contains("#")
+        else { return nil }
+        let path = target.firstIndex(of: "?").map { String(target[..<$0]) } ?? target
+        guard path != "/healthz", gateway.split(forPath: path) == nil,
+              let router = gateway.router(forPath: path), !router.batchesRequests
+        else { return nil }
+        return (router, length)
+    }
+
+    // MARK: the exchange with the replica
+
+    /// The end of a wait in the queue: the slot (exchange now) or the failure that ended the
+    /// wait (answered in Tern's error shape, as the normal path would).
+    private func slotArrived(
+        _ result: Result<SlotLease, any Error>, head: HTTPRequest, body: ByteBuffer, router: APIRouter,
+        context: ChannelHandlerContext
+    ) {
+        guard active else {
+            if case .success(let lease) = result { router.release(lease, broken: false) }
+            return
+        }
+        switch result {
+        case .success(let lease):
+            exchange(head, body: body, lease: lease, router: router, context: context)
+        case .failure(let error):
+            state = .idle
+            let rejection = error as? GatewayRejection ?? GatewayRejection(
+                status: 503, kind: "cancelled", message: "the request was cancelled while queued")
+            write(GatewayResponder.errorAnswer(rejection, api: router.apiName), context: context)
+            resume(context: context)
+        }
+    }
+
+    private func exchange(
+        _ head: HTTPRequest, body: ByteBuffer, lease: SlotLease, router: APIRouter, context: ChannelHandlerContext
+    ) {
+        state = .exchanging
+        let requestID = RequestID.next()
+        let target = head.path ?? "/"
+        let question = target.firstIndex(of: "?")
+        let frame = ReplicaFrame(
+            header: ReplicaFrame.predictHeader(
+                requestID: requestID,
+                path: question.map { String(target[..<$0]) } ?? target,
+                query: question.map { String(target[target.index(after: $0)...]) },
+                contentType: head.headerFields[.contentType], headers: head.headerFields,
+                acceptsQuery: lease.connection.acceptsQuery, acceptsHeaders: lease.connection.acceptsHeaders),
+            body: body)
+        let reply = context.eventLoop.makePromise(of: ReplicaFrame.self)
+        lease.connection.send(frame, promise: reply)
+        let gateway = self.gateway
+        reply.futureResult.assumeIsolated().whenComplete { result in
+            let answer: GatewayAnswer
+            switch result {
+            case .success(let frame):
+                router.release(lease, broken: false)
+                answer = GatewayResponder.answer(for: frame, api: router.apiName, requestID: requestID)
+            case .failure(let error):
+                router.release(lease, broken: true)
+                let failure = GatewayResponder.connectionFailure(
+                    error, gateway: gateway, api: router.apiName, requestID: requestID)
+                answer = GatewayResponder.errorAnswer(failure, api: router.apiName, requestID: requestID)
+            }
+            self.state = .idle
+            guard self.active else { return }
+            self.write(answer, context: context)
+            self.resume(context: context)
+        }
+    }
+
+    /// Writes `answer` as Hummingbird would: its fields, then `Content-Length` and `Date`.
+    private func write(_ answer: GatewayAnswer, context: ChannelHandlerContext) {
+        var fields = answer.headers
+        fields[.contentLength] = String(answer.body.readableBytes)
+        fields[.date] = dates.current
+        context.write(wrapOutboundOut(.head(HTTPResponse(status: .init(code: answer.status), headerFields: fields))), promise: nil)
+        if answer.body.readableBytes > 0 {
+            context.write(wrapOutboundOut(.body(answer.body)), promise: nil)
+        }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
+    /// After an answer: replays held parts in order (stopping if one starts another exchange),
+    /// then lets reads and a held quiesce event through.
+    private func resume(context: ChannelHandlerContext) {
+        while let part = held.popFirst() {
+            handle(part, context: context)
+            if isWaitingForAnswer { return }
+        }
+        if forwardedOutsideRead {
+            forwardedOutsideRead = false
+            context.fireChannelReadComplete()
+        }
+        if readHeld, context.channel.isWritable {
+            readHeld = false
+            context.read()
+        }
+        if quiesceHeld, !isHoldingARequest {
+            quiesceHeld = false
+            context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        }
+    }
+
+    // MARK: outbound
+
+    /// Reads pause while a request is with the replica (answers stay in order) and while the
+    /// client is not taking our writes (a client that pipelines without reading cannot make the
+    /// gateway buffer answers without bound).
+    func read(context: ChannelHandlerContext) {
+        if isWaitingForAnswer {
+            readHeld = true
+        } else if !context.channel.isWritable {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if readHeld, context.channel.isWritable, !isWaitingForAnswer {
+            readHeld = false
+            context.read()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) { forwardedOpen = max(0, forwardedOpen - 1) }
+        context.write(data, promise: promise)
+    }
+}
+
+@available(*, unavailable)
+extension PredictFastPath: Sendable {}
+
+/// The `Date` header value (RFC 9110 IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`),
+/// formatted at most once per second.
+final class HTTPDateCache: Sendable {
+    private let cached = Mutex<(second: Int, text: String)>((-1, ""))
+
+    /// The current date as a header value.
+    var current: String {
+        let now = Int(Date().timeIntervalSince1970)
+        return cached.withLock { cache in
+            if cache.second != now { cache = (now, Self.format(now)) }
+            return cache.text
+        }
+    }
+
+    private static let days = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]  // 1970-01-01 was a Thursday
+    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+    /// `secondsSince1970` as an IMF-fixdate (proleptic Gregorian calendar, UTC; the civil-from-days
+    /// algorithm of Howard Hinnant, "chrono-Compatible Low-Level Date Algorithms").
+    static func format(_ secondsSince1970: Int) -> String {
+        let days = secondsSince1970.floorDiv(86_400)
+        let seconds = secondsSince1970 - days * 86_400
+        let z = days + 719_468
+        let era = z.floorDiv(146_097)
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        let weekday = Self.days[((days % 7) + 7) % 7]
+        return "\(weekday), \(two(day)) \(months[month - 1]) \(year) \(two(seconds / 3600)):\(two(seconds % 3600 / 60)):\(two(seconds % 60)) GMT"
+    }
+}
+
+extension Int {
+    /// Division rounding toward negative infinity.
+    fileprivate func floorDiv(_ divisor: Int) -> Int {
+        let q = self / divisor
+        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? q - 1 : q
+    }
+}

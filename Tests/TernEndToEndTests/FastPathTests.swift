@@ -1,0 +1,216 @@
+import Foundation
+import Testing
+import TernTesting
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension EndToEnd {
+    /// The gateway's synchronous path for plain predictions (`PredictFastPath`) against the
+    /// Hummingbird path it shortcuts: same answers, HTTP/1.1 order kept when a client pipelines
+    /// requests that take different paths, `Connection: close` honoured. Raw TCP on loopback,
+    /// because HTTP client libraries neither pipeline nor show the framing.
+    @Suite(.serialized, .sharedServer())
+    struct FastPath {
+        private func deployed() async throws -> TestServer {
+            let server = try Shared.require()
+            try deployFixture("echo", on: server)
+            try await server.waitUntilLive("echo")
+            return server
+        }
+
+        /// A request with a `Content-Length` body (fast-path eligible).
+        private static func sized(_ body: String, path: String = "/echo", extra: String = "") -> String {
+            "POST \(path) HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\(extra)Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        }
+
+        /// The same with a chunked body (always the Hummingbird path).
+        private static func chunked(_ body: String, path: String = "/echo") -> String {
+            "POST \(path) HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + (body.isEmpty ? "" : String(body.utf8.count, radix: 16) + "\r\n\(body)\r\n") + "0\r\n\r\n"
+        }
+
+        @Test("pipelined requests on one connection are answered in order, whichever path each takes")
+        func pipelinedRequestsKeepTheirOrder() async throws {
+            let server = try await deployed()
+            let connection = try RawHTTPConnection(port: server.port)
+            defer { connection.close() }
+            // fast, Hummingbird (GET), Hummingbird (chunked), fast, fast, unknown path, fast: in one write.
+            try connection.send(
+                Self.sized(#"{"n":1}"#) + "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n" + Self.chunked(#"{"n":3}"#)
+                    + Self.sized(#"{"n":4}"#) + Self.sized(#"{"n":5}"#) + Self.sized("{}", path: "/nowhere")
+                    + Self.sized(#"{"n":7}"#))
+            var answers: [RawHTTPResponse] = []
+            for _ in 0..<7 { answers.append(try connection.readResponse()) }
+            #expect(answers.map(\.status) == [200, 200, 200, 200, 200, 404, 200])
+            #expect(answers[0].body == #"{"n":1}"#)
+            #expect(try jsonObject(answers[1].body)["api"] as? String == "echo")
+            #expect(answers[2].body == #"{"n":3}"#)
+            #expect(answers[3].body == #"{"n":4}"#)
+            #expect(answers[4].body == #"{"n":5}"#)
+            #expect(try errorObject(answers[5].body)["kind"] as? String == "not_found")
+            #expect(answers[6].body == #"{"n":7}"#)
+            let ids = answers.compactMap { $0.headers["x-request-id"] }
+            #expect(ids.count == 5 && Set(ids).count == 5)  // every prediction has its own id
+        }
+
+        @Test("a prediction gets the same answer on the fast path and on the Hummingbird path", arguments: [
+            (#"{"a":[1,2.5,"x"]}"#, 200), ("{bad", 400), ("", 400),
+        ])
+        func bothPathsAnswerAlike(body: String, status: Int) async throws {
+            let server = try await deployed()
+            let connection = try RawHTTPConnection(port: server.port)
+            defer { connection.close() }
+            try connection.send(Self.sized(body))
+            let fast = try connection.readResponse()
+            try connection.send(Self.chunked(body))
+            let normal = try connection.readResponse()
+            #expect(fast.status == status)
+            #expect(normal.status == status)
+            #expect(fast.body == normal.body)
+            for name in ["content-type", "content-length"] {
+                #expect(fast.headers[name] == normal.headers[name], "\(name)")
+            }
+            for answer in [fast, normal] {
+                #expect(answer.headers["x-request-id"]?.isEmpty == false)
+                #expect(answer.headers["date"]?.hasSuffix(" GMT") == true)
+            }
+            if status != 200 {
+                #expect(try errorObject(fast.body)["api"] as? String == "echo")
+            }
+        }
+
+        @Test("Connection: close gets its answer and then the connection is closed")
+        func connectionCloseIsHonoured() async throws {
+            let server = try await deployed()
+            let connection = try RawHTTPConnection(port: server.port)
+            defer { connection.close() }
+            try connection.send(Self.sized(#"{"last":true}"#, extra: "Connection: close\r\n"))
+            let answer = try connection.readResponse()
+            #expect(answer.status == 200)
+            #expect(answer.body == #"{"last":true}"#)
+            #expect(try connection.readUntilClosed(timeout: 5) == "")
+        }
+
+        @Test("the Date header is an IMF-fixdate within a few seconds of now")
+        func dateHeaderIsCurrent() async throws {
+            let server = try await deployed()
+            let connection = try RawHTTPConnection(port: server.port)
+            defer { connection.close() }
+            try connection.send(Self.sized("{}"))
+            let date = try #require(try connection.readResponse().headers["date"])
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.timeZone = TimeZone(identifier: "GMT")
+            formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+            let parsed = try #require(formatter.date(from: date))
+            #expect(abs(parsed.timeIntervalSinceNow) < 5)
+        }
+    }
+}
+
+/// One HTTP/1.1 response read off a raw connection.
+struct RawHTTPResponse {
+    var status: Int
+    /// Header names in lower case.
+    var headers: [String: String]
+    var body: String
+}
+
+/// A blocking TCP connection to 127.0.0.1 that writes request bytes as given and reads
+/// responses framed by `Content-Length` or chunked encoding (enough for these tests).
+final class RawHTTPConnection {
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+
+    struct Failure: Error, CustomStringConvertible { var description: String }
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { Glibc.close(fd); throw Failure(description: "connect failed") }
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    func close() { Glibc.close(fd) }
+
+    func send(_ text: String) throws {
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let sent = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard sent > 0 else { throw Failure(description: "send failed") }
+            bytes = bytes.dropFirst(sent)
+        }
+    }
+
+    /// Reads more bytes; false at end of stream.
+    private func fill() throws -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if count < 0 { throw Failure(description: "recv failed or timed out (errno \(errno))") }
+        buffer += chunk[..<count]
+        return count > 0
+    }
+
+    private func line() throws -> String {
+        while true {
+            if let end = buffer.indices.dropLast().first(where: { buffer[$0] == 13 && buffer[$0 + 1] == 10 }) {
+                let text = String(decoding: buffer[..<end], as: UTF8.self)
+                buffer.removeFirst(end + 2)
+                return text
+            }
+            guard try fill() else { throw Failure(description: "connection closed inside a line") }
+        }
+    }
+
+    private func bytes(_ count: Int) throws -> [UInt8] {
+        while buffer.count < count {
+            guard try fill() else { throw Failure(description: "connection closed inside a body") }
+        }
+        defer { buffer.removeFirst(count) }
+        return Array(buffer[..<count])
+    }
+
+    func readResponse() throws -> RawHTTPResponse {
+        let statusLine = try line().split(separator: " ")
+        guard statusLine.count >= 2, let status = Int(statusLine[1]) else {
+            throw Failure(description: "bad status line \(statusLine)")
+        }
+        var headers: [String: String] = [:]
+        while case let header = try line(), !header.isEmpty {
+            let parts = header.split(separator: ":", maxSplits: 1)
+            headers[parts[0].lowercased()] = parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces) : ""
+        }
+        var body: [UInt8] = []
+        if let length = headers["content-length"].flatMap(Int.init) {
+            body = try bytes(length)
+        } else if headers["transfer-encoding"] == "chunked" {
+            while let size = Int(try line(), radix: 16), size > 0 {
+                body += try bytes(size)
+                _ = try line()
+            }
+            _ = try line()
+        }
+        return RawHTTPResponse(status: status, headers: headers, body: String(decoding: body, as: UTF8.self))
+    }
+
+    /// What arrives until the server closes the connection (throws when `timeout` seconds pass).
+    func readUntilClosed(timeout: Int) throws -> String {
+        var limit = timeval(tv_sec: timeout, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        while try fill() {}
+        defer { buffer.removeAll() }
+        return String(decoding: buffer, as: UTF8.self)
+    }
+}
