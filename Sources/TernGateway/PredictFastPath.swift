@@ -135,12 +135,32 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             state = .idle
             let loop = context.eventLoop
             let bound = NIOLoopBound((handler: self, context: context), eventLoop: loop)
+            let gateway = self.gateway
+            // Runs on whichever thread has the answer: the HTTP connection's own, or the
+            // replica connection's (then one hop to this loop).
+            let deliver: @Sendable (GatewayAnswer) -> Void = { answer in
+                if loop.inEventLoop {
+                    bound.value.handler.finish(answer, context: bound.value.context)
+                } else {
+                    loop.execute { bound.value.handler.finish(answer, context: bound.value.context) }
+                }
+            }
             let admitted = trailers == nil ? router.leaseOrQueue(near: ObjectIdentifier(loop)) { result in
-                loop.execute { bound.value.handler.slotArrived(result, head: head, body: body, router: router, context: bound.value.context) }
+                // Called by the release that freed the slot, usually on the replica connection's
+                // loop: the frame goes out from there, without a hop to this connection's loop.
+                switch result {
+                case .success(let lease):
+                    Self.exchange(head, body: body, lease: lease, router: router, gateway: gateway, deliver: deliver)
+                case .failure(let error):
+                    let rejection = error as? GatewayRejection ?? GatewayRejection(
+                        status: 503, kind: "cancelled", message: "the request was cancelled while queued")
+                    deliver(GatewayResponder.errorAnswer(rejection, api: router.apiName))
+                }
             } : nil
             switch admitted {
             case .leased(let lease):
-                exchange(head, body: body, lease: lease, router: router, context: context)
+                state = .exchanging
+                Self.exchange(head, body: body, lease: lease, router: router, gateway: gateway, deliver: deliver)
             case .queued(let id):
                 state = .queued(id: id, router: router)
             case nil:  // refused, cold start or a timeout (or trailers): the normal path decides
@@ -200,32 +220,14 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: the exchange with the replica
 
-    /// The end of a wait in the queue: the slot (exchange now) or the failure that ended the
-    /// wait (answered in Tern's error shape, as the normal path would).
-    private func slotArrived(
-        _ result: Result<SlotLease, any Error>, head: HTTPRequest, body: ByteBuffer, router: APIRouter,
-        context: ChannelHandlerContext
+    /// Sends the `predict` frame of `head` and `body` on `lease`; when the replica answers (on the
+    /// replica connection's loop), returns the slot — which may start the next queued request's
+    /// exchange right there — and hands the client's answer to `deliver`. Touches no handler
+    /// state, so it runs on any thread.
+    private static func exchange(
+        _ head: HTTPRequest, body: ByteBuffer, lease: SlotLease, router: APIRouter, gateway: Gateway,
+        deliver: @escaping @Sendable (GatewayAnswer) -> Void
     ) {
-        guard active else {
-            if case .success(let lease) = result { router.release(lease, broken: false) }
-            return
-        }
-        switch result {
-        case .success(let lease):
-            exchange(head, body: body, lease: lease, router: router, context: context)
-        case .failure(let error):
-            state = .idle
-            let rejection = error as? GatewayRejection ?? GatewayRejection(
-                status: 503, kind: "cancelled", message: "the request was cancelled while queued")
-            write(GatewayResponder.errorAnswer(rejection, api: router.apiName), context: context)
-            resume(context: context)
-        }
-    }
-
-    private func exchange(
-        _ head: HTTPRequest, body: ByteBuffer, lease: SlotLease, router: APIRouter, context: ChannelHandlerContext
-    ) {
-        state = .exchanging
         let requestID = RequestID.next()
         let target = head.path ?? "/"
         let question = target.firstIndex(of: "?")
@@ -237,26 +239,29 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
                 contentType: head.headerFields[.contentType], headers: head.headerFields,
                 acceptsQuery: lease.connection.acceptsQuery, acceptsHeaders: lease.connection.acceptsHeaders),
             body: body)
-        let reply = context.eventLoop.makePromise(of: ReplicaFrame.self)
+        let reply = lease.connection.channel.eventLoop.makePromise(of: ReplicaFrame.self)
         lease.connection.send(frame, promise: reply)
-        let gateway = self.gateway
-        reply.futureResult.assumeIsolated().whenComplete { result in
-            let answer: GatewayAnswer
+        reply.futureResult.whenComplete { result in
             switch result {
             case .success(let frame):
                 router.release(lease, broken: false)
-                answer = GatewayResponder.answer(for: frame, api: router.apiName, requestID: requestID)
+                deliver(GatewayResponder.answer(for: frame, api: router.apiName, requestID: requestID))
             case .failure(let error):
                 router.release(lease, broken: true)
                 let failure = GatewayResponder.connectionFailure(
                     error, gateway: gateway, api: router.apiName, requestID: requestID)
-                answer = GatewayResponder.errorAnswer(failure, api: router.apiName, requestID: requestID)
+                deliver(GatewayResponder.errorAnswer(failure, api: router.apiName, requestID: requestID))
             }
-            self.state = .idle
-            guard self.active else { return }
-            self.write(answer, context: context)
-            self.resume(context: context)
         }
+    }
+
+    /// The answer of the fast-path request is here (on this connection's loop): write it and go on
+    /// with what was held meanwhile.
+    private func finish(_ answer: GatewayAnswer, context: ChannelHandlerContext) {
+        state = .idle
+        guard active else { return }
+        write(answer, context: context)
+        resume(context: context)
     }
 
     /// Writes `answer` as Hummingbird would: its fields, then `Content-Length` and `Date`.
