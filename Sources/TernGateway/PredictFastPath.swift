@@ -24,8 +24,12 @@ import Synchronization
 /// HTTP/1.1 keeps answers in request order. The fast path takes a request only when no earlier
 /// request of the connection is still with Hummingbird; while it waits for the replica, parts of
 /// later requests (a pipelining client) are held and the connection's reads paused, then
-/// replayed in order. A graceful-shutdown quiesce event is held the same way, so Hummingbird
-/// never closes a connection under a fast-path request.
+/// replayed in order. Inbound events and errors that arrive behind a fast-path request — the
+/// client's half-close (`ChannelEvent.inputClosed`), a graceful-shutdown quiesce, an HTTP parse
+/// error in bytes after the request — are held in the same order and delivered once it is
+/// answered, so Hummingbird, which reacts to them by closing the connection, never closes it
+/// under a fast-path request (cases found by an adversarial trial: answers lost to a half-close
+/// or to garbage pipelined behind a valid request).
 ///
 /// Measured effect: optimisation log item 9 in docs/benchmarks.md.
 final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
@@ -56,11 +60,9 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Requests passed to Hummingbird whose response has not been written to its `.end`.
     private var forwardedOpen = 0
     /// Parts read while a request is with the replica, replayed in order once it is answered.
-    private var held = Deque<HTTPRequestPart>()
+    private var held = Deque<Inbound>()
     /// A `read` asked for while a request was with the replica (reads pause meanwhile).
     private var readHeld = false
-    /// A quiesce event that arrived while a fast-path request was unanswered.
-    private var quiesceHeld = false
     /// Parts were passed to Hummingbird outside a read cycle: it needs a `channelReadComplete`.
     private var forwardedOutsideRead = false
     private var active = true
@@ -72,10 +74,17 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: inbound
 
+    /// What arrives from the client side of the pipeline, in order.
+    private enum Inbound {
+        case part(HTTPRequestPart)
+        case event(Any)
+        case error(any Error)
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
-        if isWaitingForAnswer {
-            held.append(part)
+        if isWaitingForAnswer || !held.isEmpty {
+            held.append(.part(part))
             return
         }
         handle(part, context: context)
@@ -90,11 +99,46 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent, isHoldingARequest {
-            quiesceHeld = true
+        deliver(.event(event), context: context)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        deliver(.error(error), context: context)
+    }
+
+    /// An event or error: held behind an unanswered fast-path request (and behind parts held
+    /// before it); a request still being collected goes to Hummingbird first, which then sees the
+    /// event after it, as it would have without the fast path.
+    private func deliver(_ item: Inbound, context: ChannelHandlerContext) {
+        if case .queued = state, case .event(let event) = item, event as? ChannelEvent == .inputClosed {
+            // The client ended its side while its request waits for a slot: taken as leaving, as
+            // proxies do (nginx's 499). Closing gives the place in the queue up (channelInactive);
+            // a request already with the replica is answered first instead.
+            context.close(promise: nil)
             return
         }
-        context.fireUserInboundEventTriggered(event)
+        if isWaitingForAnswer || !held.isEmpty {
+            held.append(item)
+            return
+        }
+        pass(item, context: context)
+    }
+
+    /// Passes a held or arriving event or error on (after the request being collected, if any).
+    private func pass(_ item: Inbound, context: ChannelHandlerContext) {
+        if case .collecting(let head, _, let body) = state {
+            forward(.head(head), context: context)
+            if body.readableBytes > 0 { forward(.body(body), context: context) }
+        }
+        if forwardedOutsideRead {  // Hummingbird takes parts in at `channelReadComplete`: before the event
+            forwardedOutsideRead = false
+            context.fireChannelReadComplete()
+        }
+        switch item {
+        case .event(let event): context.fireUserInboundEventTriggered(event)
+        case .error(let error): context.fireErrorCaught(error)
+        case .part(let part): handle(part, context: context)
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -106,13 +150,6 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
-    /// A fast-path request is being collected or is with the replica, or parts wait behind one.
-    private var isHoldingARequest: Bool {
-        switch state {
-        case .collecting, .queued, .exchanging: true
-        case .idle, .forwarding: !held.isEmpty
-        }
-    }
 
     private func handle(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
         switch (state, part) {
@@ -276,24 +313,22 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 
-    /// After an answer: replays held parts in order (stopping if one starts another exchange),
-    /// then lets reads and a held quiesce event through.
+    /// After an answer: replays what was held in order (stopping if a request starts another
+    /// exchange), then lets reads through.
     private func resume(context: ChannelHandlerContext) {
-        while let part = held.popFirst() {
-            handle(part, context: context)
-            if isWaitingForAnswer { return }
+        while !isWaitingForAnswer, let item = held.popFirst() {
+            switch item {
+            case .part(let part): handle(part, context: context)
+            case .event, .error: pass(item, context: context)
+            }
         }
         if forwardedOutsideRead {
             forwardedOutsideRead = false
             context.fireChannelReadComplete()
         }
-        if readHeld, context.channel.isWritable {
+        if readHeld, !isWaitingForAnswer, context.channel.isWritable {
             readHeld = false
             context.read()
-        }
-        if quiesceHeld, !isHoldingARequest {
-            quiesceHeld = false
-            context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
         }
     }
 

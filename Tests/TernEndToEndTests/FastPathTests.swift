@@ -93,6 +93,50 @@ extension EndToEnd {
             #expect(try connection.readUntilClosed(timeout: 5) == "")
         }
 
+        // Events and errors behind a fast-path request wait for its answer (cases from an
+        // adversarial trial, where Hummingbird closed the connection under the request).
+        @Test("a client that half-closes after its request still gets the answer, then the connection ends")
+        func halfCloseAfterTheRequestGetsTheAnswer() async throws {
+            let server = try await deployed()
+            let connection = try RawHTTPConnection(port: server.port)
+            defer { connection.close() }
+            try connection.send(Self.sized(#"{"half":1}"#) + Self.sized(#"{"half":2}"#))
+            connection.shutdownWrite()
+            let answers = [try connection.readResponse(), try connection.readResponse()]
+            #expect(answers.map(\.status) == [200, 200])
+            #expect(answers.map(\.body) == [#"{"half":1}"#, #"{"half":2}"#])
+            #expect(try connection.readUntilClosed(timeout: 5) == "")
+        }
+
+        @Test("bytes that do not parse, sent behind a valid request in the same write, get 400 after its answer", arguments: [
+            "BOGUS\u{1} / HTTP/1.1\r\n\r\n", "\r\n\r\nnot http at all",
+        ])
+        func garbageBehindARequestWaitsForItsAnswer(garbage: String) async throws {
+            let server = try await deployed()
+            let connection = try RawHTTPConnection(port: server.port)
+            defer { connection.close() }
+            try connection.send(Self.sized(#"{"ok":1}"#) + garbage)
+            let first = try connection.readResponse()
+            #expect(first.status == 200)
+            #expect(first.body == #"{"ok":1}"#)
+            let second = try connection.readResponse()
+            #expect(second.status == 400)
+            #expect(try connection.readUntilClosed(timeout: 5) == "")
+        }
+
+        @Test("a request with Connection: close pipelined behind a fast-path one: both answered, then the connection ends")
+        func connectionCloseBehindAFastRequest() async throws {
+            let server = try await deployed()
+            let connection = try RawHTTPConnection(port: server.port)
+            defer { connection.close() }
+            try connection.send(
+                Self.sized(#"{"n":1}"#) + Self.sized(#"{"n":2}"#, extra: "Connection: close\r\n") + Self.sized(#"{"n":3}"#))
+            let answers = [try connection.readResponse(), try connection.readResponse()]
+            #expect(answers.map(\.status) == [200, 200])
+            #expect(answers.map(\.body) == [#"{"n":1}"#, #"{"n":2}"#])
+            #expect(try connection.readUntilClosed(timeout: 5).isEmpty)
+        }
+
         @Test("the Date header is an IMF-fixdate within a few seconds of now")
         func dateHeaderIsCurrent() async throws {
             let server = try await deployed()
@@ -144,6 +188,9 @@ final class RawHTTPConnection {
     }
 
     func close() { Glibc.close(fd) }
+
+    /// Half-closes: the server reads end of stream, the connection stays open for answers.
+    func shutdownWrite() { _ = Glibc.shutdown(fd, Int32(SHUT_WR)) }
 
     func send(_ text: String) throws {
         var bytes = Array(text.utf8)[...]
