@@ -189,6 +189,19 @@ extension EndToEnd {
             try await server.waitUntil(timeout: 5, "the replica to be idle") { try await server.gatewayStatus("/timeout").inFlight == 0 }
         }
 
+        /// The endpoint's in-flight count once it equals `expected`, or its last value after `limit`.
+        private func inFlight(
+            of endpoint: String, on server: TestServer, reaching expected: Int, within limit: Duration
+        ) async throws -> Int {
+            var count = try await server.gatewayStatus(endpoint).inFlight
+            let deadline = ContinuousClock.now + limit
+            while count != expected && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+                count = try await server.gatewayStatus(endpoint).inFlight
+            }
+            return count
+        }
+
         @Test("a client queued in the gateway that disconnects gives its place up at once: in-flight drops to the 2 requests the replica holds, and its work never runs")
         func disconnectedClientLeavesTheGatewayQueue() async throws {
             // One process, one thread: one request runs, one is staged in the replica's socket
@@ -203,12 +216,7 @@ extension EndToEnd {
             }
             let abandoned = await LoadClient.post(url, body: sleepBody(5), timeout: .milliseconds(300))
             #expect(abandoned.status == 0, "the client should have given up: \(abandoned.summary)")
-            var inFlight = try await server.gatewayStatus("/trio").inFlight
-            let deadline = ContinuousClock.now + .seconds(1)
-            while inFlight != 2 && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(50))
-                inFlight = try await server.gatewayStatus("/trio").inFlight
-            }
+            let inFlight = try await inFlight(of: "/trio", on: server, reaching: 2, within: .seconds(1))
             #expect(inFlight == 2, "after the queued client left, the gateway counts \(inFlight) requests in flight")
             #expect(await first.value.status == 200)
             #expect(await second.value.status == 200)
@@ -241,12 +249,7 @@ extension EndToEnd {
             let abandoned = await LoadClient.post(url, body: sleepBody(1.5), timeout: .milliseconds(300))
             #expect(abandoned.status == 0, "the client should have given up: \(abandoned.summary)")
 
-            var inFlight = try await server.gatewayStatus("/pair").inFlight
-            let deadline = ContinuousClock.now + .seconds(1)
-            while inFlight != 1 && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(50))
-                inFlight = try await server.gatewayStatus("/pair").inFlight
-            }
+            let inFlight = try await inFlight(of: "/pair", on: server, reaching: 1, within: .seconds(1))
             #expect(inFlight == 1, "1 s after the client left, the gateway still counts \(inFlight) requests in flight")
             // Limit 2: one running plus this one fits only if the abandoned place was freed.
             let next = await LoadClient.post(url, body: sleepBody(0.1))
