@@ -157,6 +157,11 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             if forwardedOpen == 0, let (router, length) = candidate(head) {
                 state = .collecting(head: head, router: router, body: context.channel.allocator.buffer(capacity: length))
             } else {
+                if forwardedOpen == 0, expectsContinue(head) {
+                    // Hummingbird never answers `Expect: 100-continue`, so clients that send it
+                    // (curl does above 1 MiB) waited about a second before sending the body.
+                    context.writeAndFlush(wrapOutboundOut(.head(HTTPResponse(status: .continue))), promise: nil)
+                }
                 forward(.head(head), context: context)
             }
         case (.collecting(let head, let router, var body), .body(var chunk)):
@@ -233,6 +238,14 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     func channelReadComplete(context: ChannelHandlerContext) {
         forwardedOutsideRead = false
         context.fireChannelReadComplete()
+    }
+
+    /// True when `head` asks for `100 Continue` and a body the gateway will read (a declared
+    /// length over `--max-body-bytes` is refused with 413 without reading it).
+    private func expectsContinue(_ head: HTTPRequest) -> Bool {
+        guard head.headerFields[.expect]?.lowercased() == "100-continue" else { return false }
+        guard let declared = head.headerFields[.contentLength].flatMap(Int.init) else { return true }
+        return declared <= gateway.configuration.maxBodyBytes
     }
 
     /// The API and declared body length when `head` may take the fast path; nil otherwise. The

@@ -137,6 +137,22 @@ extension EndToEnd {
             #expect(try connection.readUntilClosed(timeout: 5).isEmpty)
         }
 
+        @Test("Expect: 100-continue gets 100 Continue before the body is sent, then the answer")
+        func expectContinueIsAnswered() async throws {
+            let server = try await deployed()
+            let connection = try RawHTTPConnection(port: server.port)
+            defer { connection.close() }
+            let body = #"{"expect":true}"#
+            try connection.send(
+                "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: \(body.utf8.count)\r\n\r\n")
+            let interim = try connection.readResponse()
+            #expect(interim.status == 100)
+            try connection.send(body)
+            let answer = try connection.readResponse()
+            #expect(answer.status == 200)
+            #expect(answer.body == body)
+        }
+
         @Test("the Date header is an IMF-fixdate within a few seconds of now")
         func dateHeaderIsCurrent() async throws {
             let server = try await deployed()
