@@ -33,6 +33,10 @@ struct DispatchState {
     var slots: [String: ReplicaSlots] = [:]
     var waiters: Deque<(id: UInt64, waiter: SlotWaiter)> = []
     var nextWaiterID: UInt64 = 0
+    /// `predictor.server_side_batching`, nil when off.
+    var batching: BatchingSpec?
+    /// The open batch (see `APIRouter+Batching.swift`); nil when batching is off.
+    var collector: BatchCollector<BatchEntry, ContinuousClock.Instant>?
 
     /// A new waiter id.
     mutating func waiterID() -> UInt64 {
@@ -68,13 +72,14 @@ struct DispatchState {
     }
 }
 
-/// A request queued for a slot: a task of the Hummingbird path, or a callback of the fast path
+/// Who gets a value that is not ready yet — a slot for a queued request, or the answer of a
+/// request collected into a batch: a task of the Hummingbird path, or a callback of the fast path
 /// (``PredictFastPath``, which has no task to suspend). Resumed exactly once, outside the lock.
-enum SlotWaiter: Sendable {
-    case task(CheckedContinuation<SlotLease, any Error>)
-    case callback(@Sendable (Result<SlotLease, any Error>) -> Void)
+enum Waiter<Value: Sendable>: Sendable {
+    case task(CheckedContinuation<Value, any Error>)
+    case callback(@Sendable (Result<Value, any Error>) -> Void)
 
-    func resume(_ result: Result<SlotLease, any Error>) {
+    func resume(_ result: Result<Value, any Error>) {
         switch self {
         case .task(let continuation): continuation.resume(with: result)
         case .callback(let callback): callback(result)
@@ -82,74 +87,82 @@ enum SlotWaiter: Sendable {
     }
 }
 
-/// Routing state of one API: its replicas' slot connections, the admission state machine and
-/// the queue of requests waiting for a slot. All I/O decisions come from ``AdmissionState``
-/// (and, with server-side batching, from ``BatchCollector``; see `APIRouter+Batching.swift`).
+/// A request (or a batch) queued for a slot.
+typealias SlotWaiter = Waiter<SlotLease>
+
+/// Routing state of one API: its replicas' slot connections, the admission state machine, the
+/// queue of requests waiting for a slot and, with server-side batching, the open batch. All I/O
+/// decisions come from ``AdmissionState`` and ``BatchCollector``; see `APIRouter+Batching.swift`.
 ///
-/// The dispatch state (``DispatchState``) sits behind a lock rather than in the actor, so that
-/// the gateway's synchronous fast path (``PredictFastPath``) can lease and return a slot on
-/// its event loop without a task; every decision that queues a request is taken in the same
-/// critical section as the queueing, so a release never finds the queue short. The batching
-/// state stays actor-isolated.
-actor APIRouter {
+/// The state (``DispatchState``) sits behind one lock rather than in an actor, so that the
+/// gateway's synchronous fast path (``PredictFastPath``) can lease and return a slot, or collect
+/// a request into a batch, on its event loop without a task; every decision that queues or
+/// collects a request is taken in the same critical section as the queueing, so a release never
+/// finds the queue short. Waiters are resumed outside the lock.
+final class APIRouter: Sendable {
     /// The API's name (for messages).
     let apiName: String
     /// Longest wait for a replica when scaling from zero (see ``GatewayConfiguration``).
     private let coldStartTimeout: Duration
     /// Called (without waiting) when a request arrives while the API has no replica.
     let wake: @Sendable (String) async -> Void
-    /// Admission, slots and queue; see the type's documentation.
+    /// Admission, slots, queue and open batch; see the type's documentation.
     let dispatch: Mutex<DispatchState>
-    /// `predictor.server_side_batching`, nil when off.
-    private(set) var batching: BatchingSpec?
-    /// The open batch; nil when batching is off.
-    var collector: BatchCollector<BatchEntry, ContinuousClock.Instant>?
-    /// Mirrors `batching != nil` for ``batchesRequests``, readable without entering the actor.
+    /// Mirrors `batching != nil` for ``batchesRequests``, readable without the lock.
     private let batchingFlag: Atomic<Bool>
+    /// Where batch timers run when the caller is not on an event loop.
+    let eventLoopGroup: any EventLoopGroup
 
-    init(spec: APISpec, coldStartTimeout: Duration, wake: @escaping @Sendable (String) async -> Void) {
+    /// Creates the router of `spec`'s API, with no replica yet.
+    /// - Parameters:
+    ///   - coldStartTimeout: longest wait of a request for the first replica (scale from zero).
+    ///   - wake: asks the autoscaler for a replica (called without waiting).
+    ///   - eventLoopGroup: runs `batch_interval` timers armed off an event loop.
+    init(
+        spec: APISpec, coldStartTimeout: Duration,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        wake: @escaping @Sendable (String) async -> Void
+    ) {
         self.apiName = spec.name
         self.coldStartTimeout = coldStartTimeout
         self.wake = wake
+        self.eventLoopGroup = eventLoopGroup
         var admission = AdmissionState(maxReplicaConcurrency: spec.autoscaling.maxReplicaConcurrency)
         admission.buffersColdStarts = spec.autoscaling.minReplicas == 0
-        self.dispatch = Mutex(DispatchState(
-            admission: admission, requestTimeout: spec.networking.requestTimeoutMs.map { .milliseconds($0) }))
         let batching = spec.predictor?.serverSideBatching
-        self.batching = batching
-        self.collector = Self.collector(for: batching)
+        self.dispatch = Mutex(DispatchState(
+            admission: admission, requestTimeout: spec.networking.requestTimeoutMs.map { .milliseconds($0) },
+            batching: batching, collector: Self.collector(for: batching)))
         self.batchingFlag = Atomic(batching != nil)
     }
 
     /// True when the API batches requests (``submit(_:)``) rather than leasing a slot per
-    /// request (``acquire()``). Read without entering the actor, so the other path stays fast.
-    nonisolated var batchesRequests: Bool { batchingFlag.load(ordering: .relaxed) }
+    /// request (``acquire()``). Read without the lock, so the other path stays fast.
+    var batchesRequests: Bool { batchingFlag.load(ordering: .relaxed) }
 
     /// `networking.request_timeout`: limit on queueing plus prediction, nil for none.
-    nonisolated var requestTimeout: Duration? { dispatch.withLock { $0.requestTimeout } }
+    var requestTimeout: Duration? { dispatch.withLock { $0.requestTimeout } }
     /// Requests running plus queued.
-    nonisolated var inFlight: Int { dispatch.withLock { $0.admission.inFlight } }
+    var inFlight: Int { dispatch.withLock { $0.admission.inFlight } }
     /// Replicas taking new requests.
-    nonisolated var readyReplicas: Int { dispatch.withLock { $0.admission.readyReplicas } }
+    var readyReplicas: Int { dispatch.withLock { $0.admission.readyReplicas } }
 
-    /// Applies the admission settings of `spec` (after a redeploy).
+    /// Applies the admission and batching settings of `spec` (after a redeploy); a batch still
+    /// open when batching changes is sent at once.
     func configure(_ spec: APISpec) {
-        dispatch.withLock { state in
+        let newBatching = spec.predictor?.serverSideBatching
+        let open = dispatch.withLock { state -> [BatchEntry]? in
             state.admission.maxReplicaConcurrency = spec.autoscaling.maxReplicaConcurrency
             state.admission.buffersColdStarts = spec.autoscaling.minReplicas == 0
             state.requestTimeout = spec.networking.requestTimeoutMs.map { .milliseconds($0) }
+            guard newBatching != state.batching else { return nil }
+            let open = state.collector?.flushNow()
+            state.batching = newBatching
+            state.collector = Self.collector(for: newBatching)
+            return open
         }
-        let newBatching = spec.predictor?.serverSideBatching
-        if newBatching != batching {
-            if let open = collector?.flushNow() { send(open) }
-            setBatching(newBatching)
-        }
-    }
-
-    private func setBatching(_ spec: BatchingSpec?) {
-        batching = spec
-        collector = Self.collector(for: spec)
-        batchingFlag.store(spec != nil, ordering: .relaxed)
+        batchingFlag.store(newBatching != nil, ordering: .relaxed)
+        if let open { send(open) }
     }
 
     private static func collector(for spec: BatchingSpec?) -> BatchCollector<BatchEntry, ContinuousClock.Instant>? {
@@ -159,7 +172,7 @@ actor APIRouter {
     /// Reserves a slot, waiting in the queue when all are busy.
     /// - Throws: ``GatewayRejection`` (503) when no replica is ready or the API is at its limit;
     ///   `CancellationError` when the waiting task is cancelled.
-    nonisolated func acquire() async throws -> SlotLease {
+    func acquire() async throws -> SlotLease {
         try await lease { $0.admit() }
     }
 
@@ -176,7 +189,7 @@ actor APIRouter {
     /// with nothing changed, when the request needs the normal path: admission would refuse it
     /// or wake the API from zero, or the API has a `request_timeout` (whose timer is the task
     /// path's). Admission and queueing are one decision under the lock, as in ``lease(_:)``.
-    nonisolated func leaseOrQueue(
+    func leaseOrQueue(
         near loop: ObjectIdentifier?, callback: @escaping @Sendable (Result<SlotLease, any Error>) -> Void
     ) -> FastLease? {
         dispatch.withLock { state in
@@ -198,15 +211,8 @@ actor APIRouter {
 
     /// Takes a queued request out of the queue (its client went away); its waiter gets
     /// `CancellationError`. Nothing happens if it already has a slot.
-    nonisolated func cancelWaiting(_ id: UInt64) {
+    func cancelWaiting(_ id: UInt64) {
         removeWaiter(id, error: CancellationError())
-    }
-
-    /// What an admission decision taken under the lock came to.
-    private enum Outcome {
-        case leased(SlotLease)
-        case rejected(AdmissionState.RejectReason)
-        case queued(wake: Bool, timeout: Duration?)
     }
 
     /// Takes the admission decision `decide` under the lock and acts on it: hands out the
@@ -214,53 +220,73 @@ actor APIRouter {
     /// section as the decision.
     /// - Throws: ``GatewayRejection`` (503: refused, or queued past `request_timeout` /
     ///   the cold-start limit); `CancellationError` when the waiting task is cancelled.
-    nonisolated func lease(
+    func lease(
         _ decide: @escaping @Sendable (inout AdmissionState) -> AdmissionState.Decision
     ) async throws -> SlotLease {
         let loop = Self.currentLoop
         let id = dispatch.withLock { $0.waiterID() }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                let outcome: Outcome = dispatch.withLock { state in
-                    switch decide(&state.admission) {
-                    case .dispatch(let replicaID):
-                        return .leased(state.slot(of: replicaID, near: loop))
-                    case .reject(let reason):
-                        return .rejected(reason)
-                    case .enqueue:
-                        state.waiters.append((id, .task(continuation)))
-                        return .queued(wake: false, timeout: state.requestTimeout)
-                    case .enqueueAndWake:
-                        state.waiters.append((id, .task(continuation)))
-                        return .queued(wake: true, timeout: coldStartTimeout)
-                    }
-                }
-                switch outcome {
-                case .leased(let lease):
-                    continuation.resume(returning: lease)
-                case .rejected(let reason):
-                    continuation.resume(throwing: rejection(reason))
-                case .queued(let wakes, let timeout):
-                    if wakes { Task { [wake, apiName] in await wake(apiName) } }
-                    if let timeout {
-                        let expiry = wakes
-                            ? GatewayRejection(
-                                status: 503, kind: "cold_start_timeout",
-                                message: "API \(apiName) had no ready replica within the cold-start limit of \(coldStartTimeout); check `tern logs \(apiName)`",
-                                retryAfter: 5)
-                            : GatewayRejection(
-                                status: 503, kind: "queue_timeout",
-                                message: "the request waited in the queue of API \(apiName) past its request_timeout; retry later",
-                                retryAfter: 1)
-                        Task {
-                            try? await Task.sleep(for: timeout)
-                            self.removeWaiter(id, error: expiry)
-                        }
-                    }
+                switch lease(id: id, near: loop, decide, waiter: .task(continuation)) {
+                case .success(let lease)?: continuation.resume(returning: lease)
+                case .failure(let rejection)?: continuation.resume(throwing: rejection)
+                case nil: break  // queued: resumed with a slot or a failure
                 }
             }
         } onCancel: {
             removeWaiter(id, error: CancellationError())
+        }
+    }
+
+    /// The decision of ``lease(_:)`` for callers with or without a task: the reserved slot, the
+    /// rejection, or nil when `waiter` was queued under `id` (its `request_timeout` or cold-start
+    /// timer armed); then `waiter` is resumed once, with a slot or the failure that ended the wait.
+    func lease(
+        id: UInt64, near loop: ObjectIdentifier?, _ decide: (inout AdmissionState) -> AdmissionState.Decision,
+        waiter: SlotWaiter
+    ) -> Result<SlotLease, GatewayRejection>? {
+        enum Outcome {
+            case leased(SlotLease)
+            case rejected(AdmissionState.RejectReason)
+            case queued(wake: Bool, timeout: Duration?)
+        }
+        let outcome: Outcome = dispatch.withLock { state in
+            switch decide(&state.admission) {
+            case .dispatch(let replicaID):
+                return .leased(state.slot(of: replicaID, near: loop))
+            case .reject(let reason):
+                return .rejected(reason)
+            case .enqueue:
+                state.waiters.append((id, waiter))
+                return .queued(wake: false, timeout: state.requestTimeout)
+            case .enqueueAndWake:
+                state.waiters.append((id, waiter))
+                return .queued(wake: true, timeout: coldStartTimeout)
+            }
+        }
+        switch outcome {
+        case .leased(let lease):
+            return .success(lease)
+        case .rejected(let reason):
+            return .failure(rejection(reason))
+        case .queued(let wakes, let timeout):
+            if wakes { Task { [wake, apiName] in await wake(apiName) } }
+            if let timeout {
+                let expiry = wakes
+                    ? GatewayRejection(
+                        status: 503, kind: "cold_start_timeout",
+                        message: "API \(apiName) had no ready replica within the cold-start limit of \(coldStartTimeout); check `tern logs \(apiName)`",
+                        retryAfter: 5)
+                    : GatewayRejection(
+                        status: 503, kind: "queue_timeout",
+                        message: "the request waited in the queue of API \(apiName) past its request_timeout; retry later",
+                        retryAfter: 1)
+                Task {
+                    try? await Task.sleep(for: timeout)
+                    self.removeWaiter(id, error: expiry)
+                }
+            }
+            return nil
         }
     }
 
@@ -273,7 +299,7 @@ actor APIRouter {
     }
 
     /// The 503 for a request that admission refused.
-    nonisolated func rejection(_ reason: AdmissionState.RejectReason) -> GatewayRejection {
+    func rejection(_ reason: AdmissionState.RejectReason) -> GatewayRejection {
         switch reason {
         case .noReadyReplica:
             GatewayRejection(
@@ -290,7 +316,7 @@ actor APIRouter {
 
     /// Returns a slot. With `broken`, the connection is dropped instead of reused. Synchronous:
     /// the fast path calls it on its event loop.
-    nonisolated func release(_ lease: SlotLease, broken: Bool) {
+    func release(_ lease: SlotLease, broken: Bool) {
         let loop = Self.currentLoop
         if let handover = dispatch.withLock({ $0.release(lease, broken: broken, near: loop) }) {
             handover.waiter.resume(.success(handover.lease))
@@ -302,7 +328,7 @@ actor APIRouter {
     /// Without a `request_timeout`, each connection gives ``ReplicaConnection/pipelineDepth``
     /// slots (a request staged behind the running one cannot expire); with one, a single slot,
     /// so that requests wait in the gateway, where a queue timeout can still answer 503.
-    nonisolated func attach(replicaID: String, connections: [ReplicaConnection]) {
+    func attach(replicaID: String, connections: [ReplicaConnection]) {
         let handovers = dispatch.withLock { state in
             var replicaSlots = ReplicaSlots(
                 connections: connections, depth: state.requestTimeout == nil ? ReplicaConnection.pipelineDepth : 1)
@@ -321,7 +347,7 @@ actor APIRouter {
 
     /// Takes a replica out of balancing, waits up to `grace` for its running requests, then
     /// closes its connections.
-    nonisolated func detach(replicaID: String, grace: Duration) async {
+    func detach(replicaID: String, grace: Duration) async {
         guard let stranded = dispatch.withLock({ state in
             state.slots[replicaID] == nil ? nil : state.admission.beginDrain(replicaID: replicaID)
         }) else { return }
@@ -340,11 +366,11 @@ actor APIRouter {
     /// Closes the router for good (the API was deleted): queued requests get 503 at once, running
     /// ones may finish within `grace`, then every connection closes.
     func close(grace: Duration) async {
-        let (queued, replicaIDs) = dispatch.withLock { state in
+        let (queued, replicaIDs, open) = dispatch.withLock { state in
             state.admission.buffersColdStarts = false
-            return (state.waiters.count, Array(state.slots.keys))
+            return (state.waiters.count, Array(state.slots.keys), state.collector?.flushNow())
         }
-        if let open = collector?.flushNow() { send(open) }  // now rather than at its deadline
+        if let open { send(open) }  // now rather than at its deadline
         failWaiters(count: queued)
         await withTaskGroup(of: Void.self) { group in
             for id in replicaIDs {
@@ -355,7 +381,7 @@ actor APIRouter {
 
     /// A replica failed to start: without a ready replica, requests held for it get 503 now
     /// rather than at the cold-start limit (C16).
-    nonisolated func failHeldRequests(because message: String) {
+    func failHeldRequests(because message: String) {
         let held = dispatch.withLock { state -> [SlotWaiter] in
             guard state.admission.readyReplicas == 0, !state.waiters.isEmpty else { return [] }
             var held: [SlotWaiter] = []
@@ -371,7 +397,7 @@ actor APIRouter {
         for waiter in held { waiter.resume(.failure(rejection)) }
     }
 
-    private nonisolated func failWaiters(count: Int) {
+    private func failWaiters(count: Int) {
         let failed = dispatch.withLock { state -> [SlotWaiter] in
             var failed: [SlotWaiter] = []
             for _ in 0..<min(count, state.waiters.count) {
@@ -389,7 +415,7 @@ actor APIRouter {
     }
 
     /// Fails a still-queued waiter (timeout or cancellation); a waiter already served is left alone.
-    private nonisolated func removeWaiter(_ id: UInt64, error: any Error) {
+    private func removeWaiter(_ id: UInt64, error: any Error) {
         let removed = dispatch.withLock { state -> SlotWaiter? in
             guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
             state.admission.cancelQueued()

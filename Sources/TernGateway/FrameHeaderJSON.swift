@@ -393,6 +393,82 @@ extension ReplicaResponseHeader {
     }
 }
 
+extension BatchResponseHeader {
+    /// Reads the header of the answer to a `predict_batch` frame from its JSON bytes: the same
+    /// fields, defaults and failures as decoding it with `JSONDecoder` (see ``FrameHeaderJSON``
+    /// for the few malformed documents that differ). The gateway reads one per batch, on the
+    /// path every request of the batch waits on.
+    /// - Throws: ``FrameHeaderJSON/SyntaxError`` when the bytes are not a JSON object, a `status`
+    ///   (of the header or of an item) is missing, or a known field has the wrong type.
+    init(parsing header: ByteBuffer) throws(FrameHeaderJSON.SyntaxError) {
+        let parsed = header.withUnsafeReadableBytes { bytes in
+            Result { () throws(FrameHeaderJSON.SyntaxError) in
+                var reader = FrameHeaderJSON.Reader(bytes)
+                reader.skipByteOrderMark()
+                let header = try Self(reading: &reader)
+                try reader.finish()
+                return header
+            }
+        }
+        self = try parsed.get()
+    }
+
+    private init(reading reader: inout FrameHeaderJSON.Reader) throws(FrameHeaderJSON.SyntaxError) {
+        var status: Int?
+        var error: ReplicaResponseHeader.ErrorInfo?
+        var items: [Item]?
+        var seen = (error: false, items: false)  // the first of duplicated keys wins, as in Foundation
+        try reader.readObject { (reader, key) throws(FrameHeaderJSON.SyntaxError) in
+            if key.isEqual(to: "status"), status == nil {
+                status = try reader.readInteger()
+            } else if key.isEqual(to: "error"), !seen.error {
+                seen.error = true
+                error = try reader.readNull() ? nil : try ReplicaResponseHeader.ErrorInfo(reading: &reader)
+            } else if key.isEqual(to: "items"), !seen.items {
+                seen.items = true
+                if try !reader.readNull() {
+                    var read: [Item] = []
+                    try reader.readArray { (reader) throws(FrameHeaderJSON.SyntaxError) in read.append(try Item(reading: &reader)) }
+                    items = read
+                }
+            } else {
+                try reader.skipValue()
+            }
+        }
+        guard let status else { throw FrameHeaderJSON.SyntaxError(offset: reader.offset, reason: "the header has no status") }
+        self.init(status: status, error: error, items: items)
+    }
+}
+
+extension BatchResponseHeader.Item {
+    /// Reads one item: `{"status":…,"content_type":…,"length":…}` or `{"status":…,"error":{…}}`.
+    fileprivate init(reading reader: inout FrameHeaderJSON.Reader) throws(FrameHeaderJSON.SyntaxError) {
+        var status: Int?
+        var item = Self(status: 0)
+        var seen: UInt8 = 0  // bit per optional field already read
+        func first(_ field: UInt8) -> Bool {
+            defer { seen |= 1 << field }
+            return seen & (1 << field) == 0
+        }
+        try reader.readObject { (reader, key) throws(FrameHeaderJSON.SyntaxError) in
+            if key.isEqual(to: "status"), status == nil {
+                status = try reader.readInteger()
+            } else if key.isEqual(to: "content_type"), first(0) {
+                item.contentType = try reader.readNull() ? nil : try reader.readString()
+            } else if key.isEqual(to: "length"), first(1) {
+                item.length = try reader.readNull() ? nil : try reader.readInteger()
+            } else if key.isEqual(to: "error"), first(2) {
+                item.error = try reader.readNull() ? nil : try ReplicaResponseHeader.ErrorInfo(reading: &reader)
+            } else {
+                try reader.skipValue()
+            }
+        }
+        guard let status else { throw FrameHeaderJSON.SyntaxError(offset: reader.offset, reason: "an item has no status") }
+        item.status = status
+        self = item
+    }
+}
+
 extension ReplicaResponseHeader.ErrorInfo {
     /// Reads `{"kind":…,"message":…}` (both required, other keys skipped).
     init(reading reader: inout FrameHeaderJSON.Reader) throws(FrameHeaderJSON.SyntaxError) {

@@ -122,11 +122,11 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
             table.endpoints[spec.networking.endpoint] = spec.name
             if let router = table.routers[spec.name] { return router }
             table.routers[spec.name] = APIRouter(
-                spec: spec, coldStartTimeout: configuration.coldStartTimeout,
+                spec: spec, coldStartTimeout: configuration.coldStartTimeout, eventLoopGroup: eventLoopGroup,
                 wake: { [weak self] api in await self?.scaling.withLock { $0 }?.awaken(api: api) })
             return nil
         }
-        await existing?.configure(spec)
+        existing?.configure(spec)
     }
 
     public func removeRoute(api: String) async {

@@ -122,16 +122,14 @@ struct GatewayResponder: HTTPResponder {
         let item = BatchRequest(
             requestID: requestID, path: request.uri.path, contentType: request.headers[.contentType],
             query: request.uri.query, headers: request.headers, body: body)
-        let answer: BatchAnswer
+        let answer: Result<BatchAnswer, any Error>
         do {
             if let timeout = router.requestTimeout {
                 let submission = Task { try await router.submit(item) }
-                answer = try await value(of: submission, timeout: max(timeout - admitted.duration(to: .now), .zero))
+                answer = .success(try await value(of: submission, timeout: max(timeout - admitted.duration(to: .now), .zero)))
             } else {
-                answer = try await router.submit(item)
+                answer = .success(try await router.submit(item))
             }
-        } catch let rejection as GatewayRejection {
-            return Self.error(rejection, api: api)
         } catch is DeadlineExceeded {
             // Its batch still runs (or waits for a slot); this request's answer is discarded.
             return Self.error(
@@ -139,17 +137,28 @@ struct GatewayResponder: HTTPResponder {
                 message: "the request took longer than API \(api)'s networking.request_timeout, waiting for or running in a batch (request \(requestID))",
                 api: api, headers: [.requestID: requestID])
         } catch {
-            return Self.error(
-                Self.connectionFailure(error, gateway: gateway, api: api, requestID: requestID), api: api,
-                requestID: requestID)
+            answer = .failure(error)
         }
-        switch answer {
-        case .reply(let status, let contentType, let body):
-            return Response(
-                status: .init(code: status), headers: [.contentType: contentType, .requestID: requestID],
-                body: .init(byteBuffer: body))
-        case .failure(let status, let kind, let message):
-            return Self.error(status: status, kind: kind, message: message, api: api, headers: [.requestID: requestID])
+        return Self.answer(for: answer, gateway: gateway, api: api, requestID: requestID).response
+    }
+
+    /// What a request collected into a batch gets as its answer: its own reply from the replica
+    /// (status, content type, body, `X-Request-ID`), or in Tern's error shape its item's error, the
+    /// admission's rejection, or the failure of the replica connection that ran its batch. Shared
+    /// by this responder and ``PredictFastPath``.
+    static func answer(
+        for result: Result<BatchAnswer, any Error>, gateway: Gateway, api: String, requestID: String
+    ) -> GatewayAnswer {
+        switch result {
+        case .success(.reply(let status, let contentType, let body)):
+            return GatewayAnswer(
+                status: status, headers: [.contentType: contentType, .requestID: requestID], body: body)
+        case .success(.failure(let status, let kind, let message)):
+            return errorAnswer(status: status, kind: kind, message: message, api: api, headers: [.requestID: requestID])
+        case .failure(let rejection as GatewayRejection):
+            return errorAnswer(rejection, api: api)
+        case .failure(let error):
+            return errorAnswer(connectionFailure(error, gateway: gateway, api: api, requestID: requestID), api: api, requestID: requestID)
         }
     }
 

@@ -100,8 +100,7 @@ enum PredictBatch {
         func bad(_ message: String) -> [BatchAnswer] {
             everyone(.failure(status: 502, kind: "bad_replica_response", message: message))
         }
-        guard let header = try? JSONDecoder().decode(BatchResponseHeader.self, from: Data(reply.header.readableBytesView))
-        else { return bad("the replica sent an unreadable response header to a batch") }
+        guard let header = try? BatchResponseHeader(parsing: reply.header) else { return bad("the replica sent an unreadable response header to a batch") }
         guard let items = header.items else {
             if let failure = header.error {
                 return everyone(.failure(status: header.status, kind: failure.kind, message: failure.message))

@@ -6,13 +6,14 @@ import NIOHTTPTypes
 /// The gateway's synchronous path for the common prediction, in each HTTP connection's channel
 /// pipeline (after HTTP/1 parsing, before Hummingbird's request handling).
 ///
-/// A `POST` to the endpoint of an API that neither batches nor has a `request_timeout`, with a
-/// `Content-Length` body of at most ``maxBody`` bytes, is answered here when the API has a free
-/// slot or room in its queue (``APIRouter/leaseOrQueue(near:callback:)``, the same admission
-/// and the same queue as the normal path): the body is collected, the `predict` frame is written
-/// to the replica connection and the response is written from the replica's answer, all in NIO
-/// callbacks on the connection's event loop, with no Swift task, async stream or actor hop per
-/// request. Everything else — other methods and paths, batching, timeouts, chunked or large
+/// A `POST` to the endpoint of an API without a `request_timeout`, with a `Content-Length` body
+/// of at most ``maxBody`` bytes, is answered here when the API has a free slot or room in its
+/// queue (``APIRouter/leaseOrQueue(near:callback:)``, the same admission and the same queue as
+/// the normal path): the body is collected, the `predict` frame is written to the replica
+/// connection and the response is written from the replica's answer, all in NIO callbacks on the
+/// connection's event loop, with no Swift task, async stream or actor hop per request. With
+/// server-side batching the request joins the open batch instead (``APIRouter/collect(_:callback:)``)
+/// and is answered from its item of the batch's reply. Everything else — other methods and paths, timeouts, chunked or large
 /// bodies, `Expect`, `Connection: close`, and any request admission refuses or that must wake
 /// the API from zero — goes to Hummingbird and ``GatewayResponder`` unchanged, which remains the
 /// reference behaviour: both paths build the frame with ``ReplicaFrame/predictHeader(requestID:path:query:contentType:headers:acceptsQuery:acceptsHeaders:)``
@@ -185,6 +186,16 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
                     loop.execute { bound.value.handler.finish(answer, context: bound.value.context) }
                 }
             }
+            if router.batchesRequests {
+                if trailers == nil, Self.collect(head, body: body, router: router, gateway: gateway, deliver: deliver) {
+                    state = .exchanging  // in the open batch: answered when the batch is
+                } else {
+                    forward(.head(head), context: context)
+                    if body.readableBytes > 0 { forward(.body(body), context: context) }
+                    forward(.end(trailers), context: context)
+                }
+                return
+            }
             let admitted = trailers == nil ? router.leaseOrQueue(near: ObjectIdentifier(loop)) { result in
                 // Called by the release that freed the slot, usually on the replica connection's
                 // loop: the frame goes out from there, without a hop to this connection's loop.
@@ -248,8 +259,8 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The API and declared body length when `head` may take the fast path; nil otherwise. The
     /// conditions mirror ``GatewayResponder/respond(to:context:)``: the path is an API's endpoint
-    /// (not `/healthz`, not a TrafficSplitter's), the method `POST`, the API neither batches nor
-    /// has a `request_timeout` (checked again with the lease).
+    /// (not `/healthz`, not a TrafficSplitter's) and the method `POST`; the API has no
+    /// `request_timeout` (checked with the lease or the collection, whose timer is the task path's).
     private func candidate(_ head: HTTPRequest) -> (APIRouter, Int)? {
         let fields = head.headerFields
         guard head.method == .post,
@@ -261,7 +272,7 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         else { return nil }
         let path = target.firstIndex(of: "?").map { String(target[..<$0]) } ?? target
         guard path != "/healthz", gateway.split(forPath: path) == nil,
-              let router = gateway.router(forPath: path), !router.batchesRequests
+              let router = gateway.router(forPath: path)
         else { return nil }
         return (router, length)
     }
@@ -277,13 +288,10 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         deliver: @escaping @Sendable (GatewayAnswer) -> Void
     ) {
         let requestID = RequestID.next()
-        let target = head.path ?? "/"
-        let question = target.firstIndex(of: "?")
+        let (path, query) = pathAndQuery(of: head)
         let frame = ReplicaFrame(
             header: ReplicaFrame.predictHeader(
-                requestID: requestID,
-                path: question.map { String(target[..<$0]) } ?? target,
-                query: question.map { String(target[target.index(after: $0)...]) },
+                requestID: requestID, path: path, query: query,
                 contentType: head.headerFields[.contentType], headers: head.headerFields,
                 acceptsQuery: lease.connection.acceptsQuery, acceptsHeaders: lease.connection.acceptsHeaders),
             body: body)
@@ -300,6 +308,30 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
                     error, gateway: gateway, api: router.apiName, requestID: requestID)
                 deliver(GatewayResponder.errorAnswer(failure, api: router.apiName, requestID: requestID))
             }
+        }
+    }
+
+    /// The request target split at its `?`: the path, and the raw query if there is one.
+    private static func pathAndQuery(of head: HTTPRequest) -> (path: String, query: String?) {
+        let target = head.path ?? "/"
+        guard let question = target.firstIndex(of: "?") else { return (target, nil) }
+        return (String(target[..<question]), String(target[target.index(after: question)...]))
+    }
+
+    /// Collects the request into its API's open batch (server-side batching) when admission lets
+    /// it in without a wake or a `request_timeout`; `deliver` gets its answer once the batch ran.
+    /// Returns false, with nothing changed, when the request needs the normal path.
+    private static func collect(
+        _ head: HTTPRequest, body: ByteBuffer, router: APIRouter, gateway: Gateway,
+        deliver: @escaping @Sendable (GatewayAnswer) -> Void
+    ) -> Bool {
+        let requestID = RequestID.next()
+        let (path, query) = pathAndQuery(of: head)
+        let request = BatchRequest(
+            requestID: requestID, path: path, contentType: head.headerFields[.contentType], query: query,
+            headers: head.headerFields, body: body)
+        return router.collect(request) { result in
+            deliver(GatewayResponder.answer(for: result, gateway: gateway, api: router.apiName, requestID: requestID))
         }
     }
 

@@ -65,6 +65,29 @@ extension EndToEnd {
             #expect(response.elapsed < .milliseconds(1_500), "answered after \(response.elapsed)")
         }
 
+        @Test("requests on the fast path (Content-Length) and on the Hummingbird path (chunked) join the same batch")
+        func bothGatewayPathsJoinOneBatch() async throws {
+            let server = try await deployedBatchEcho()
+            // Four connections, two of each kind, sent well within the 200 ms interval: one batch of four.
+            let connections = try (0..<4).map { _ in try RawHTTPConnection(port: server.port) }
+            defer { for connection in connections { connection.close() } }
+            for (index, connection) in connections.enumerated() {
+                let body = #"{"n":\#(index)}"#
+                let head = "POST /batch-echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                try connection.send(index % 2 == 0
+                    ? head + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
+                    : head + "Transfer-Encoding: chunked\r\n\r\n" + String(body.utf8.count, radix: 16) + "\r\n\(body)\r\n0\r\n\r\n")
+            }
+            for (index, connection) in connections.enumerated() {
+                let response = try connection.readResponse()
+                #expect(response.status == 200, "request \(index): \(response.body)")
+                let answer = try jsonObject(response.body)
+                #expect((answer["echo"] as? [String: Any])?["n"] as? Int == index, "request \(index): \(response.body)")
+                #expect(answer["batch"] as? Int == 4, "request \(index): \(response.body)")
+                #expect(response.headers["x-request-id"]?.isEmpty == false)
+            }
+        }
+
         @Test("a predictor returning the wrong number of answers fails every request of that batch with 500 invalid_response")
         func wrongLengthFailsTheWholeBatch() async throws {
             let server = try await deployedBatchEcho()

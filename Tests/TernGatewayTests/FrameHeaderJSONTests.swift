@@ -118,6 +118,52 @@ import Testing
         #expect(header.contentType == "application/json")
     }
 
+    // MARK: the answer to a predict_batch frame
+
+    /// What a batch answer header decodes to, comparable.
+    private struct BatchFields: Equatable {
+        var status: Int, error: [String]?, items: [[String?]]?
+        init(_ h: BatchResponseHeader) {
+            status = h.status
+            error = h.error.map { [$0.kind, $0.message] }
+            items = h.items?.map { [String($0.status), $0.contentType, $0.length.map(String.init), $0.error?.kind, $0.error?.message] }
+        }
+    }
+
+    private func directBatch(_ json: String) -> BatchFields? {
+        (try? BatchResponseHeader(parsing: ByteBuffer(string: json))).map(BatchFields.init)
+    }
+
+    private func foundationBatch(_ json: String) -> BatchFields? {
+        (try? JSONDecoder().decode(BatchResponseHeader.self, from: Data(json.utf8))).map(BatchFields.init)
+    }
+
+    /// Batch answers the runtime sends, and odd but valid ones: read as Foundation reads them.
+    @Test(arguments: [
+        #"{"id":1,"status":200,"items":[{"status":200,"content_type":"application/json","length":8},{"status":400,"error":{"kind":"bad_payload","message":"m"}}],"timing":{"predict_us":120}}"#,
+        #"{"id":1,"status":400,"error":{"kind":"invalid_batch","message":"no items"}}"#,
+        #"{"status":200,"items":[]}"#, #"{"status":200,"items":null,"error":null}"#,
+        #"{"status":200,"items":[{"status":200,"length":null,"content_type":null,"error":null,"x":[1]}]}"#,
+        #"{"status":200,"items":[{"status":201,"status":500,"length":2,"length":3}],"items":[{"status":1}]}"#,
+        #"{"status":2e2,"items":[{"status":200.0,"length":1e1}]}"#,
+    ])
+    func readsBatchAnswersAsFoundationDoes(json: String) throws {
+        let expected = try #require(foundationBatch(json), "Foundation rejects \(json)")
+        #expect(directBatch(json) == expected)
+    }
+
+    /// Missing or mistyped fields: both reject (every request of the batch gets 502).
+    @Test(arguments: [
+        "", "{}", #"{"items":[]}"#, #"{"status":200,"items":[{"length":1}]}"#, #"{"status":200,"items":{}}"#,
+        #"{"status":200,"items":[{"status":200,"length":"8"}]}"#, #"{"status":200,"items":[1]}"#,
+        #"{"status":200,"items":[{"status":200,"error":{"kind":"k"}}]}"#, #"{"status":200,"items":[{"status":200}"#,
+        #"{"status":200,"items":[{"status":200},]}"#.replacingOccurrences(of: ",]", with: ",x]"),
+    ])
+    func rejectsBatchAnswersFoundationRejects(json: String) {
+        #expect(foundationBatch(json) == nil)
+        #expect(directBatch(json) == nil)
+    }
+
     // MARK: writing
 
     @Test(arguments: [
