@@ -3,9 +3,12 @@ socketpair in this process, fed pipelined `predict` frames (two in flight, as th
 them) by a forked client; prints the worker's CPU time per request.
 
 Usage (from the repository root, with the README's .venv):
-    .venv/bin/python bench/runtime_overhead.py [PROJECT_DIR] [REQUESTS]
+    .venv/bin/python bench/runtime_overhead.py [--batch N] [PROJECT_DIR] [REQUESTS]
 PROJECT_DIR defaults to a predictor that returns a constant (the runtime's own overhead); pass
 examples/iris-classifier for a real model (its model.pkl must exist: examples/iris-classifier/train.py).
+With --batch N the frames are `predict_batch` frames of N requests each, one in flight at a time
+(as the gateway sends a full batch when every client waits in it); pass
+examples/batching-iris for the real model (its predict takes lists). REQUESTS counts requests.
 """
 
 import os
@@ -29,14 +32,27 @@ NULL_PREDICTOR = '''class PythonPredictor:
         return "setosa"
 '''
 
+NULL_BATCH_PREDICTOR = '''class PythonPredictor:
+    def __init__(self, config):
+        pass
+
+    def predict(self, payload):
+        return ["setosa"] * len(payload)
+'''
+
 
 def main() -> None:
-    project = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else None
-    count = int(sys.argv[2]) if len(sys.argv) > 2 else 20000
+    arguments = sys.argv[1:]
+    batch = 0
+    if arguments[:1] == ["--batch"]:
+        batch = int(arguments[1])
+        arguments = arguments[2:]
+    project = os.path.abspath(arguments[0]) if arguments else None
+    count = int(arguments[1]) if len(arguments) > 1 else 20000
     if project is None:
         project = tempfile.mkdtemp(prefix="tern-null-")
         with open(os.path.join(project, "predictor.py"), "w") as f:
-            f.write(NULL_PREDICTOR)
+            f.write(NULL_BATCH_PREDICTOR if batch else NULL_PREDICTOR)
     os.chdir(project)
     predictor = load(project, "predictor.py", {"model": "model.pkl"})
     worker = Worker(predictor, 0, os.path.join(project, "unused.sock"), os.path.join(project, "unused.tmp"), 1)
@@ -44,18 +60,55 @@ def main() -> None:
     body = open(os.path.join(ROOT, "examples", "iris-classifier", "sample.json"), "rb").read()
     if os.fork() == 0:
         server_end.close()
-        _client(client_end, body, count)
+        if batch:
+            _batch_client(client_end, body, count // batch, batch)
+        else:
+            _client(client_end, body, count)
         os._exit(0)
     client_end.close()
     started = time.process_time()
     worker._serve_connection(server_end)  # returns when the client closes
     cpu = time.process_time() - started
     os.wait()
-    print(f"{count} requests, worker CPU {cpu / count * 1e6:.1f} µs per request ({project})")
+    if batch:
+        count = count // batch * batch
+        print(f"{count} requests in batches of {batch}, worker CPU {cpu / count * 1e6:.1f} µs per request, "
+              f"{cpu / (count // batch) * 1e6:.0f} µs per batch ({project})")
+    else:
+        print(f"{count} requests, worker CPU {cpu / count * 1e6:.1f} µs per request ({project})")
+
+
+_PREFIX = struct.Struct(">II")
+
+
+def _read_one(sock: socket.socket, buffer: bytes) -> bytes:
+    """Reads until `buffer` holds a whole frame; returns what follows it."""
+    while True:
+        if len(buffer) >= 8:
+            header_length, body_length = _PREFIX.unpack_from(buffer)
+            end = 8 + header_length + body_length
+            if len(buffer) >= end:
+                return buffer[end:]
+        buffer += sock.recv(65536)
+
+
+def _batch_client(sock: socket.socket, body: bytes, batches: int, size: int) -> None:
+    """Sends `batches` predict_batch frames of `size` requests, each after the previous answer."""
+    def frame(i: int) -> bytes:
+        ids = ",".join(f'"r{i}-{n}"' for n in range(size))
+        items = ",".join(f'{{"content_type":"application/json","length":{len(body)}}}' for _ in range(size))
+        header = f'{{"kind":"predict_batch","id":1,"path":"/iris","request_ids":[{ids}],"items":[{items}]}}'.encode()
+        return _PREFIX.pack(len(header), len(body) * size) + header + body * size
+
+    buffer = b""
+    for i in range(batches):
+        sock.sendall(frame(i))
+        buffer = _read_one(sock, buffer)
+    sock.close()
 
 
 def _client(sock: socket.socket, body: bytes, count: int) -> None:
-    prefix = struct.Struct(">II")
+    prefix = _PREFIX
 
     def frame(i: int) -> bytes:
         header = (b'{"kind":"predict","id":%d,"request_id":"r%d","path":"/iris",'

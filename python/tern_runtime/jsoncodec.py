@@ -77,6 +77,7 @@ _STRING = r'"(?:[^"\\]|\\.)*"'
 _CONSTANT_RE = re.compile(_STRING + r"|(-?Infinity|NaN)", re.DOTALL)
 _NUMBER_RE = re.compile(_STRING + r"|-?([0-9]+)", re.DOTALL)
 _FLOAT_RE = re.compile(_STRING + r"|(-?[0-9][0-9.eE+-]*)", re.DOTALL)
+_JSON_WHITESPACE = " \t\n\r"  # RFC 8259's insignificant whitespace
 _BRACKET_RE = re.compile(_STRING + r"|([\[{])|[\]}]", re.DOTALL)
 
 # orjson reads integers that do not fit in 64 bits as floats, where the standard library
@@ -141,14 +142,15 @@ def _loads_std(body: bytes, decoder: json.JSONDecoder = _decoder) -> Any:
             "unexpected UTF-8 byte-order mark at line 1, column 1 (send JSON without a BOM)"
         )
     try:
-        # Fast path: the decoder's own C scanner, when the text is exactly one JSON value (no
-        # surrounding whitespace). Anything else goes through ``decode``, which decides the
-        # result and the error message exactly as before.
+        # Fast path: the decoder's own C scanner, when the text is one JSON value from its first
+        # character, followed by nothing but JSON whitespace (a body written by a tool or an
+        # editor often ends in a newline). Anything else goes through ``decode``, which decides
+        # the result and the error message exactly as before.
         try:
             value, end = decoder.scan_once(text, 0)
         except StopIteration:
             end = -1
-        if end == len(text):
+        if end == len(text) or (end > 0 and not text[end:].strip(_JSON_WHITESPACE)):
             return value
         return decoder.decode(text)
     except json.JSONDecodeError as e:

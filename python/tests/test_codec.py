@@ -75,6 +75,27 @@ class JSONDecodeTests(unittest.TestCase):
                 continue  # errors: covered by the message tests
             self.assertEqual(_outcome(lambda b: jsoncodec._loads_std(b), body), expected, body)
 
+    def test_a_value_followed_by_whitespace_is_read_once_and_equals_json_loads(self):
+        # The scanner fast path also takes a value followed by JSON whitespace (a body ending in
+        # a newline, as files and editors write them); anything else after the value is still
+        # decode's error, and the value is the standard one either way.
+        for body in (b'{"a": [1, 2.5]}\n', b"[1]\r\n\t ", b'"s"\n', b"1\n", b"-0.0 \n", b"null\n"):
+            self.assertEqual(_outcome(jsoncodec._loads_std, body), ("ok", repr(json.loads(body))), body)
+        for body in (b'{"a":1}\n x', b'{"a":1}\n{"b":2}', b"[1]\x0c", b"[1] \x00", b"1 2", b"[1]\n\u00a0".decode(
+                "unicode_escape").encode()):
+            self.assertEqual(_outcome(jsoncodec._loads_std, body)[0], "error", body)
+            with self.assertRaises(ValueError):
+                json.loads(body)
+        scans = []
+        decoder = jsoncodec._decoder
+        original = decoder.decode
+        decoder.decode = lambda text: scans.append(text) or original(text)
+        try:
+            self.assertEqual(jsoncodec._loads_std(b'{"k": [1]}\n'), {"k": [1]})
+        finally:
+            del decoder.decode
+        self.assertEqual(scans, [], "a body ending in a newline was decoded twice")
+
     def test_frame_headers_decode_with_or_without_surrounding_whitespace(self):
         for raw in (b'{"kind":"predict","id":7}', b' {"kind":"predict","id":7}\n'):
             self.assertEqual(jsoncodec.loads_header(raw), {"kind": "predict", "id": 7})
