@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Server-side batching on a vectorised model: the iris classifier (scikit-learn logistic
-# regression) served by Tern twice, on one replica with one process and one thread each:
+# regression) served by Tern twice, on one replica with one process and one thread each, and by
+# the raw limit (bench/raw_server.py, see compare.sh):
 #   single   examples/iris-classifier: one model.predict call per request
 #   batched  examples/batching-iris: server_side_batching, one model.predict call per batch
+#   raw      the single project in the stdlib asyncio server: one predict call per request
 # Each is loaded with wrk (same body, 16 and 64 connections, after a warm-up); the script
-# prints req/s, p50 and p99 for both and, as the last lines, the ratio batched/single:
+# prints req/s, p50 and p99 for each and, as the last lines, the throughput ratios of batched
+# to single and to the raw limit (issue #5's batching target is batched/raw at c=16 >= 3):
 #   batched/single c=16: X.XX  c=64: Y.YY
+#   batched/raw c=16: X.XX  c=64: Y.YY
 #
 # Usage: bench/batching.sh [--duration SECONDS] [--rounds N] [--batch SIZE] [--interval DURATION]
 #   defaults: 10 s per measurement, 2 rounds (the order alternates), max_batch_size 16,
@@ -28,13 +32,13 @@ done
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
 WORK=$(mktemp -d /tmp/tern-bench-batching.XXXXXX)
-SERVER_PID=""
+SERVER_PID=""; RAW_PID=""
 cleanup() {
-  if [ -n "$SERVER_PID" ]; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-  fi
+  for pid in $SERVER_PID $RAW_PID; do
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -78,12 +82,23 @@ for mode in single batched; do
   [ "$answer" = setosa ] || { echo "iris-$mode answered $answer" >&2; exit 1; }
 done
 
+# The raw limit serves the single project (its own process, idle while the others are loaded).
+RAW_PORT=$(port)
+"$PY" bench/raw_server.py "$WORK/single" "$RAW_PORT" >"$WORK/raw.log" 2>&1 &
+RAW_PID=$!
+for _ in $(seq 1 100); do
+  curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' --data-binary @"$BENCH_BODY_FILE" \
+    "http://127.0.0.1:$RAW_PORT/" && break
+  sleep 0.1
+done
+
 RESULTS=$WORK/results.tsv
 for round in $(seq 1 "$ROUNDS"); do
-  order="single batched"; [ $((round % 2)) -eq 0 ] && order="batched single"
+  order="single batched raw"; [ $((round % 2)) -eq 0 ] && order="raw batched single"
   for mode in $order; do
     echo "round $round: $mode" >&2
     url=http://127.0.0.1:$PORT/iris-$mode
+    [ $mode = raw ] && url=http://127.0.0.1:$RAW_PORT/
     wrk -t1 -c16 -d2s -s bench/post.lua "$url" >/dev/null 2>&1 || true   # warm-up
     for c in $CONNECTIONS; do
       line=$(wrk -t1 -c"$c" -d"${DURATION}s" --timeout 10s -s bench/post.lua "$url" 2>&1 | grep '^BENCH' || echo "BENCH rps=0 p50_us=0 p99_us=0 errors=-1 requests=0")
@@ -101,13 +116,15 @@ for line in open(sys.argv[1]):
     m = dict(re.findall(r"(\w+)=(-?[\d.]+)", bench))
     rows[(mode, int(c))].append((float(m["rps"]), int(m["p50_us"]) / 1000, int(m["p99_us"]) / 1000, int(m["errors"])))
 print(f"{'mode':<8} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
-for (mode, c), values in sorted(rows.items(), key=lambda kv: (kv[0][0] != "single", kv[0][1])):
+order = {"single": 0, "batched": 1, "raw": 2}
+for (mode, c), values in sorted(rows.items(), key=lambda kv: (order[kv[0][0]], kv[0][1])):
     mean = [statistics.mean(v[i] for v in values) for i in range(3)]
     print(f"{mode:<8} {c:>5} {mean[0]:>9.0f} {mean[1]:>8.2f} {mean[2]:>8.2f} {sum(v[3] for v in values):>7}")
-ratios = []
-for c in sorted({c for (_, c) in rows}):
-    single = statistics.mean(v[0] for v in rows[("single", c)])
-    batched = statistics.mean(v[0] for v in rows[("batched", c)])
-    ratios.append(f"c={c}: {batched / single:.2f}" if single else f"c={c}: n/a")
-print("batched/single " + "  ".join(ratios))
+for base in ("single", "raw"):
+    ratios = []
+    for c in sorted({c for (_, c) in rows}):
+        baseline = statistics.mean(v[0] for v in rows[(base, c)])
+        batched = statistics.mean(v[0] for v in rows[("batched", c)])
+        ratios.append(f"c={c}: {batched / baseline:.2f}" if baseline else f"c={c}: n/a")
+    print(f"batched/{base} " + "  ".join(ratios))
 PYEOF
