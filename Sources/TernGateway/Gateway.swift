@@ -83,7 +83,9 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
             gateway: self,
             application: Application(
                 responder: GatewayResponder(gateway: self),
-                server: .http1(configuration: .init(additionalChannelHandlers: [PredictFastPath(gateway: self, dates: dates)])),
+                server: .http1(configuration: .init(additionalChannelHandlers: [
+                    ConnectionPersistence.Installer(), PredictFastPath(gateway: self, dates: dates),
+                ])),
                 configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
                 onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
                 logger: logger))

@@ -93,6 +93,40 @@ extension EndToEnd {
             #expect(try connection.readUntilClosed(timeout: 5) == "")
         }
 
+        // RFC 9112 §9.3: which requests persist the connection (ConnectionPersistence.swift).
+        @Test("a request that does not persist the connection (HTTP/1.0, or a close token in any case) is answered, then the connection closes", arguments: [
+            ("HTTP/1.0", ""), ("HTTP/1.0", "Connection: close\r\n"), ("HTTP/1.1", "Connection: Close\r\n"),
+            ("HTTP/1.1", "Connection: close, TE\r\nTE: trailers\r\n"),
+        ])
+        func nonPersistentRequestsCloseTheConnection(version: String, extra: String) async throws {
+            let server = try await deployed()
+            let connection = try RawHTTPConnection(port: server.port)
+            defer { connection.close() }
+            let body = #"{"v":"\#(version)"}"#
+            try connection.send(
+                "POST /echo \(version)\r\nHost: t\r\nContent-Type: application/json\r\n\(extra)Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            let answer = try connection.readResponse()
+            #expect(answer.status == 200)
+            #expect(answer.body == body)
+            #expect(try connection.readUntilClosed(timeout: 5) == "")  // an HTTP/1.0 client reads until the close
+        }
+
+        @Test("an HTTP/1.0 request asking for keep-alive gets Connection: keep-alive and the connection serves the next one")
+        func http10KeepAliveIsConfirmed() async throws {
+            let server = try await deployed()
+            let connection = try RawHTTPConnection(port: server.port)
+            defer { connection.close() }
+            for n in 1...2 {
+                let body = #"{"n":\#(n)}"#
+                try connection.send(
+                    "POST /echo HTTP/1.0\r\nConnection: Keep-Alive\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+                let answer = try connection.readResponse()
+                #expect(answer.status == 200)
+                #expect(answer.body == body)
+                #expect(answer.headers["connection"]?.lowercased() == "keep-alive")
+            }
+        }
+
         // Events and errors behind a fast-path request wait for its answer (cases from an
         // adversarial trial, where Hummingbird closed the connection under the request).
         @Test("a client that half-closes after its request still gets the answer, then the connection ends")
