@@ -43,6 +43,10 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Seconds a request may wait for an API with min_replicas: 0 to start a replica.")
     var coldStartTimeoutSeconds = 300.0
 
+    @Option(
+        help: "Seconds the gateway waits for the next bytes of a client that is sending a request or idle between requests before it closes the connection (a client waiting for its answer is never cut).")
+    var idleTimeoutSeconds = 60.0
+
     @Option(help: "Seconds a replica's predictor may take to load (__init__) before the replica is killed as `init timed out`.")
     var startupTimeoutSeconds = 300.0
 
@@ -116,6 +120,9 @@ struct ServerOptions: ParsableArguments {
         guard startupTimeoutSeconds > 0, startupTimeoutSeconds.isFinite else {
             throw ValidationError("--startup-timeout-seconds: must be more than 0")
         }
+        guard idleTimeoutSeconds >= 0.1, idleTimeoutSeconds.isFinite else {
+            throw ValidationError("--idle-timeout-seconds: must be at least 0.1")
+        }
         guard healthIntervalSeconds >= 0.1, healthIntervalSeconds.isFinite else {
             throw ValidationError("--health-interval-seconds: must be at least 0.1")
         }
@@ -144,6 +151,7 @@ struct ServerOptions: ParsableArguments {
             ("--stop-grace-seconds", String(stopGraceSeconds)),
             ("--autoscaler-tick-seconds", String(autoscalerTickSeconds)),
             ("--cold-start-timeout-seconds", String(coldStartTimeoutSeconds)),
+            ("--idle-timeout-seconds", String(idleTimeoutSeconds)),
             ("--startup-timeout-seconds", String(startupTimeoutSeconds)),
             ("--health-interval-seconds", String(healthIntervalSeconds)),
             ("--memory-limiter", memoryLimiter),
@@ -220,7 +228,8 @@ extension Tern {
                 configuration: GatewayConfiguration(
                     host: options.host, port: options.port, maxBodyBytes: options.maxBodyBytes,
                     coldStartTimeout: .milliseconds(Int64(options.coldStartTimeoutSeconds * 1000)),
-                    drainGracePeriod: .seconds(options.stopGraceSeconds)),
+                    drainGracePeriod: .seconds(options.stopGraceSeconds),
+                    idleTimeout: .milliseconds(Int64(options.idleTimeoutSeconds * 1000))),
                 logger: logger)
             let backend = LocalBackend(
                 configuration: LocalBackendConfiguration(

@@ -21,13 +21,19 @@ public struct GatewayConfiguration: Sendable {
     public var coldStartTimeout: Duration
     /// When an API is deleted: how long its running requests may take to finish. Default 10 s.
     public var drainGracePeriod: Duration
+    /// How long the gateway waits for the next bytes of a client that is sending a request (head
+    /// or body) or is idle between requests; then it closes the connection. A client waiting for
+    /// its answer is never cut by it. Default 60 s (nginx's `client_body_timeout`).
+    public var idleTimeout: Duration
 
     /// Creates a configuration; every default is stated on its property.
     public init(
         host: String = "127.0.0.1", port: Int = 8888, maxBodyBytes: Int = 32 << 20,
-        coldStartTimeout: Duration = .seconds(300), drainGracePeriod: Duration = .seconds(10)
+        coldStartTimeout: Duration = .seconds(300), drainGracePeriod: Duration = .seconds(10),
+        idleTimeout: Duration = .seconds(60)
     ) {
         self.drainGracePeriod = drainGracePeriod
+        self.idleTimeout = idleTimeout
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes
@@ -79,12 +85,16 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
     /// with 503 `replica_stopped` (C14), so shutdown is bounded.
     public func makeService(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some Service {
         let dates = HTTPDateCache()
+        let idleTimeout = TimeAmount(configuration.idleTimeout)
+        // A new set of handlers for each connection (the list is an autoclosure).
         return GatewayService(
             gateway: self,
             application: Application(
                 responder: GatewayResponder(gateway: self),
                 server: .http1(configuration: .init(additionalChannelHandlers: [
-                    ConnectionPersistence.Installer(), PredictFastPath(gateway: self, dates: dates),
+                    ConnectionPersistence.Installer(),
+                    IdleStateHandler(readTimeout: idleTimeout),
+                    PredictFastPath(gateway: self, dates: dates),
                 ])),
                 configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
                 onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },

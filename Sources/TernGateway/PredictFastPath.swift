@@ -98,7 +98,25 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event as? IdleStateHandler.IdleStateEvent == .read {
+            // No bytes from the client for the gateway's idle timeout (the `IdleStateHandler`
+            // before this one): close, unless the client is waiting for an answer.
+            if !isAwaitingAnswer { context.close(promise: nil) }
+            return
+        }
         deliver(.event(event), context: context)
+    }
+
+    /// True while the client has sent a whole request and waits for its answer: a fast-path
+    /// request queued or with the replica, or a request Hummingbird has read and not yet
+    /// answered (its reading ended: the state is back to idle). Reading a request (collecting or
+    /// forwarding its body) or idling between requests is not awaiting.
+    private var isAwaitingAnswer: Bool {
+        switch state {
+        case .queued, .exchanging: true
+        case .idle: forwardedOpen > 0
+        case .forwarding, .collecting: false
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

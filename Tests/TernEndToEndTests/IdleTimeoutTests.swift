@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+import TernTesting
+
+extension EndToEnd {
+    /// `tern serve --idle-timeout-seconds` (here 1 s): a client that stops sending — idle between
+    /// requests, or in the middle of a request's head or body — loses its connection after the
+    /// timeout, whichever gateway path its request took; a client waiting for a slow answer
+    /// keeps it. Raw TCP on loopback, to send partial requests.
+    @Suite(.serialized, .sharedServer("--idle-timeout-seconds", "1"))
+    struct IdleTimeout {
+        private static let deployed = PerServer<Bool>()
+
+        private func deployed() async throws -> TestServer {
+            let server = try Shared.require()
+            _ = try await Self.deployed.value(for: server) {
+                try deployFixture("echo", on: server)
+                try deployFixture("slow", on: server)
+                try await server.waitUntilLive("echo")
+                try await server.waitUntilLive("slow")
+                return true
+            }
+            return server
+        }
+
+        private static let head = "POST %@ HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+
+        /// Seconds until the server closes `connection`, with what it sent meanwhile.
+        private func timeUntilClosed(_ connection: RawHTTPConnection) throws -> (seconds: Double, received: String) {
+            let started = ContinuousClock.now
+            let received = try connection.readUntilClosed(timeout: 10)
+            let elapsed = started.duration(to: .now)
+            return (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, received)
+        }
+
+        @Test("a keep-alive connection idle for the timeout after its answer is closed")
+        func idleConnectionIsClosed() async throws {
+            let server = try await deployed()
+            let connection = try RawHTTPConnection(port: server.port)
+            defer { connection.close() }
+            let body = #"{"n":1}"#
+            try connection.send(String(format: Self.head, "/echo") + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            let answer = try connection.readResponse()
+            #expect(answer.status == 200)
+            #expect(answer.body == body)
+            let closed = try timeUntilClosed(connection)
+            #expect(closed.received == "")
+            #expect(closed.seconds >= 0.8 && closed.seconds < 5, "closed after \(closed.seconds) s")
+        }
+
+        @Test("a request that stops arriving (head, Content-Length body, chunked body) loses its connection after the timeout", arguments: [
+            "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Le",
+            "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"n\":",
+            "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"n\":",
+        ])
+        func stalledRequestIsCut(partial: String) async throws {
+            let server = try await deployed()
+            let connection = try RawHTTPConnection(port: server.port)
+            defer { connection.close() }
+            try connection.send(partial)
+            let closed = try timeUntilClosed(connection)
+            #expect(!closed.received.contains(" 200 "), "answered: \(closed.received)")
+            #expect(closed.seconds >= 0.8 && closed.seconds < 5, "closed after \(closed.seconds) s")
+            // The API is unharmed: the next client is answered.
+            let next = try RawHTTPConnection(port: server.port)
+            defer { next.close() }
+            try next.send(String(format: Self.head, "/echo") + "Content-Length: 2\r\n\r\n{}")
+            #expect(try next.readResponse().status == 200)
+        }
+
+        @Test("a prediction that takes longer than the timeout is answered on both paths", arguments: [false, true])
+        func slowAnswerIsNotCut(chunked: Bool) async throws {
+            let server = try await deployed()
+            let connection = try RawHTTPConnection(port: server.port)
+            defer { connection.close() }
+            let body = #"{"seconds":2}"#
+            try connection.send(String(format: Self.head, "/slow") + (chunked
+                ? "Transfer-Encoding: chunked\r\n\r\n\(String(body.utf8.count, radix: 16))\r\n\(body)\r\n0\r\n\r\n"
+                : "Content-Length: \(body.utf8.count)\r\n\r\n\(body)"))
+            let answer = try connection.readResponse()
+            #expect(answer.status == 200)
+            #expect(try jsonObject(answer.body)["slept"] as? Int == 2)
+        }
+    }
+}
