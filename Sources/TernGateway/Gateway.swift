@@ -92,9 +92,7 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
             application: Application(
                 responder: GatewayResponder(gateway: self),
                 server: .http1(configuration: .init(additionalChannelHandlers: [
-                    ConnectionPersistence.Installer(),
-                    IdleStateHandler(readTimeout: idleTimeout),
-                    PredictFastPath(gateway: self, dates: dates),
+                    GatewayPipeline(idleTimeout: idleTimeout), PredictFastPath(gateway: self, dates: dates),
                 ])),
                 configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
                 onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },

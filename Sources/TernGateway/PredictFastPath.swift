@@ -65,6 +65,8 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Parts were passed to Hummingbird outside a read cycle: it needs a `channelReadComplete`.
     private var forwardedOutsideRead = false
     private var active = true
+    /// The idle timeout closed the connection's output (see ``closeIfIdle(context:)``).
+    private var outputClosed = false
 
     init(gateway: Gateway, dates: HTTPDateCache) {
         self.gateway = gateway
@@ -81,6 +83,10 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if outputClosed {  // a request after the idle timeout closed our side: it cannot be answered
+            context.close(promise: nil)
+            return
+        }
         let part = unwrapInboundIn(data)
         if isWaitingForAnswer || !held.isEmpty {
             held.append(.part(part))
@@ -98,24 +104,47 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event as? IdleStateHandler.IdleStateEvent == .read {
-            // No bytes from the client for the gateway's idle timeout (the `IdleStateHandler`
-            // before this one): close, unless the client is waiting for an answer.
-            if !isAwaitingAnswer { context.close(promise: nil) }
+        if let expired = event as? ClientIdleTimeout.Expired {
+            closeIfIdle(afterAnswer: expired.afterAnswer, context: context)
             return
         }
         deliver(.event(event), context: context)
     }
 
-    /// True while the client has sent a whole request and waits for its answer: a fast-path
-    /// request queued or with the replica, or a request Hummingbird has read and not yet
-    /// answered (its reading ended: the state is back to idle). Reading a request (collecting or
-    /// forwarding its body) or idling between requests is not awaiting.
+    /// The client has been silent for the idle timeout (``ClientIdleTimeout``). Nothing happens
+    /// while a whole request of it waits for its answer, or while an answer is still in the
+    /// gateway's buffers (a slow reader is taking it). A client that went silent in the middle of
+    /// a request (its head or body) loses the connection. One that went silent after an answer
+    /// has its connection's output closed instead: the kernel still delivers what it holds of the
+    /// answer, then the FIN, however slowly the client reads (a full close would drop data still
+    /// unsent, and the kernel gives up on an orphaned socket whose reader is slow); the connection
+    /// ends when the client closes its side or sends anything more, or ``lingerLimit`` later.
+    private func closeIfIdle(afterAnswer: Bool, context: ChannelHandlerContext) {
+        let unsent = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        guard !isAwaitingAnswer, unsent == 0, context.channel.isWritable, !outputClosed else { return }
+        guard afterAnswer, case .idle = state else {
+            context.close(promise: nil)
+            return
+        }
+        outputClosed = true
+        context.close(mode: .output, promise: nil)
+        let channel = context.channel
+        context.eventLoop.scheduleTask(in: Self.lingerLimit) { channel.close(promise: nil) }
+    }
+
+    /// Longest a connection stays open after the idle timeout half-closed it (the client reading
+    /// what the kernel still holds of the last answer).
+    static let lingerLimit = TimeAmount.seconds(60)
+
+    /// True while a whole request has been read and waits for its answer: a fast-path request
+    /// queued or with the replica, or a request Hummingbird has read to its end and not yet
+    /// answered (every forwarded one but the one still being read, if any). Reading a request or
+    /// idling between requests is not awaiting.
     private var isAwaitingAnswer: Bool {
         switch state {
         case .queued, .exchanging: true
-        case .idle: forwardedOpen > 0
-        case .forwarding, .collecting: false
+        case .idle, .collecting: forwardedOpen > 0
+        case .forwarding: forwardedOpen > 1
         }
     }
 
@@ -372,6 +401,7 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             context.write(wrapOutboundOut(.body(answer.body)), promise: nil)
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        context.triggerUserOutboundEvent(ClientIdleTimeout.Active(), promise: nil)
     }
 
     /// After an answer: replays what was held in order (stopping if a request starts another
@@ -418,8 +448,13 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { forwardedOpen = max(0, forwardedOpen - 1) }
+        guard case .end = unwrapOutboundIn(data) else {
+            context.write(data, promise: promise)
+            return
+        }
+        forwardedOpen = max(0, forwardedOpen - 1)
         context.write(data, promise: promise)
+        context.triggerUserOutboundEvent(ClientIdleTimeout.Active(), promise: nil)
     }
 }
 

@@ -96,7 +96,7 @@ extension EndToEnd {
         // RFC 9112 §9.3: which requests persist the connection (ConnectionPersistence.swift).
         @Test("a request that does not persist the connection (HTTP/1.0, or a close token in any case) is answered, then the connection closes", arguments: [
             ("HTTP/1.0", ""), ("HTTP/1.0", "Connection: close\r\n"), ("HTTP/1.1", "Connection: Close\r\n"),
-            ("HTTP/1.1", "Connection: close, TE\r\nTE: trailers\r\n"),
+            ("HTTP/1.1", "Connection: close, TE\r\nTE: trailers\r\n"), ("HTTP/1.0", "Connection: keep-alive, close\r\n"),
         ])
         func nonPersistentRequestsCloseTheConnection(version: String, extra: String) async throws {
             let server = try await deployed()
@@ -108,7 +108,37 @@ extension EndToEnd {
             let answer = try connection.readResponse()
             #expect(answer.status == 200)
             #expect(answer.body == body)
+            #expect(answer.headers["connection"] == "close")  // so a client does not reuse it
             #expect(try connection.readUntilClosed(timeout: 5) == "")  // an HTTP/1.0 client reads until the close
+        }
+
+        @Test("an HTTP/1.0 request with Transfer-Encoding (faulty framing in 1.0) is answered, then the connection closes even with keep-alive")
+        func http10TransferEncodingCloses() async throws {
+            let server = try await deployed()
+            let connection = try RawHTTPConnection(port: server.port)
+            defer { connection.close() }
+            try connection.send(
+                "POST /echo HTTP/1.0\r\nConnection: keep-alive\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n7\r\n{\"n\":1}\r\n0\r\n\r\n")
+            let answer = try connection.readResponse()
+            #expect(answer.status == 200)
+            #expect(answer.body == #"{"n":1}"#)
+            #expect(answer.headers["connection"] == "close")
+            #expect(try connection.readUntilClosed(timeout: 5) == "")
+        }
+
+        @Test("an HTTP/1.0 request's Expect: 100-continue is ignored: no 1xx answer, the body is read and answered")
+        func http10ExpectGetsNoInterimAnswer() async throws {
+            let server = try await deployed()
+            let connection = try RawHTTPConnection(port: server.port)
+            defer { connection.close() }
+            let body = #"{"expect":"ignored"}"#
+            try connection.send(
+                "POST /echo HTTP/1.0\r\nConnection: keep-alive\r\nExpect: 100-continue\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n")
+            try await Task.sleep(for: .milliseconds(300))  // a 100 Continue would be here by now
+            try connection.send(body)
+            let answer = try connection.readResponse()
+            #expect(answer.status == 200)
+            #expect(answer.body == body)
         }
 
         @Test("an HTTP/1.0 request asking for keep-alive gets Connection: keep-alive and the connection serves the next one")
@@ -253,12 +283,16 @@ final class RawHTTPConnection {
 
     /// Reads more bytes; false at end of stream.
     private func fill() throws -> Bool {
-        var chunk = [UInt8](repeating: 0, count: 65_536)
+        var chunk = [UInt8](repeating: 0, count: slowRead?.bytes ?? 65_536)
         let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
         if count < 0 { throw Failure(description: "recv failed or timed out (errno \(errno))") }
         buffer += chunk[..<count]
+        if let slowRead { usleep(slowRead.pauseMicroseconds) }
         return count > 0
     }
+
+    /// When set, each read takes at most `bytes` and is followed by a pause: a slow client.
+    var slowRead: (bytes: Int, pauseMicroseconds: UInt32)?
 
     private func line() throws -> String {
         while true {

@@ -133,6 +133,23 @@ extension EndToEnd {
             #expect(error["api"] as? String == "echo")
         }
 
+        @Test("the 413 says Connection: close and the connection closes: a request pipelined behind it is not served")
+        func answerWithConnectionCloseEndsTheConnection() async throws {
+            let server = try Shared.require()
+            try deployFixture("echo", on: server)
+            try await server.waitUntilLive("echo")
+            let connection = try RawHTTPConnection(port: server.port)
+            defer { connection.close() }
+            let body = String(data: payload(size: 5000), encoding: .utf8)!
+            try connection.send(
+                "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n\(body)"
+                    + "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            let answer = try connection.readResponse()
+            #expect(answer.status == 413)
+            #expect(answer.headers["connection"] == "close")
+            #expect(try connection.readUntilClosed(timeout: 5) == "")
+        }
+
         @Test("a streamed body (no Content-Length) over the limit answers 413")
         func streamedBodyOverTheLimitIs413() async throws {
             let server = try Shared.require()
