@@ -12,8 +12,9 @@ import NIOHTTPTypes
 /// the normal path): the body is collected, the `predict` frame is written to the replica
 /// connection and the response is written from the replica's answer, all in NIO callbacks on the
 /// connection's event loop, with no Swift task, async stream or actor hop per request. With
-/// server-side batching the request joins the open batch instead (``APIRouter/collect(_:callback:)``)
-/// and is answered from its item of the batch's reply. Everything else — other methods and paths, timeouts, chunked or large
+/// server-side batching the request joins the open batch instead
+/// (``APIRouter/collect(_:callback:)``) and is answered from its item of the batch's reply.
+/// Everything else — other methods and paths, timeouts, chunked or large
 /// bodies, `Expect`, `Connection: close`, and any request admission refuses or that must wake
 /// the API from zero — goes to Hummingbird and ``GatewayResponder`` unchanged, which remains the
 /// reference behaviour: both paths build the frame with ``ReplicaFrame/predictHeader(requestID:path:query:contentType:headers:acceptsQuery:acceptsHeaders:)``
@@ -65,7 +66,7 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Parts were passed to Hummingbird outside a read cycle: it needs a `channelReadComplete`.
     private var forwardedOutsideRead = false
     private var active = true
-    /// The idle timeout closed the connection's output (see ``closeIfIdle(context:)``).
+    /// The idle timeout closed the connection's output (see ``closeIfIdle(afterAnswer:context:)``).
     private var outputClosed = false
 
     init(gateway: Gateway, dates: HTTPDateCache) {
