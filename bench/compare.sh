@@ -34,7 +34,7 @@ V2_BODY=$WORK/v2.json
 "$PY" -c "import json; d=json.load(open('$JSON_BODY')); json.dump({'inputs':[{'name':'predict','shape':[1,4],'datatype':'FP64','data':list(d.values())}]}, open('$V2_BODY','w'))"
 export BENCH_BODY_FILE=$JSON_BODY
 RESULTS=$WORK/results.tsv
-SERVER_PID=""
+SERVER_PID=""; SERVER_GROUP=""
 cleanup() { stop_server; rm -rf "$WORK"; }
 trap cleanup EXIT
 
@@ -56,6 +56,10 @@ stop_server() {
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=""
   fi
+  if [ -n "$SERVER_GROUP" ]; then  # a peer's own process group: workers it left behind (LitServe's)
+    kill -KILL -- "-$SERVER_GROUP" 2>/dev/null || true
+    SERVER_GROUP=""
+  fi
 }
 
 start_server() { # name -> sets SERVER_PID and URL
@@ -73,8 +77,8 @@ start_server() { # name -> sets SERVER_PID and URL
       SERVER_PID=$!; URL=http://127.0.0.1:$p/ ;;
     *)
       bench/peers/setup.sh "$name" >&2
-      bench/peers/run.sh "$name" "$PROJECT" "$p" >"$WORK/$name.log" 2>&1 &
-      SERVER_PID=$!; URL=$(bench/peers/url.sh "$name" "$p") ;;
+      setsid bench/peers/run.sh "$name" "$PROJECT" "$p" >"$WORK/$name.log" 2>&1 &
+      SERVER_PID=$!; SERVER_GROUP=$SERVER_PID; URL=$(bench/peers/url.sh "$name" "$p") ;;
   esac
   wait_http "$URL"
 }
