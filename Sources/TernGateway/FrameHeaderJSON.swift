@@ -328,6 +328,18 @@ public enum FrameHeaderJSON {
         }
     }
 
+    /// Which of an object's known keys were read already: the first of duplicated keys wins, as
+    /// in Foundation. Fields are numbered from 0 to 7.
+    struct SeenKeys {
+        private var bits: UInt8 = 0
+
+        /// True the first time `field` is asked for; false ever after.
+        mutating func first(_ field: UInt8) -> Bool {
+            defer { bits |= 1 << field }
+            return bits & (1 << field) == 0
+        }
+    }
+
     /// Content types the runtime sends on every response: string literals, so returning one
     /// allocates nothing (a decoded string over 15 bytes would).
     private static let knownStrings: [String] = [
@@ -357,24 +369,19 @@ extension ReplicaResponseHeader {
         reader.skipByteOrderMark()
         var status: Int?
         var header = Self(status: 0)
-        // Bit per known field already read: the first of duplicated keys wins, as in Foundation.
-        var seen: UInt8 = 0
-        func first(_ field: UInt8) -> Bool {
-            defer { seen |= 1 << field }
-            return seen & (1 << field) == 0
-        }
+        var seen = FrameHeaderJSON.SeenKeys()
         try reader.readObject { (reader, key) throws(FrameHeaderJSON.SyntaxError) in
-            if key.isEqual(to: "status"), first(0) {
+            if key.isEqual(to: "status"), seen.first(0) {
                 status = try reader.readInteger()
-            } else if key.isEqual(to: "id"), first(1) {
+            } else if key.isEqual(to: "id"), seen.first(1) {
                 header.id = try reader.readNull() ? nil : try reader.readInteger()
-            } else if key.isEqual(to: "content_type"), first(2) {
+            } else if key.isEqual(to: "content_type"), seen.first(2) {
                 header.contentType = try reader.readNull() ? nil : try reader.readString()
-            } else if key.isEqual(to: "error"), first(3) {
+            } else if key.isEqual(to: "error"), seen.first(3) {
                 header.error = try reader.readNull() ? nil : try ErrorInfo(reading: &reader)
-            } else if key.isEqual(to: "pid"), first(4) {
+            } else if key.isEqual(to: "pid"), seen.first(4) {
                 header.pid = try reader.readNull() ? nil : try reader.readInteger()
-            } else if key.isEqual(to: "accepts"), first(5) {
+            } else if key.isEqual(to: "accepts"), seen.first(5) {
                 if try reader.readNull() {
                     header.accepts = nil
                 } else {
@@ -417,15 +424,13 @@ extension BatchResponseHeader {
         var status: Int?
         var error: ReplicaResponseHeader.ErrorInfo?
         var items: [Item]?
-        var seen = (error: false, items: false)  // the first of duplicated keys wins, as in Foundation
+        var seen = FrameHeaderJSON.SeenKeys()
         try reader.readObject { (reader, key) throws(FrameHeaderJSON.SyntaxError) in
             if key.isEqual(to: "status"), status == nil {
                 status = try reader.readInteger()
-            } else if key.isEqual(to: "error"), !seen.error {
-                seen.error = true
+            } else if key.isEqual(to: "error"), seen.first(0) {
                 error = try reader.readNull() ? nil : try ReplicaResponseHeader.ErrorInfo(reading: &reader)
-            } else if key.isEqual(to: "items"), !seen.items {
-                seen.items = true
+            } else if key.isEqual(to: "items"), seen.first(1) {
                 if try !reader.readNull() {
                     var read: [Item] = []
                     try reader.readArray { (reader) throws(FrameHeaderJSON.SyntaxError) in read.append(try Item(reading: &reader)) }
@@ -445,19 +450,15 @@ extension BatchResponseHeader.Item {
     fileprivate init(reading reader: inout FrameHeaderJSON.Reader) throws(FrameHeaderJSON.SyntaxError) {
         var status: Int?
         var item = Self(status: 0)
-        var seen: UInt8 = 0  // bit per optional field already read
-        func first(_ field: UInt8) -> Bool {
-            defer { seen |= 1 << field }
-            return seen & (1 << field) == 0
-        }
+        var seen = FrameHeaderJSON.SeenKeys()
         try reader.readObject { (reader, key) throws(FrameHeaderJSON.SyntaxError) in
             if key.isEqual(to: "status"), status == nil {
                 status = try reader.readInteger()
-            } else if key.isEqual(to: "content_type"), first(0) {
+            } else if key.isEqual(to: "content_type"), seen.first(0) {
                 item.contentType = try reader.readNull() ? nil : try reader.readString()
-            } else if key.isEqual(to: "length"), first(1) {
+            } else if key.isEqual(to: "length"), seen.first(1) {
                 item.length = try reader.readNull() ? nil : try reader.readInteger()
-            } else if key.isEqual(to: "error"), first(2) {
+            } else if key.isEqual(to: "error"), seen.first(2) {
                 item.error = try reader.readNull() ? nil : try ReplicaResponseHeader.ErrorInfo(reading: &reader)
             } else {
                 try reader.skipValue()
