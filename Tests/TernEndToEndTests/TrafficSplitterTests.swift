@@ -190,8 +190,12 @@ extension EndToEnd {
             #expect(second.count > 10 && servedBy(second).keys.sorted() == ["ts-b"], "\(servedBy(second))")
             let a = servedBy(third)["ts-a", default: 0]
             let b = servedBy(third)["ts-b", default: 0]
-            // Exact 50/50 picks; the requests after the deploy are a window of them, so ±1 each.
-            #expect(third.count > 10 && abs(a - b) <= 1, "\(servedBy(third))")
+            // Exact 50/50 picks, in the order requests reach the gateway. The window is cut by the
+            // clients' send times, so at each edge up to 3 requests of the 4 clients can fall on the
+            // other side of it (picked in the window, sent before it, or the reverse): within 4,
+            // where random picks would differ by about 28 on 800 requests. (It was ±1, which a run
+            // with 396/394 failed.)
+            #expect(third.count > 10 && abs(a - b) <= 4, "\(servedBy(third))")
             #expect(try server.api("ts").revision >= 3)
         }
 
