@@ -63,10 +63,7 @@ extension APIRouter {
         var timer: ContinuousClock.Instant?
         var full: [BatchEntry]?
         let collection = dispatch.withLock { state -> Collection in
-            if !mayWake, state.requestTimeout != nil || state.admission.readyReplicas == 0
-                || state.admission.inFlight >= state.admission.limit {
-                return .needsNormalPath
-            }
+            if !mayWake, !state.admitsWithoutTask { return .needsNormalPath }
             switch state.admission.admitBatched() {
             case .reject(let reason): return .refused(reason)
             case .collectAndWake: wakes = true
@@ -92,9 +89,7 @@ extension APIRouter {
     /// Arms the open batch's timer on the caller's event loop (or one of the group's).
     private func armTimer(for deadline: ContinuousClock.Instant) {
         let loop = MultiThreadedEventLoopGroup.currentEventLoop ?? eventLoopGroup.next()
-        let delay = ContinuousClock.now.duration(to: deadline)
-        let (seconds, attoseconds) = max(delay, .zero).components
-        loop.scheduleTask(in: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)) {
+        loop.scheduleTask(in: TimeAmount(max(ContinuousClock.now.duration(to: deadline), .zero))) {
             self.flushDue(armedFor: deadline)
         }
     }

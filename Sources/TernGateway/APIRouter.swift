@@ -38,6 +38,13 @@ struct DispatchState {
     /// The open batch (see `APIRouter+Batching.swift`); nil when batching is off.
     var collector: BatchCollector<BatchEntry, ContinuousClock.Instant>?
 
+    /// True when a request may be admitted without the normal path's help: a replica is ready,
+    /// there is room under the limit (so admission neither refuses it nor wakes the API) and no
+    /// `request_timeout` needs a timer task. The fast path's precondition, checked under the lock.
+    var admitsWithoutTask: Bool {
+        requestTimeout == nil && admission.readyReplicas > 0 && admission.inFlight < admission.limit
+    }
+
     /// A new waiter id.
     mutating func waiterID() -> UInt64 {
         defer { nextWaiterID += 1 }
@@ -193,9 +200,7 @@ final class APIRouter: Sendable {
         near loop: ObjectIdentifier?, callback: @escaping @Sendable (Result<SlotLease, any Error>) -> Void
     ) -> FastLease? {
         dispatch.withLock { state in
-            guard state.requestTimeout == nil, state.admission.readyReplicas > 0,
-                  state.admission.inFlight < state.admission.limit
-            else { return nil }
+            guard state.admitsWithoutTask else { return nil }
             switch state.admission.admit() {
             case .dispatch(let replicaID):
                 return .leased(state.slot(of: replicaID, near: loop))
