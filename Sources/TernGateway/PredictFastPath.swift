@@ -89,7 +89,7 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         let part = unwrapInboundIn(data)
-        if isWaitingForAnswer || !held.isEmpty {
+        if fastRequestUnanswered || !held.isEmpty {
             held.append(.part(part))
             return
         }
@@ -97,7 +97,7 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// A fast-path request is queued or with the replica: later parts wait, reads pause.
-    private var isWaitingForAnswer: Bool {
+    private var fastRequestUnanswered: Bool {
         switch state {
         case .queued, .exchanging: true
         case .idle, .forwarding, .collecting: false
@@ -122,7 +122,7 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// ends when the client closes its side or sends anything more, or ``lingerLimit`` later.
     private func closeIfIdle(afterAnswer: Bool, context: ChannelHandlerContext) {
         let unsent = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
-        guard !isAwaitingAnswer, unsent == 0, context.channel.isWritable, !outputClosed else { return }
+        guard !anyRequestAwaitingAnswer, unsent == 0, context.channel.isWritable, !outputClosed else { return }
         guard afterAnswer, case .idle = state else {
             context.close(promise: nil)
             return
@@ -141,12 +141,10 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// queued or with the replica, or a request Hummingbird has read to its end and not yet
     /// answered (every forwarded one but the one still being read, if any). Reading a request or
     /// idling between requests is not awaiting.
-    private var isAwaitingAnswer: Bool {
-        switch state {
-        case .queued, .exchanging: true
-        case .idle, .collecting: forwardedOpen > 0
-        case .forwarding: forwardedOpen > 1
-        }
+    private var anyRequestAwaitingAnswer: Bool {
+        if fastRequestUnanswered { return true }
+        if case .forwarding = state { return forwardedOpen > 1 }
+        return forwardedOpen > 0
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -164,7 +162,7 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             context.close(promise: nil)
             return
         }
-        if isWaitingForAnswer || !held.isEmpty {
+        if fastRequestUnanswered || !held.isEmpty {
             held.append(item)
             return
         }
@@ -174,8 +172,7 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Passes a held or arriving event or error on (after the request being collected, if any).
     private func pass(_ item: Inbound, context: ChannelHandlerContext) {
         if case .collecting(let head, _, let body) = state {
-            forward(.head(head), context: context)
-            if body.readableBytes > 0 { forward(.body(body), context: context) }
+            forwardCollected(head, body: body, context: context)
         }
         if forwardedOutsideRead {  // Hummingbird takes parts in at `channelReadComplete`: before the event
             forwardedOutsideRead = false
@@ -215,8 +212,7 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             state = .idle  // drop the state's reference so `body` is appended in place
             body.writeBuffer(&chunk)
             if body.readableBytes > Self.maxBody {  // more than declared: let Hummingbird judge it
-                forward(.head(head), context: context)
-                forward(.body(body), context: context)
+                forwardCollected(head, body: body, context: context)
             } else {
                 state = .collecting(head: head, router: router, body: body)
             }
@@ -238,9 +234,7 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
                 if trailers == nil, Self.collect(head, body: body, router: router, gateway: gateway, deliver: deliver) {
                     state = .exchanging  // in the open batch: answered when the batch is
                 } else {
-                    forward(.head(head), context: context)
-                    if body.readableBytes > 0 { forward(.body(body), context: context) }
-                    forward(.end(trailers), context: context)
+                    forwardCollected(head, body: body, end: trailers, context: context)
                 }
                 return
             }
@@ -263,18 +257,25 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             case .queued(let id):
                 state = .queued(id: id, router: router)
             case nil:  // refused, cold start or a timeout (or trailers): the normal path decides
-                forward(.head(head), context: context)
-                if body.readableBytes > 0 { forward(.body(body), context: context) }
-                forward(.end(trailers), context: context)
+                forwardCollected(head, body: body, end: trailers, context: context)
             }
         case (.forwarding, _), (.idle, _), (.collecting, .head), (.queued, _), (.exchanging, _):
             // Parts of a request Hummingbird handles (or out of order: Hummingbird rejects them).
             if case .collecting(let head, _, let body) = state {
-                forward(.head(head), context: context)
-                if body.readableBytes > 0 { forward(.body(body), context: context) }
+                forwardCollected(head, body: body, context: context)
             }
             forward(part, context: context)
         }
+    }
+
+    /// Hands a request collected so far (its head and the body read until now) to Hummingbird
+    /// after all. `end` is given (its trailers, `nil` for none) when the request is complete.
+    private func forwardCollected(
+        _ head: HTTPRequest, body: ByteBuffer, end: HTTPFields?? = .none, context: ChannelHandlerContext
+    ) {
+        forward(.head(head), context: context)
+        if body.readableBytes > 0 { forward(.body(body), context: context) }
+        if case .some(let trailers) = end { forward(.end(trailers), context: context) }
     }
 
     /// Passes `part` on to Hummingbird, counting the requests it has to answer.
@@ -408,7 +409,7 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// After an answer: replays what was held in order (stopping if a request starts another
     /// exchange), then lets reads through.
     private func resume(context: ChannelHandlerContext) {
-        while !isWaitingForAnswer, let item = held.popFirst() {
+        while !fastRequestUnanswered, let item = held.popFirst() {
             switch item {
             case .part(let part): handle(part, context: context)
             case .event, .error: pass(item, context: context)
@@ -418,7 +419,7 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             forwardedOutsideRead = false
             context.fireChannelReadComplete()
         }
-        if readHeld, !isWaitingForAnswer, context.channel.isWritable {
+        if readHeld, !fastRequestUnanswered, context.channel.isWritable {
             readHeld = false
             context.read()
         }
@@ -430,7 +431,7 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// client is not taking our writes (a client that pipelines without reading cannot make the
     /// gateway buffer answers without bound).
     func read(context: ChannelHandlerContext) {
-        if isWaitingForAnswer {
+        if fastRequestUnanswered {
             readHeld = true
         } else if !context.channel.isWritable {
             readHeld = true
@@ -440,7 +441,7 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if readHeld, context.channel.isWritable, !isWaitingForAnswer {
+        if readHeld, context.channel.isWritable, !fastRequestUnanswered {
             readHeld = false
             context.read()
         }
