@@ -86,11 +86,7 @@ done
 RAW_PORT=$(port)
 "$PY" bench/raw_server.py "$WORK/single" "$RAW_PORT" >"$WORK/raw.log" 2>&1 &
 RAW_PID=$!
-for _ in $(seq 1 100); do
-  curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' --data-binary @"$BENCH_BODY_FILE" \
-    "http://127.0.0.1:$RAW_PORT/" && break
-  sleep 0.1
-done
+wait_http "http://127.0.0.1:$RAW_PORT/"
 
 RESULTS=$WORK/results.tsv
 for round in $(seq 1 "$ROUNDS"); do

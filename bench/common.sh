@@ -9,3 +9,12 @@ if [ ! -x "$TERN" ]; then
   echo "building tern (release) into .build-release…" >&2
   swift build -c release --scratch-path .build-release --product tern >/dev/null
 fi
+
+# wait_http URL: waits (up to 60 s) until a POST of $BENCH_BODY_FILE to URL answers 200.
+wait_http() {
+  for _ in $(seq 1 600); do
+    if curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' --data-binary @"$BENCH_BODY_FILE" "$1"; then return 0; fi
+    sleep 0.1
+  done
+  echo "server at $1 did not answer" >&2; return 1
+}

@@ -40,14 +40,6 @@ trap cleanup EXIT
 
 port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-wait_http() { # url: wait until a POST answers 200
-  for _ in $(seq 1 600); do
-    if curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' --data-binary @"$BENCH_BODY_FILE" "$1"; then return 0; fi
-    sleep 0.1
-  done
-  echo "server at $1 did not answer" >&2; return 1
-}
-
 stop_server() {
   if [ -n "$SERVER_PID" ]; then
     kill -TERM "$SERVER_PID" 2>/dev/null || true

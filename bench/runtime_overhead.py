@@ -108,32 +108,19 @@ def _batch_client(sock: socket.socket, body: bytes, batches: int, size: int) -> 
 
 
 def _client(sock: socket.socket, body: bytes, count: int) -> None:
-    prefix = _PREFIX
-
+    """Sends `count` predict frames, two in flight, each after the answer two frames back."""
     def frame(i: int) -> bytes:
         header = (b'{"kind":"predict","id":%d,"request_id":"r%d","path":"/iris",'
                   b'"content_type":"application/json"}' % (i, i))
-        return prefix.pack(len(header), len(body)) + header + body
-
-    buffer = b""
-
-    def read_one() -> None:
-        nonlocal buffer
-        while True:
-            if len(buffer) >= 8:
-                header_length, body_length = prefix.unpack_from(buffer)
-                end = 8 + header_length + body_length
-                if len(buffer) >= end:
-                    buffer = buffer[end:]
-                    return
-            buffer += sock.recv(65536)
+        return _PREFIX.pack(len(header), len(body)) + header + body
 
     sock.sendall(frame(0) + frame(1))
+    buffer = b""
     for i in range(2, count):
-        read_one()
+        buffer = _read_one(sock, buffer)
         sock.sendall(frame(i))
-    read_one()
-    read_one()
+    buffer = _read_one(sock, buffer)
+    _read_one(sock, buffer)
     sock.close()
 
 
