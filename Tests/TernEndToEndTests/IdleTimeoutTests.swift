@@ -29,8 +29,7 @@ extension EndToEnd {
         private func timeUntilClosed(_ connection: RawHTTPConnection) throws -> (seconds: Double, received: String) {
             let started = ContinuousClock.now
             let received = try connection.readUntilClosed(timeout: 10)
-            let elapsed = started.duration(to: .now)
-            return (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, received)
+            return (seconds(from: started, to: .now), received)
         }
 
         @Test("a keep-alive connection idle for the timeout after its answer is closed")
