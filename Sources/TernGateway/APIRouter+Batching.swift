@@ -1,7 +1,33 @@
+import HTTPTypes
 import NIOCore
 import NIOPosix
 import Synchronization
 import TernCore
+
+/// One request collected for server-side batching: what its item of a `predict_batch` frame
+/// needs.
+struct BatchRequest: Sendable {
+    /// The id the gateway gave the request (`X-Request-ID`).
+    var requestID: String
+    /// The endpoint path, e.g. `/iris`.
+    var path: String
+    /// The request's `Content-Type`, if any.
+    var contentType: String?
+    /// The raw query string, if any (sent only when `predict` declares `query_params`).
+    var query: String?
+    /// The request's header fields (sent only when `predict` declares `headers`).
+    var headers: HTTPFields
+    /// The request body, untouched.
+    var body: ByteBuffer
+}
+
+/// What one request of a batch gets back from the replica.
+enum BatchAnswer: Sendable, Equatable {
+    /// The replica's answer for this request: HTTP status, content type and body.
+    case reply(status: Int, contentType: String, body: ByteBuffer)
+    /// An error for this request (or for its whole batch), rendered in Tern's JSON error shape.
+    case failure(status: Int, kind: String, message: String)
+}
 
 /// One request collected for server-side batching, and who gets its answer.
 struct BatchEntry: Sendable {
@@ -20,44 +46,33 @@ struct BatchEntry: Sendable {
 ///
 /// Admission and collection are one decision under the router's lock; the interval's timer is
 /// an event-loop timer and a batch goes out and comes back in NIO callbacks, so neither path
-/// (the Hummingbird task's ``submit(_:)`` nor the fast path's ``collect(_:callback:)``) costs a
-/// task or an actor hop per request or per batch.
+/// (the Hummingbird responder's nor the fast path's) costs a
+/// task or an actor hop per request or per batch. Each request's side is a ``ReplicaExchange``.
 extension APIRouter {
-    /// Admits a request, collects it into the open batch and waits for its own answer.
-    /// - Throws: ``GatewayRejection`` (503) when admission refuses it or its batch cannot get
-    ///   a slot; the connection's error when the replica went away while running the batch.
-    func submit(_ request: BatchRequest) async throws -> BatchAnswer {
-        try await withCheckedThrowingContinuation { continuation in
-            switch admitAndCollect(BatchEntry(request: request, waiter: .task(continuation)), mayWake: true) {
-            case .collected: break
-            case .refused(let reason): continuation.resume(throwing: rejection(reason))
-            case .needsNormalPath: preconditionFailure("only the fast path defers a request")
-            }
-        }
-    }
-
-    /// The fast path's ``submit(_:)``: collects `request`, whose answer (or failure) `callback`
-    /// gets once, from any thread, and returns true; returns false with nothing changed when the
-    /// request needs the normal path: admission would refuse it or wake the API from zero, or the
-    /// API has a `request_timeout` (whose timer is the task path's).
-    func collect(_ request: BatchRequest, callback: @escaping @Sendable (Result<BatchAnswer, any Error>) -> Void) -> Bool {
-        switch admitAndCollect(BatchEntry(request: request, waiter: .callback(callback)), mayWake: false) {
-        case .collected: true
-        case .refused, .needsNormalPath: false
-        }
-    }
-
-    private enum Collection {
+    /// What ``collect(_:mayWake:callback:)`` did.
+    enum Collection {
+        /// The request is in the open batch (or went out in a full one); its callback will be
+        /// called.
         case collected
+        /// Admission refused it (only with `mayWake`).
         case refused(AdmissionState.RejectReason)
         /// `mayWake` was false and the request would have been refused, woken the API or needed
-        /// a `request_timeout` timer.
+        /// a `request_timeout` timer: nothing changed.
         case needsNormalPath
     }
 
-    /// Admits `entry` and adds it to the open batch under one lock, then does what the decision
-    /// asks for: wake the API, arm the batch's timer, send a full batch.
-    private func admitAndCollect(_ entry: BatchEntry, mayWake: Bool) -> Collection {
+    /// Admits `request` and collects it into the open batch under one lock, then does what the
+    /// decision asks for: wake the API, arm the batch's timer, send a full batch. `callback` gets
+    /// the request's own answer, or the error that failed its batch (``GatewayRejection``, or a
+    /// connection error when the replica went away), once, from any thread.
+    ///
+    /// With `mayWake` false (the fast path, which has no task for a timer) a request that would be
+    /// refused, wake the API from zero or need a `request_timeout` is left alone
+    /// (``Collection/needsNormalPath``).
+    func collect(
+        _ request: BatchRequest, mayWake: Bool, callback: @escaping Waiter<BatchAnswer>
+    ) -> Collection {
+        let entry = BatchEntry(request: request, waiter: callback)
         let now = ContinuousClock.now
         var wakes = false
         var timer: ContinuousClock.Instant?
@@ -110,7 +125,7 @@ extension APIRouter {
     /// another batch), and every request is resumed with its answer when the replica replies.
     func send(_ batch: [BatchEntry]) {
         let id = dispatch.withLock { $0.waiterID() }
-        let leased = lease(id: id, near: Self.currentLoop, { $0.admitBatch() }, waiter: .callback { result in
+        let leased = lease(id: id, near: Self.currentLoop, { $0.admitBatch() }, waiter: { result in
             self.run(batch, on: result)
         })
         if let leased { run(batch, on: leased.mapError { $0 }) }
@@ -125,7 +140,7 @@ extension APIRouter {
             lease = slot
         case .failure(let error):
             dispatch.withLock { $0.admission.finishBatch(requests: batch.count) }
-            for entry in batch { entry.waiter.resume(.failure(error)) }
+            for entry in batch { entry.waiter(.failure(error)) }
             return
         }
         let (frame, count) = PredictBatch.frame(
@@ -133,29 +148,15 @@ extension APIRouter {
             acceptsHeaders: lease.connection.acceptsHeaders)
         let sent = batch.prefix(count)
         if count < batch.count { send(Array(batch.dropFirst(count))) }
-        let reply = lease.connection.channel.eventLoop.makePromise(of: ReplicaFrame.self)
-        lease.connection.send(frame, promise: reply)
-        reply.futureResult.whenComplete { result in
+        ReplicaExchange.send(frame, on: lease, router: self, batchOf: count) { result in
             switch result {
             case .success(let frame):
-                self.release(lease, broken: false, batchOf: count)
                 for (entry, answer) in zip(sent, PredictBatch.answers(to: frame, count: count)) {
-                    entry.waiter.resume(.success(answer))
+                    entry.waiter(.success(answer))
                 }
             case .failure(let error):
-                self.release(lease, broken: true, batchOf: count)
-                for entry in sent { entry.waiter.resume(.failure(error)) }
+                for entry in sent { entry.waiter(.failure(error)) }
             }
         }
-    }
-
-    /// Returns a batch's slot and ends the batch of `requests` requests.
-    private func release(_ lease: SlotLease, broken: Bool, batchOf requests: Int) {
-        let loop = Self.currentLoop
-        let handover = dispatch.withLock { state in
-            defer { state.admission.finishBatch(requests: requests) }
-            return state.release(lease, broken: broken, near: loop)
-        }
-        if let handover { handover.waiter.resume(.success(handover.lease)) }
     }
 }

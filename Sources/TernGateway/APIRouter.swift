@@ -17,7 +17,7 @@ struct GatewayRejection: Error, Sendable {
     /// HTTP status.
     var status: Int
     /// Error kind for the JSON body.
-    var kind: String
+    var kind: ErrorKind
     /// Message for the JSON body.
     var message: String
     /// Seconds for `Retry-After`, when the client should retry.
@@ -80,19 +80,9 @@ struct DispatchState {
 }
 
 /// Who gets a value that is not ready yet — a slot for a queued request, or the answer of a
-/// request collected into a batch: a task of the Hummingbird path, or a callback of the fast path
-/// (``PredictFastPath``, which has no task to suspend). Resumed exactly once, outside the lock.
-enum Waiter<Value: Sendable>: Sendable {
-    case task(CheckedContinuation<Value, any Error>)
-    case callback(@Sendable (Result<Value, any Error>) -> Void)
-
-    func resume(_ result: Result<Value, any Error>) {
-        switch self {
-        case .task(let continuation): continuation.resume(with: result)
-        case .callback(let callback): callback(result)
-        }
-    }
-}
+/// request collected into a batch: a callback of the request's ``ReplicaExchange`` (which has no
+/// task to suspend). Called exactly once, from any thread, outside the lock.
+typealias Waiter<Value: Sendable> = @Sendable (Result<Value, any Error>) -> Void
 
 /// A request (or a batch) queued for a slot.
 typealias SlotWaiter = Waiter<SlotLease>
@@ -176,13 +166,6 @@ final class APIRouter: Sendable {
         spec.map { BatchCollector(maxBatchSize: $0.maxBatchSize, interval: .milliseconds($0.batchIntervalMs)) }
     }
 
-    /// Reserves a slot, waiting in the queue when all are busy.
-    /// - Throws: ``GatewayRejection`` (503) when no replica is ready or the API is at its limit;
-    ///   `CancellationError` when the waiting task is cancelled.
-    func acquire() async throws -> SlotLease {
-        try await lease { $0.admit() }
-    }
-
     /// What ``leaseOrQueue(near:callback:)`` did.
     enum FastLease {
         /// A slot was free: the request has it.
@@ -206,7 +189,7 @@ final class APIRouter: Sendable {
                 return .leased(state.slot(of: replicaID, near: loop))
             case .enqueue:
                 let id = state.waiterID()
-                state.waiters.append((id, .callback(callback)))
+                state.waiters.append((id, callback))
                 return .queued(id: id)
             case .enqueueAndWake, .reject:
                 return nil  // ruled out by the guard (a ready replica, room under the limit)
@@ -220,35 +203,20 @@ final class APIRouter: Sendable {
         removeWaiter(id, error: CancellationError())
     }
 
-    /// Takes the admission decision `decide` under the lock and acts on it: hands out the
-    /// reserved slot, throws the rejection, or queues the caller for a slot, in the same critical
-    /// section as the decision.
-    /// - Throws: ``GatewayRejection`` (503: refused, or queued past `request_timeout` /
-    ///   the cold-start limit); `CancellationError` when the waiting task is cancelled.
-    func lease(
-        _ decide: @escaping @Sendable (inout AdmissionState) -> AdmissionState.Decision
-    ) async throws -> SlotLease {
-        let loop = Self.currentLoop
-        let id = dispatch.withLock { $0.waiterID() }
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                switch lease(id: id, near: loop, decide, waiter: .task(continuation)) {
-                case .success(let lease)?: continuation.resume(returning: lease)
-                case .failure(let rejection)?: continuation.resume(throwing: rejection)
-                case nil: break  // queued: resumed with a slot or a failure
-                }
-            }
-        } onCancel: {
-            removeWaiter(id, error: CancellationError())
-        }
+    /// A new id for a request that may wait in the queue (``lease(id:near:_:waiter:)``,
+    /// ``cancelWaiting(_:)``).
+    func newWaiterID() -> UInt64 {
+        dispatch.withLock { $0.waiterID() }
     }
 
-    /// The decision of ``lease(_:)`` for callers with or without a task: the reserved slot, the
-    /// rejection, or nil when `waiter` was queued under `id` (its `request_timeout` or cold-start
-    /// timer armed); then `waiter` is resumed once, with a slot or the failure that ended the wait.
+    /// Takes the admission decision `decide` under the lock and acts on it in the same critical
+    /// section: the reserved slot, the rejection, or nil when `waiter` was queued under `id` (its
+    /// `request_timeout` or cold-start timer armed); then `waiter` is called once, with a slot or
+    /// the failure that ended the wait (``GatewayRejection`` 503: queued past `request_timeout`
+    /// or the cold-start limit; `CancellationError` from ``cancelWaiting(_:)``).
     func lease(
         id: UInt64, near loop: ObjectIdentifier?, _ decide: (inout AdmissionState) -> AdmissionState.Decision,
-        waiter: SlotWaiter
+        waiter: @escaping SlotWaiter
     ) -> Result<SlotLease, GatewayRejection>? {
         enum Outcome {
             case leased(SlotLease)
@@ -279,11 +247,11 @@ final class APIRouter: Sendable {
             if let timeout {
                 let expiry = wakes
                     ? GatewayRejection(
-                        status: 503, kind: "cold_start_timeout",
+                        status: 503, kind: .coldStartTimeout,
                         message: "API \(apiName) had no ready replica within the cold-start limit of \(coldStartTimeout); check `tern logs \(apiName)`",
                         retryAfter: 5)
                     : GatewayRejection(
-                        status: 503, kind: "queue_timeout",
+                        status: 503, kind: .queueTimeout,
                         message: "the request waited in the queue of API \(apiName) past its request_timeout; retry later",
                         retryAfter: 1)
                 Task {
@@ -308,24 +276,27 @@ final class APIRouter: Sendable {
         switch reason {
         case .noReadyReplica:
             GatewayRejection(
-                status: 503, kind: "no_ready_replica",
+                status: 503, kind: .noReadyReplica,
                 message: "API \(apiName) has no ready replica; check `tern get \(apiName)` and `tern logs \(apiName)`",
                 retryAfter: 1)
         case .overloaded(let limit):
             GatewayRejection(
-                status: 503, kind: "overloaded",
+                status: 503, kind: .overloaded,
                 message: "API \(apiName) has \(limit) requests in flight (max_replica_concurrency × ready replicas); retry later",
                 retryAfter: 1)
         }
     }
 
-    /// Returns a slot. With `broken`, the connection is dropped instead of reused. Synchronous:
-    /// the fast path calls it on its event loop.
-    func release(_ lease: SlotLease, broken: Bool) {
+    /// Returns a slot. With `broken`, the connection is dropped instead of reused; `batchOf` ends
+    /// the batch of that many requests the slot carried (0: a single request). Synchronous: the
+    /// replica connection's event loop calls it (``ReplicaExchange/send(_:on:router:batchOf:completion:)``).
+    func release(_ lease: SlotLease, broken: Bool, batchOf requests: Int = 0) {
         let loop = Self.currentLoop
-        if let handover = dispatch.withLock({ $0.release(lease, broken: broken, near: loop) }) {
-            handover.waiter.resume(.success(handover.lease))
+        let handover = dispatch.withLock { state in
+            defer { if requests > 0 { state.admission.finishBatch(requests: requests) } }
+            return state.release(lease, broken: broken, near: loop)
         }
+        if let handover { handover.waiter(.success(handover.lease)) }
     }
 
     /// Puts a replica's open connections into balancing and hands queued requests to it.
@@ -347,7 +318,7 @@ final class APIRouter: Sendable {
             state.slots[replicaID] = replicaSlots
             return handovers
         }
-        for (waiter, lease) in handovers { waiter.resume(.success(lease)) }
+        for (waiter, lease) in handovers { waiter(.success(lease)) }
     }
 
     /// Takes a replica out of balancing, waits up to `grace` for its running requests, then
@@ -397,9 +368,9 @@ final class APIRouter: Sendable {
             return held
         }
         let rejection = GatewayRejection(
-            status: 503, kind: "replica_failed_to_start",
+            status: 503, kind: .replicaFailedToStart,
             message: "API \(apiName) could not start a replica: \(message); see `tern logs \(apiName)`", retryAfter: 5)
-        for waiter in held { waiter.resume(.failure(rejection)) }
+        for waiter in held { waiter(.failure(rejection)) }
     }
 
     private func failWaiters(count: Int) {
@@ -412,8 +383,8 @@ final class APIRouter: Sendable {
             return failed
         }
         for waiter in failed {
-            waiter.resume(.failure(GatewayRejection(
-                status: 503, kind: "no_ready_replica",
+            waiter(.failure(GatewayRejection(
+                status: 503, kind: .noReadyReplica,
                 message: "API \(apiName) lost its last ready replica while the request waited; retry",
                 retryAfter: 1)))
         }
@@ -426,6 +397,6 @@ final class APIRouter: Sendable {
             state.admission.cancelQueued()
             return state.waiters.remove(at: index).waiter
         }
-        removed?.resume(.failure(error))
+        removed?(.failure(error))
     }
 }

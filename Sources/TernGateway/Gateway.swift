@@ -25,13 +25,17 @@ public struct GatewayConfiguration: Sendable {
     /// or body) or is idle between requests; then it closes the connection. A client waiting for
     /// its answer is never cut by it. Default 60 s (nginx's `client_body_timeout`).
     public var idleTimeout: Duration
+    /// Told of every answered exchange with a replica (metrics, tracing); see
+    /// ``ExchangeObserver``. Default none.
+    public var observer: (any ExchangeObserver)?
 
     /// Creates a configuration; every default is stated on its property.
     public init(
         host: String = "127.0.0.1", port: Int = 8888, maxBodyBytes: Int = 32 << 20,
         coldStartTimeout: Duration = .seconds(300), drainGracePeriod: Duration = .seconds(10),
-        idleTimeout: Duration = .seconds(60)
+        idleTimeout: Duration = .seconds(60), observer: (any ExchangeObserver)? = nil
     ) {
+        self.observer = observer
         self.drainGracePeriod = drainGracePeriod
         self.idleTimeout = idleTimeout
         self.host = host
@@ -157,7 +161,7 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
 
     public func attach(_ replica: ReplicaEndpoint) async throws {
         guard let router = router(forAPI: replica.api) else {
-            throw GatewayRejection(status: 404, kind: "not_found", message: "no route for API \(replica.api)")
+            throw GatewayRejection(status: 404, kind: .notFound, message: "no route for API \(replica.api)")
         }
         var connections: [ReplicaConnection] = []
         // Slot connections go round the event loops in turn, across replicas (not `group.next()`,

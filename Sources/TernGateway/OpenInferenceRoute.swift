@@ -1,4 +1,5 @@
 import HTTPTypes
+import TernCore
 
 /// One request of the Open Inference Protocol (KServe v2 REST,
 /// https://kserve.github.io/website/latest/modelserving/data_plane/v2_protocol/), recognised
@@ -24,7 +25,7 @@ enum OpenInferenceRoute: Equatable, Sendable {
         /// 404 (no such path) or 405 (the path exists for another method).
         var status: Int
         /// `not_found` or `method_not_allowed`.
-        var kind: String
+        var kind: ErrorKind
         /// Says what was expected.
         var message: String
         /// For 405: the method the path takes (the `Allow` header).
@@ -73,7 +74,7 @@ enum OpenInferenceRoute: Equatable, Sendable {
         guard method == wanted else {
             return .failure(
                 Mismatch(
-                    status: 405, kind: "method_not_allowed",
+                    status: 405, kind: .methodNotAllowed,
                     message: "\(path) takes \(wanted.rawValue), not \(method.rawValue) (Open Inference Protocol)",
                     allow: wanted.rawValue))
         }
@@ -98,7 +99,7 @@ enum OpenInferenceRoute: Equatable, Sendable {
 
     private static func notFound(_ path: String) -> Mismatch {
         Mismatch(
-            status: 404, kind: "not_found",
+            status: 404, kind: .notFound,
             message: "\(path) is not an Open Inference Protocol path; the gateway serves GET /v2, "
                 + "GET /v2/health/live, GET /v2/health/ready, GET /v2/models/{api}, GET /v2/models/{api}/ready, "
                 + "POST /v2/models/{api}/infer (and the /v2/models/{api}/versions/{version}/... forms)")

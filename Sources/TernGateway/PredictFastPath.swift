@@ -8,18 +8,16 @@ import NIOHTTPTypes
 ///
 /// A `POST` to the endpoint of an API without a `request_timeout`, with a `Content-Length` body
 /// of at most ``maxBody`` bytes, is answered here when the API has a free slot or room in its
-/// queue (``APIRouter/leaseOrQueue(near:callback:)``, the same admission and the same queue as
-/// the normal path): the body is collected, the `predict` frame is written to the replica
-/// connection and the response is written from the replica's answer, all in NIO callbacks on the
-/// connection's event loop, with no Swift task, async stream or actor hop per request. With
-/// server-side batching the request joins the open batch instead
-/// (``APIRouter/collect(_:callback:)``) and is answered from its item of the batch's reply.
+/// queue (the same admission and the same queue as the normal path): the body is collected and
+/// the request is a ``ReplicaExchange`` started with ``ReplicaExchange/startWithoutTask(near:)``,
+/// so the `predict` frame is written to the replica connection and the response is written from
+/// the replica's answer, all in NIO callbacks on the connection's event loop, with no Swift task,
+/// async stream or actor hop per request. With server-side batching the request joins the open
+/// batch instead and is answered from its item of the batch's reply.
 /// Everything else — other methods and paths, timeouts, chunked or large
 /// bodies, `Expect`, `Connection: close`, and any request admission refuses or that must wake
-/// the API from zero — goes to Hummingbird and ``GatewayResponder`` unchanged, which remains the
-/// reference behaviour: both paths build the frame with ``ReplicaFrame/predictHeader(requestID:path:query:contentType:headers:acceptsQuery:acceptsHeaders:)``
-/// and the answer with ``GatewayResponder/answer(for:api:requestID:)`` and
-/// ``GatewayResponder/connectionFailure(_:gateway:api:requestID:)``, so they answer alike.
+/// the API from zero — goes to Hummingbird and ``GatewayResponder`` unchanged, whose exchange
+/// is the same ``ReplicaExchange`` (with full admission), so both paths answer alike.
 ///
 /// HTTP/1.1 keeps answers in request order. The fast path takes a request only when no earlier
 /// request of the connection is still with Hummingbird; while it waits for the replica, parts of
@@ -218,9 +216,12 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             }
         case (.collecting(let head, let router, let body), .end(let trailers)):
             state = .idle
+            guard trailers == nil else {  // trailers: the normal path decides
+                forwardCollected(head, body: body, end: trailers, context: context)
+                return
+            }
             let loop = context.eventLoop
             let bound = NIOLoopBound((handler: self, context: context), eventLoop: loop)
-            let gateway = self.gateway
             // Runs on whichever thread has the answer: the HTTP connection's own, or the
             // replica connection's (then one hop to this loop).
             let deliver: @Sendable (GatewayAnswer) -> Void = { answer in
@@ -230,34 +231,17 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
                     loop.execute { bound.value.handler.finish(answer, context: bound.value.context) }
                 }
             }
-            if router.batchesRequests {
-                if trailers == nil, Self.collect(head, body: body, router: router, gateway: gateway, deliver: deliver) {
-                    state = .exchanging  // in the open batch: answered when the batch is
-                } else {
-                    forwardCollected(head, body: body, end: trailers, context: context)
-                }
-                return
-            }
-            let admitted = trailers == nil ? router.leaseOrQueue(near: ObjectIdentifier(loop)) { result in
-                // Called by the release that freed the slot, usually on the replica connection's
-                // loop: the frame goes out from there, without a hop to this connection's loop.
-                switch result {
-                case .success(let lease):
-                    Self.exchange(head, body: body, lease: lease, router: router, gateway: gateway, deliver: deliver)
-                case .failure(let error):
-                    let rejection = error as? GatewayRejection ?? GatewayRejection(
-                        status: 503, kind: "cancelled", message: "the request was cancelled while queued")
-                    deliver(GatewayResponder.errorAnswer(rejection, api: router.apiName))
-                }
-            } : nil
-            switch admitted {
-            case .leased(let lease):
+            let (path, query) = Self.pathAndQuery(of: head)
+            let request = ReplicaRequest(kind: .predict, path: path, query: query, headers: head.headerFields, body: body)
+            switch ReplicaExchange(request, router: router, gateway: self.gateway, deliver: deliver)
+                .startWithoutTask(near: ObjectIdentifier(loop))
+            {
+            case .started:
                 state = .exchanging
-                Self.exchange(head, body: body, lease: lease, router: router, gateway: gateway, deliver: deliver)
             case .queued(let id):
                 state = .queued(id: id, router: router)
-            case nil:  // refused, cold start or a timeout (or trailers): the normal path decides
-                forwardCollected(head, body: body, end: trailers, context: context)
+            case .needsNormalPath:  // refused, cold start or a timeout: the normal path decides
+                forwardCollected(head, body: body, end: .some(nil), context: context)
             }
         case (.forwarding, _), (.idle, _), (.collecting, .head), (.queued, _), (.exchanging, _):
             // Parts of a request Hummingbird handles (or out of order: Hummingbird rejects them).
@@ -326,62 +310,13 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         return (router, length)
     }
 
-    // MARK: the exchange with the replica
-
-    /// Sends the `predict` frame of `head` and `body` on `lease`; when the replica answers (on the
-    /// replica connection's loop), returns the slot — which may start the next queued request's
-    /// exchange right there — and hands the client's answer to `deliver`. Touches no handler
-    /// state, so it runs on any thread.
-    private static func exchange(
-        _ head: HTTPRequest, body: ByteBuffer, lease: SlotLease, router: APIRouter, gateway: Gateway,
-        deliver: @escaping @Sendable (GatewayAnswer) -> Void
-    ) {
-        let requestID = RequestID.next()
-        let (path, query) = pathAndQuery(of: head)
-        let frame = ReplicaFrame(
-            header: ReplicaFrame.predictHeader(
-                requestID: requestID, path: path, query: query,
-                contentType: head.headerFields[.contentType], headers: head.headerFields,
-                acceptsQuery: lease.connection.acceptsQuery, acceptsHeaders: lease.connection.acceptsHeaders),
-            body: body)
-        let reply = lease.connection.channel.eventLoop.makePromise(of: ReplicaFrame.self)
-        lease.connection.send(frame, promise: reply)
-        reply.futureResult.whenComplete { result in
-            switch result {
-            case .success(let frame):
-                router.release(lease, broken: false)
-                deliver(GatewayResponder.answer(for: frame, api: router.apiName, requestID: requestID))
-            case .failure(let error):
-                router.release(lease, broken: true)
-                let failure = GatewayResponder.connectionFailure(
-                    error, gateway: gateway, api: router.apiName, requestID: requestID)
-                deliver(GatewayResponder.errorAnswer(failure, api: router.apiName, requestID: requestID))
-            }
-        }
-    }
+    // MARK: the answer
 
     /// The request target split at its `?`: the path, and the raw query if there is one.
     private static func pathAndQuery(of head: HTTPRequest) -> (path: String, query: String?) {
         let target = head.path ?? "/"
         guard let question = target.firstIndex(of: "?") else { return (target, nil) }
         return (String(target[..<question]), String(target[target.index(after: question)...]))
-    }
-
-    /// Collects the request into its API's open batch (server-side batching) when admission lets
-    /// it in without a wake or a `request_timeout`; `deliver` gets its answer once the batch ran.
-    /// Returns false, with nothing changed, when the request needs the normal path.
-    private static func collect(
-        _ head: HTTPRequest, body: ByteBuffer, router: APIRouter, gateway: Gateway,
-        deliver: @escaping @Sendable (GatewayAnswer) -> Void
-    ) -> Bool {
-        let requestID = RequestID.next()
-        let (path, query) = pathAndQuery(of: head)
-        let request = BatchRequest(
-            requestID: requestID, path: path, contentType: head.headerFields[.contentType], query: query,
-            headers: head.headerFields, body: body)
-        return router.collect(request) { result in
-            deliver(GatewayResponder.answer(for: result, gateway: gateway, api: router.apiName, requestID: requestID))
-        }
     }
 
     /// The answer of the fast-path request is here (on this connection's loop): write it and go on

@@ -53,36 +53,6 @@ final class ReplicaResponseHandler: ChannelDuplexHandler {
 @available(*, unavailable)
 extension ReplicaResponseHandler: Sendable {}
 
-/// The decoded header of a response frame. The gateway reads it with
-/// ``init(parsing:)`` (FrameHeaderJSON.swift); `Decodable` remains for the `predict_batch`
-/// answer, which embeds ``ErrorInfo``, and as the reference the parser is tested against.
-///
-/// Public (with the frame codec) only for bench/micro; see ReplicaFrame.swift.
-public struct ReplicaResponseHeader: Decodable, Sendable {
-    /// Why a request failed: Tern's error `kind` and a message for the client.
-    public struct ErrorInfo: Decodable, Sendable {
-        public var kind: String
-        public var message: String
-    }
-    /// The id of the request frame answered.
-    public var id: Int?
-    /// HTTP status for the client.
-    public var status: Int
-    /// Content type of the body (absent for errors).
-    public var contentType: String?
-    /// Set when the request failed.
-    public var error: ErrorInfo?
-    /// `hello` only: the parameters the predictor declares.
-    public var accepts: [String]?
-    /// `hello` only: the worker's process id.
-    public var pid: Int32?
-
-    enum CodingKeys: String, CodingKey {
-        case id, status, error, accepts, pid
-        case contentType = "content_type"
-    }
-}
-
 /// One connection to a replica worker's Unix socket, served by one runtime thread.
 ///
 /// The gateway keeps up to ``pipelineDepth`` requests outstanding on it: while the runtime
@@ -129,13 +99,13 @@ public final class ReplicaConnection: Sendable {
         do {
             let reply = try await roundTrip(
                 channel: channel,
-                ReplicaFrame(header: ByteBuffer(string: #"{"kind":"hello","id":0,"protocol":1}"#), body: ByteBuffer())
+                ReplicaFrame(header: ReplicaProtocol.helloHeader, body: ByteBuffer())
             )
             let header = try ReplicaResponseHeader(parsing: reply.header)
             guard header.status == 200 else {
                 throw ReplicaConnectionError.handshake(header.error?.message ?? "status \(header.status)")
             }
-            return ReplicaConnection(channel: channel, accepts: header.accepts ?? ["payload", "query_params", "headers"])
+            return ReplicaConnection(channel: channel, accepts: header.accepts ?? ReplicaProtocol.defaultAccepts)
         } catch {
             try? await channel.close()
             throw error
@@ -158,7 +128,7 @@ public final class ReplicaConnection: Sendable {
     /// Sends a `health` frame; true when the worker answered 200.
     func checkHealth() async -> Bool {
         guard let reply = try? await send(
-            ReplicaFrame(header: ByteBuffer(string: #"{"kind":"health","id":1}"#), body: ByteBuffer())
+            ReplicaFrame(header: ReplicaProtocol.healthHeader, body: ByteBuffer())
         ) else { return false }
         let header = try? ReplicaResponseHeader(parsing: reply.header)
         return header?.status == 200

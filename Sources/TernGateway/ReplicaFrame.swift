@@ -20,51 +20,6 @@ public struct ReplicaFrame: Sendable {
         self.body = body
     }
 
-    /// Builds the JSON header of a `predict` frame without an encoder or an intermediate
-    /// `String`: the shape is fixed, so the bytes are written straight into the buffer, e.g.
-    /// `{"kind":"predict","id":1,"request_id":"3f9a-17","path":"/iris","content_type":"application/json"}`.
-    /// - Parameters:
-    ///   - requestID: the gateway's id (hex digits and `-`, written as is).
-    ///   - path: the endpoint path, e.g. `/iris`.
-    ///   - query: the raw query string; sent when not empty and `acceptsQuery`.
-    ///   - contentType: the request's `Content-Type`, if any.
-    ///   - headers: the request's header fields; sent (names lower-cased) when `acceptsHeaders`.
-    ///   - acceptsQuery: the predictor declares `query_params` (from `hello`).
-    ///   - acceptsHeaders: the predictor declares `headers` (from `hello`).
-    public static func predictHeader(
-        requestID: String, path: String, query: String?, contentType: String?, headers: HTTPFields,
-        acceptsQuery: Bool, acceptsHeaders: Bool
-    ) -> ByteBuffer {
-        var header = ByteBufferAllocator().buffer(
-            capacity: 64 + requestID.utf8.count + path.utf8.count + (contentType?.utf8.count ?? 0))
-        header.writeStaticString(#"{"kind":"predict","id":1,"request_id":""#)
-        header.writeString(requestID)
-        header.writeStaticString(#"","path":"#)
-        header.writeJSONQuoted(path)
-        if acceptsQuery, let query, !query.isEmpty {
-            header.writeStaticString(#","query":"#)
-            header.writeJSONQuoted(query)
-        }
-        if let contentType {
-            header.writeStaticString(#","content_type":"#)
-            header.writeJSONQuoted(contentType)
-        }
-        if acceptsHeaders {
-            header.writeStaticString(#","headers":{"#)
-            var first = true
-            for field in headers {
-                if !first { header.writeStaticString(",") }
-                first = false
-                header.writeJSONQuoted(field.name.canonicalName)
-                header.writeStaticString(":")
-                header.writeJSONQuoted(field.value)
-            }
-            header.writeStaticString("}")
-        }
-        header.writeStaticString("}")
-        return header
-    }
-
     /// The wire bytes of the frame: the two lengths and the header in one new buffer, followed
     /// by the body when it is under 4 KiB (one write); a larger body is returned as is, to be
     /// written after the head without a copy.

@@ -143,12 +143,12 @@ enum SplitDecision {
     /// answer is dropped) when given.
     case forward(APIRouter, shadow: APIRouter?)
     /// Answer at once (GET description, wrong method, target without a route).
-    case answer(Response)
+    case answer(GatewayAnswer)
 }
 
 /// The answer given instead of serving a request that could not be copied to a shadow.
 struct MirrorRefusal: Error {
-    var response: Response
+    var answer: GatewayAnswer
 }
 
 extension HTTPField.Name {
@@ -175,20 +175,12 @@ extension Gateway {
     /// response instead when the body is too large, or 400 when it cannot be read (both name the
     /// splitter).
     func mirror(
-        _ request: Request, of split: TrafficSplit, send: @escaping @Sendable (Request) async -> Response
+        _ request: Request, of split: TrafficSplit, send: @escaping @Sendable (Request) async -> GatewayAnswer
     ) async -> Result<Request, MirrorRefusal> {
-        let limit = configuration.maxBodyBytes
         let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: limit)
-        } catch is NIOTooManyBytesError {
-            return .failure(MirrorRefusal(response: GatewayResponder.tooLarge(limit: limit, api: split.api)))
-        } catch {
-            return .failure(
-                MirrorRefusal(
-                    response: GatewayResponder.error(
-                        status: 400, kind: "bad_request", message: "could not read the request body: \(error)",
-                        api: split.api)))
+        switch await request.collectBody(limit: configuration.maxBodyBytes, api: split.api) {
+        case .success(let read): body = read
+        case .failure(let refusal): return .failure(MirrorRefusal(answer: refusal))
         }
         var buffered = request
         buffered.body = RequestBody(buffer: body)
@@ -204,14 +196,14 @@ extension Gateway {
         case .post:
             guard let target = split.pick() else {
                 return .answer(
-                    GatewayResponder.error(
-                        status: 503, kind: "no_target",
+                    .error(
+                        status: 503, kind: .noTarget,
                         message: "TrafficSplitter \(split.api) has no API with a weight above 0", api: split.api))
             }
             guard let router = router(forAPI: target) else {
                 return .answer(
-                    GatewayResponder.error(
-                        status: 503, kind: "target_unavailable",
+                    .error(
+                        status: 503, kind: .targetUnavailable,
                         message: "API \(target), picked by TrafficSplitter \(split.api), has no route; run `tern get \(split.api)`",
                         api: target, headers: [.ternAPI: target, .retryAfter: "1"]))
             }
@@ -222,14 +214,11 @@ extension Gateway {
             }
             let json =
                 #"{"api":\#(JSONText.quoted(split.api)),"kind":"TrafficSplitter","targets":[\#(targets.joined(separator: ","))]}"#
-            return .answer(
-                Response(
-                    status: .ok, headers: [.contentType: "application/json"],
-                    body: .init(byteBuffer: ByteBuffer(string: json))))
+            return .answer(.json(200, json))
         default:
             return .answer(
-                GatewayResponder.error(
-                    status: 405, kind: "method_not_allowed",
+                .error(
+                    status: 405, kind: .methodNotAllowed,
                     message: "use POST to predict or GET for the TrafficSplitter's targets", api: split.api,
                     headers: [.allow: "GET, POST"]))
         }

@@ -121,3 +121,17 @@ import TernCore
         }
     }
 }
+
+extension APIRouter {
+    /// Collects `request` with full admission and waits for its own answer (what a
+    /// ``ReplicaExchange`` of the normal path does, without the HTTP answer around it).
+    fileprivate func submit(_ request: BatchRequest) async throws -> BatchAnswer {
+        try await withCheckedThrowingContinuation { continuation in
+            switch collect(request, mayWake: true, callback: { continuation.resume(with: $0) }) {
+            case .collected: break
+            case .refused(let reason): continuation.resume(throwing: rejection(reason))
+            case .needsNormalPath: Issue.record("the normal path never defers a request")
+            }
+        }
+    }
+}

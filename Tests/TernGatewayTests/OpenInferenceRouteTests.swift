@@ -1,5 +1,6 @@
 import HTTPTypes
 import Testing
+import TernCore
 
 @testable import TernGateway
 

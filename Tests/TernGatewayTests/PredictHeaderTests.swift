@@ -7,7 +7,7 @@ import Testing
 
 @testable import TernGateway
 
-/// `GatewayResponder.predictHeader` against a ``ReplicaConnection`` to a fake replica that only
+/// The `predict` frame header of a ``ReplicaRequest`` (``ReplicaRequest/header(for:)``) against a ``ReplicaConnection`` to a fake replica that only
 /// answers `hello` (declaring `accepts`).
 @Suite struct PredictHeaderTests {
     /// Answers every frame with a `hello` reply.
@@ -42,6 +42,13 @@ import Testing
         await server.close()
     }
 
+    /// The header the exchange sends for `request` (with id `requestID`) on `connection`.
+    private func predictHeader(_ request: Request, requestID: String, connection: ReplicaConnection) -> ByteBuffer {
+        var replicaRequest = ReplicaRequest(predict: request, body: ByteBuffer())
+        replicaRequest.requestID = requestID
+        return replicaRequest.header(for: connection)
+    }
+
     private func request(path: String, headers: HTTPFields) -> Request {
         var head = HTTPRequest(method: .post, scheme: "http", authority: "localhost", path: path)
         head.headerFields = headers
@@ -58,7 +65,7 @@ import Testing
             let headers: HTTPFields = [
                 .contentType: "application/json", HTTPField.Name("X-User")!: #"7 "quoted" \ slash"#,
             ]
-            let header = GatewayResponder.predictHeader(
+            let header = predictHeader(
                 request(path: "/iris?model=a&v=%22x%22", headers: headers), requestID: "3f9a-17", connection: connection
             )
             let json = try object(header)
@@ -77,7 +84,7 @@ import Testing
 
     @Test func headerLeavesOutQueryAndHeadersThePredictorDoesNotAccept() async throws {
         try await withConnection(accepts: ["payload"]) { connection in
-            let header = GatewayResponder.predictHeader(
+            let header = predictHeader(
                 request(path: "/iris?model=a", headers: [.contentType: "text/plain"]), requestID: "1",
                 connection: connection)
             let json = try object(header)
@@ -88,7 +95,7 @@ import Testing
 
     @Test func headerOmitsAnEmptyQueryAndAMissingContentType() async throws {
         try await withConnection(accepts: ["payload", "query_params", "headers"]) { connection in
-            let header = GatewayResponder.predictHeader(
+            let header = predictHeader(
                 request(path: "/a/b?", headers: [:]), requestID: "2", connection: connection)
             let json = try object(header)
             #expect(Set(json.keys) == ["kind", "id", "request_id", "path", "headers"])
