@@ -256,16 +256,22 @@ struct ReplicaExchange: Sendable {
     /// so a replica never gets more requests than it has slots).
     private func run(on lease: SlotLease) {
         let leased = ContinuousClock.now
-        let answered = timed(inBatch: false, on: lease.connection.channel.eventLoop) { finish($0, leased: leased) }
+        // Without a timeout (the fast path's case) the reply is answered straight from the send's
+        // completion: no deliverer closure and no lock beyond the router's.
+        let once = lease.requestTimeout.map { timeout in
+            armTimeout(timeout, inBatch: false, on: lease.connection.channel.eventLoop) { finish($0, leased: leased) }
+        }
         let frame = ReplicaFrame(header: request.header(for: lease.connection), body: request.body)
-        Self.send(frame, on: lease, router: router) { [request, router, gateway] result in
+        Self.send(frame, on: lease, router: router) { [self] result in
+            let answer: GatewayAnswer
             switch result {
             case .success(let reply):
-                answered(request.answer(for: reply, api: router.apiName))
+                answer = request.answer(for: reply, api: router.apiName)
             case .failure(let error):
                 let failure = gateway.connectionFailure(error, api: router.apiName, requestID: request.requestID)
-                answered(.error(failure, api: router.apiName, requestID: request.requestID, shape: request.errorShape))
+                answer = .error(failure, api: router.apiName, requestID: request.requestID, shape: request.errorShape)
             }
+            if let once { once.deliver(answer) } else { finish(answer, leased: leased) }
         }
     }
 
@@ -276,12 +282,22 @@ struct ReplicaExchange: Sendable {
         inBatch: Bool, on loop: (any EventLoop)?, finish: @escaping @Sendable (GatewayAnswer) -> Void
     ) -> @Sendable (GatewayAnswer) -> Void {
         guard let timeout = router.requestTimeout else { return finish }
+        let once = armTimeout(timeout, inBatch: inBatch, on: loop, finish: finish)
+        return { once.deliver($0) }
+    }
+
+    /// Arms the 504 at `admitted + timeout` on `loop` (or the caller's) and returns the
+    /// ``AnswerOnce`` that passes on to `finish` whichever comes first, the answer or the 504.
+    private func armTimeout(
+        _ timeout: Duration, inBatch: Bool, on loop: (any EventLoop)?,
+        finish: @escaping @Sendable (GatewayAnswer) -> Void
+    ) -> AnswerOnce {
         let once = AnswerOnce(finish)
         let remaining = max(timeout - admitted.duration(to: .now), .zero)
         let timer = loop ?? MultiThreadedEventLoopGroup.currentEventLoop ?? router.eventLoopGroup.next()
         let expired = request.timeoutAnswer(api: router.apiName, inBatch: inBatch)
         timer.scheduleTask(in: TimeAmount(remaining)) { once.deliver(expired) }
-        return { once.deliver($0) }
+        return once
     }
 
     /// The answer of a request collected into a batch: its own reply from the replica, its item's
