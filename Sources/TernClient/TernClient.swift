@@ -9,13 +9,14 @@ import TernCore
 public struct ClientError: Error, Sendable, Equatable, CustomStringConvertible {
     /// HTTP status, or 0 when the server could not be reached.
     public var status: Int
-    /// Error kind, e.g. `not_found`, `invalid_config`.
-    public var kind: String
+    /// Error kind, e.g. ``ErrorKind/notFound``, ``ErrorKind/invalidConfig``; ``ErrorKind/unreachable``
+    /// when the server could not be reached, ``ErrorKind/httpError`` for an answer without an error document.
+    public var kind: ErrorKind
     /// The server's message.
     public var message: String
 
     /// Creates an error.
-    public init(status: Int, kind: String, message: String) {
+    public init(status: Int, kind: ErrorKind, message: String) {
         self.status = status
         self.kind = kind
         self.message = message
@@ -111,7 +112,7 @@ public struct TernClient: Sendable {
             return try await http.execute(request, timeout: timeout)
         } catch {
             throw ClientError(
-                status: 0, kind: "unreachable",
+                status: 0, kind: .unreachable,
                 message: "cannot reach the Tern server at \(controlURL) (\(error)); start it with `tern up`")
         }
     }
@@ -122,7 +123,7 @@ public struct TernClient: Sendable {
             return ClientError(status: Int(response.status.code), kind: document.error.kind, message: document.error.message)
         }
         return ClientError(
-            status: Int(response.status.code), kind: "http_error",
+            status: Int(response.status.code), kind: .httpError,
             message: "the server answered \(response.status): \(String(buffer: bytes).prefix(200))")
     }
 

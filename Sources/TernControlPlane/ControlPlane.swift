@@ -51,20 +51,20 @@ public actor ControlPlane {
         do {
             try BundleExtractor.checkPath(configPath)
         } catch {
-            throw ControlPlaneError(status: .badRequest, kind: "invalid_config_path", message: "\(error)")
+            throw ControlPlaneError(status: .badRequest, kind: .invalidConfigPath, message: "\(error)")
         }
         let extracted: (digest: String, directory: String)
         do {
             extracted = try extractor.extract(bundle)
         } catch let error as BundleError {
-            throw ControlPlaneError(status: .unprocessableContent, kind: "invalid_bundle", message: error.description)
+            throw ControlPlaneError(status: .unprocessableContent, kind: .invalidBundle, message: error.description)
         }
         let configURL = URL(fileURLWithPath: extracted.directory).appendingPathComponent(configPath)
         let config: ProjectConfig
         do {
             config = try ConfigLoader.load(fileAt: configURL)
         } catch {
-            throw ControlPlaneError(status: .unprocessableContent, kind: "invalid_config", message: error.description)
+            throw ControlPlaneError(status: .unprocessableContent, kind: .invalidConfig, message: error.description)
         }
         let fileName = (configPath as NSString).lastPathComponent
         let configDirectory = (configPath as NSString).deletingLastPathComponent
@@ -92,7 +92,7 @@ public actor ControlPlane {
                 Set(status.replicas.map(\.revision)).count > 1
             {
                 throw ControlPlaneError(
-                    status: .conflict, kind: "update_in_progress",
+                    status: .conflict, kind: .updateInProgress,
                     message: "API \(spec.name) is still being updated; wait until `tern get \(spec.name)` shows it live, or deploy with --force",
                     api: spec.name)
             }
@@ -177,7 +177,7 @@ public actor ControlPlane {
         for spec in config.apis {
             guard spec.kind == .realtimeAPI || spec.kind == .trafficSplitter else {
                 throw ControlPlaneError(
-                    status: .unprocessableContent, kind: "unsupported_kind",
+                    status: .unprocessableContent, kind: .unsupportedKind,
                     message: located(
                         spec, "kind",
                         "\(spec.kind.rawValue) is not supported yet; this version serves RealtimeAPI and TrafficSplitter"),
@@ -187,7 +187,7 @@ public actor ControlPlane {
                 $0.api != spec.name && $0.spec.networking.endpoint == spec.networking.endpoint
             }) {
                 throw ControlPlaneError(
-                    status: .conflict, kind: "endpoint_taken",
+                    status: .conflict, kind: .endpointTaken,
                     message: located(
                         spec, "networking.endpoint",
                         "\(spec.networking.endpoint) is already used by API \(other.api); choose another endpoint"),
@@ -203,7 +203,7 @@ public actor ControlPlane {
         for spec in config.apis {
             if let existing = deployed.first(where: { $0.api == spec.name }), existing.spec.kind != spec.kind {
                 throw ControlPlaneError(
-                    status: .conflict, kind: "kind_change",
+                    status: .conflict, kind: .kindChange,
                     message: located(
                         spec, "kind",
                         "API \(spec.name) is deployed as a \(existing.spec.kind.rawValue); this file makes it a "

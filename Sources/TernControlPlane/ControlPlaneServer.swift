@@ -105,7 +105,7 @@ public enum ControlPlaneServer {
 
     private static func bundleTooLarge(_ limit: Int) -> ControlPlaneError {
         ControlPlaneError(
-            status: .contentTooLarge, kind: "bundle_too_large",
+            status: .contentTooLarge, kind: .bundleTooLarge,
             message: "the project bundle is larger than \(limit) bytes; exclude data files with .ternignore or raise `tern serve --max-bundle-bytes`")
     }
 
@@ -126,7 +126,7 @@ struct BearerTokenMiddleware: RouterMiddleware {
         }
         guard let presented, Self.constantTimeEquals(Array(presented.utf8), Array(token.utf8)) else {
             throw ControlPlaneError(
-                status: .unauthorized, kind: "unauthorized",
+                status: .unauthorized, kind: .unauthorized,
                 message: "missing or wrong bearer token; the token is in TERN_HOME/token (the tern CLI sends it for you)")
         }
         return try await next(request, context)
@@ -192,14 +192,15 @@ struct JSONErrorMiddleware: RouterMiddleware {
         } catch let error as ControlPlaneError {
             throw error
         } catch let error as HTTPError {
-            let kind = error.status == .notFound ? "not_found" : error.status == .methodNotAllowed ? "method_not_allowed" : "bad_request"
+            let kind: ErrorKind =
+                error.status == .notFound ? .notFound : error.status == .methodNotAllowed ? .methodNotAllowed : .badRequest
             let message = error.status == .notFound
                 ? "no such route: \(request.method) \(request.uri.path); see docs/openapi.yaml"
                 : (error.body ?? "\(error.status)")
             throw ControlPlaneError(status: error.status, kind: kind, message: message)
         } catch {
             context.logger.error("control-plane request failed", metadata: ["error": "\(error)"])
-            throw ControlPlaneError(status: .internalServerError, kind: "internal", message: "internal error: \(error)")
+            throw ControlPlaneError(status: .internalServerError, kind: .internalError, message: "internal error: \(error)")
         }
     }
 }

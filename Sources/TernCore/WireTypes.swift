@@ -151,8 +151,8 @@ public struct ServerInfo: Codable, Sendable, Equatable {
 public struct ErrorDocument: Codable, Sendable, Equatable, Error {
     /// The inner object.
     public struct Body: Codable, Sendable, Equatable {
-        /// Machine-readable kind, e.g. `invalid_json`, `not_found`.
-        public var kind: String
+        /// Machine-readable kind, e.g. ``ErrorKind/notFound`` (encoded as its bare string, `not_found`).
+        public var kind: ErrorKind
         /// Human-readable message saying what went wrong and what to do.
         public var message: String
         /// The API concerned, when there is one.
@@ -162,7 +162,7 @@ public struct ErrorDocument: Codable, Sendable, Equatable, Error {
     public var error: Body
 
     /// Creates an error document.
-    public init(kind: String, message: String, api: String? = nil) {
+    public init(kind: ErrorKind, message: String, api: String? = nil) {
         self.error = Body(kind: kind, message: message, api: api)
     }
 }
