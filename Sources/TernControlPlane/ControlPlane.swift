@@ -104,9 +104,9 @@ public actor ControlPlane {
                     spec: spec, bundleDigest: extracted.digest, configDirectory: configDirectory)
                 await run(stored, environment: dotEnv)
                 outcomes.append(
-                    .init(name: spec.name, action: change.existing == nil ? "created" : "updated", revision: stored.revision))
+                    .init(name: spec.name, action: change.existing == nil ? .created : .updated, revision: stored.revision))
             } else if let existing = try store.deployedRevision(api: spec.name) {
-                outcomes.append(.init(name: spec.name, action: "unchanged", revision: existing.revision))
+                outcomes.append(.init(name: spec.name, action: .unchanged, revision: existing.revision))
             }
         }
         return DeployResult(apis: outcomes)
@@ -239,7 +239,7 @@ public actor ControlPlane {
         let status = await backend.status(api: stored.api)
         return APIDocument(
             name: stored.api, kind: stored.spec.kind.rawValue, status: status?.status ?? .updating,
-            message: status?.message, endpoint: gatewayURL + stored.spec.networking.endpoint,
+            message: status?.message, phase: status?.phase, endpoint: gatewayURL + stored.spec.networking.endpoint,
             revision: stored.revision, requestedReplicas: status?.requestedReplicas ?? 0,
             readyReplicas: status?.readyReplicas ?? 0, inFlight: await routes.inFlight(api: stored.api),
             averageInFlight: await scaling?.averageInFlight(api: stored.api),

@@ -29,6 +29,8 @@ public struct BackendAPIStatus: Sendable, Equatable {
     public var status: APIStatus
     /// Why, when not live; when live, a note such as out-of-memory restarts.
     public var message: String?
+    /// What the current revision does before its replicas can start, if anything.
+    public var phase: APIPhase?
     /// Replicas wanted now.
     public var requestedReplicas: Int
     /// Replicas that receive traffic.
@@ -38,8 +40,10 @@ public struct BackendAPIStatus: Sendable, Equatable {
 
     /// Memberwise initialiser.
     public init(
-        status: APIStatus, message: String?, requestedReplicas: Int, readyReplicas: Int, replicas: [ReplicaDocument]
+        status: APIStatus, message: String?, phase: APIPhase? = nil, requestedReplicas: Int, readyReplicas: Int,
+        replicas: [ReplicaDocument]
     ) {
+        self.phase = phase
         self.status = status
         self.message = message
         self.requestedReplicas = requestedReplicas
