@@ -72,26 +72,47 @@ public protocol ReplicaBackend: Sendable {
     func shutdown() async
 }
 
-/// A replica whose worker sockets exist, handed from the backend to the data plane.
+/// Where one worker process of a replica accepts frame connections (docs/replica-protocol.md).
+///
+/// The frames are the same on either transport; only how the gateway connects differs.
+public enum ReplicaAddress: Sendable, Hashable, CustomStringConvertible {
+    /// A Unix domain socket, by path. The local backend's workers listen on
+    /// `TERN_HOME/run/<replica-id>/worker-<i>.sock`.
+    case unix(path: String)
+    /// A TCP address: a host name or IP address and a port (1–65535). A Kubernetes backend gives
+    /// the pod IP and the port of the pod's frame proxy for each worker.
+    case tcp(host: String, port: Int)
+
+    /// `/path/worker-0.sock` or `host:port` (`[::1]:9000` for an IPv6 address), for logs.
+    public var description: String {
+        switch self {
+        case .unix(let path): path
+        case .tcp(let host, let port): host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        }
+    }
+}
+
+/// A replica whose workers accept connections, handed from the backend to the data plane.
 public struct ReplicaEndpoint: Sendable, Equatable {
     /// The API it serves.
     public var api: String
-    /// Unique replica id, e.g. `iris-3f9a1c`.
+    /// Unique replica id, e.g. `iris-3f9a1c` (a pod name on Kubernetes).
     public var replicaID: String
     /// Revision it runs.
     public var revision: Int
-    /// One Unix socket path per worker process (`processes_per_replica` of them).
-    public var socketPaths: [String]
-    /// Concurrency slots per worker socket (`threads_per_process`).
-    public var slotsPerSocket: Int
+    /// One address per worker process (`processes_per_replica` of them), in worker order.
+    public var addresses: [ReplicaAddress]
+    /// Concurrency slots per worker (`threads_per_process`): the gateway opens this many
+    /// connections to each address.
+    public var slotsPerWorker: Int
 
     /// Memberwise initialiser.
-    public init(api: String, replicaID: String, revision: Int, socketPaths: [String], slotsPerSocket: Int) {
+    public init(api: String, replicaID: String, revision: Int, addresses: [ReplicaAddress], slotsPerWorker: Int) {
         self.api = api
         self.replicaID = replicaID
         self.revision = revision
-        self.socketPaths = socketPaths
-        self.slotsPerSocket = slotsPerSocket
+        self.addresses = addresses
+        self.slotsPerWorker = slotsPerWorker
     }
 }
 

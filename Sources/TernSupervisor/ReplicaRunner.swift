@@ -293,7 +293,7 @@ actor ReplicaRunner {
         guard limit?.enforceNow() ?? true else { return }  // loaded over compute.mem: killed, never serves
         let endpoint = ReplicaEndpoint(
             api: spec.name, replicaID: launch.replicaID, revision: launch.deployment.revision,
-            socketPaths: paths, slotsPerSocket: spec.predictor?.threadsPerProcess ?? 1)
+            addresses: paths.map { .unix(path: $0) }, slotsPerWorker: spec.predictor?.threadsPerProcess ?? 1)
         do {
             try await registry.attach(endpoint)
             guard !stopping else { return }
