@@ -242,7 +242,7 @@ extension Tern {
                 configuration: AutoscalerConfiguration(
                     sampleInterval: .milliseconds(Int64(min(1, options.autoscalerTickSeconds) * 1000)),
                     tick: .milliseconds(Int64(options.autoscalerTickSeconds * 1000))),
-                backend: backend, routes: gateway, logger: logger)
+                backend: backend, inFlight: gateway, logger: logger)
             gateway.setScalingRegistry(autoscaler)
             let store = try Store(path: home.database)
             let controlPlane = ControlPlane(
@@ -252,7 +252,7 @@ extension Tern {
                     limits: BundleLimits(
                         maxUploadBytes: options.maxBundleBytes,
                         maxExtractedBytes: max(UInt64(options.maxBundleBytes) * 4, 1 << 30))),
-                backend: backend, routes: gateway, scaling: autoscaler, gatewayURL: "http://\(options.host):\(options.port)",
+                backend: backend, routes: gateway, inFlight: gateway, scaling: autoscaler, gatewayURL: "http://\(options.host):\(options.port)",
                 logDirectory: home.logs, logger: logger)
 
             let info = ServerInfo(

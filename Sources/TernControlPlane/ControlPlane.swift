@@ -11,6 +11,7 @@ public actor ControlPlane {
     private let extractor: BundleExtractor
     private let backend: any ReplicaBackend
     private let routes: any RouteTable
+    private let inFlight: any InFlightSource
     private let scaling: (any ScalingRegistry)?
     private let logger: Logger
     /// Base URL of the gateway, for endpoint URLs in documents.
@@ -18,11 +19,14 @@ public actor ControlPlane {
     /// Folder of API logs.
     public let logDirectory: String
 
-    /// Creates the control plane.
+    /// Creates the control plane: `routes` is the gateway's routing table, `inFlight` where API
+    /// documents read their in-flight requests.
     public init(
         store: Store, extractor: BundleExtractor, backend: any ReplicaBackend, routes: any RouteTable,
-        scaling: (any ScalingRegistry)? = nil, gatewayURL: String, logDirectory: String, logger: Logger
+        inFlight: any InFlightSource, scaling: (any ScalingRegistry)? = nil, gatewayURL: String, logDirectory: String,
+        logger: Logger
     ) {
+        self.inFlight = inFlight
         self.scaling = scaling
         self.store = store
         self.extractor = extractor
@@ -241,7 +245,7 @@ public actor ControlPlane {
             name: stored.api, kind: stored.spec.kind.rawValue, status: status?.status ?? .updating,
             message: status?.message, phase: status?.phase, endpoint: gatewayURL + stored.spec.networking.endpoint,
             revision: stored.revision, requestedReplicas: status?.requestedReplicas ?? 0,
-            readyReplicas: status?.readyReplicas ?? 0, inFlight: await routes.inFlight(api: stored.api),
+            readyReplicas: status?.readyReplicas ?? 0, inFlight: await inFlight.inFlight(api: stored.api),
             averageInFlight: await scaling?.averageInFlight(api: stored.api),
             replicas: status?.replicas ?? [], updatedAt: stored.createdAt)
     }

@@ -146,7 +146,14 @@ public protocol RouteTable: Sendable {
     /// once, queued ones 503; returns once the running ones finished (within the gateway's drain
     /// grace period).
     func removeRoute(api: String) async
-    /// Requests in flight for `api` (running plus queued).
+}
+
+/// Where the autoscaler (and the API documents) read in-flight requests, the autoscaling signal.
+///
+/// Implemented by the in-process gateway; with several gateways (Kubernetes), a source per
+/// gateway summed by `SummedInFlightSource` (TernScaling) gives the API's total.
+public protocol InFlightSource: Sendable {
+    /// Requests in flight for `api` in this source (running plus queued), 0 for an unknown API.
     func inFlight(api: String) async -> Int
 }
 

@@ -45,8 +45,9 @@ public struct GatewayConfiguration: Sendable {
 /// frame over a pooled Unix-socket connection to the least-loaded ready replica.
 ///
 /// It implements ``RouteTable`` (which endpoint belongs to which API) and ``ReplicaRegistry``
-/// (which replicas serve it) for the control plane and the backend.
-public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
+/// (which replicas serve it) for the control plane and the backend, and ``InFlightSource`` for
+/// the autoscaler.
+public final class Gateway: RouteTable, ReplicaRegistry, InFlightSource, Sendable {
     /// Settings.
     public let configuration: GatewayConfiguration
     let logger: Logger
@@ -147,6 +148,8 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
         }
         await router?.close(grace: configuration.drainGracePeriod)
     }
+
+    // MARK: InFlightSource
 
     public func inFlight(api: String) async -> Int {
         router(forAPI: api)?.inFlight ?? 0
