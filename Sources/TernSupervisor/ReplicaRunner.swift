@@ -88,6 +88,15 @@ actor ReplicaRunner {
             restarts: restarts, lastExit: lastExit)
     }
 
+    /// Everything ``StatusDeriver`` needs to know about this replica now.
+    var snapshot: ReplicaSnapshot {
+        ReplicaSnapshot(
+            document: document, lastExitCode: lastExitCode, lastOutputLine: lastOutputLine,
+            consecutiveFailures: consecutiveFailures, computeWait: computeWait, lastExitOutOfMemory: lastExitOutOfMemory,
+            outOfMemoryKills: outOfMemoryKills, lastRunWasReady: lastRunWasReady, memoryLimit: memoryLimitText,
+            lastExitInitTimedOut: lastExitInitTimedOut, modelProblems: modelProblems)
+    }
+
     /// Failed model reloads the running replica reports (``ModelProblems``), while it is ready;
     /// `[]` otherwise.
     var modelProblems: [String] {
