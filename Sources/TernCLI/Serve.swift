@@ -253,7 +253,7 @@ extension Tern {
                         maxUploadBytes: options.maxBundleBytes,
                         maxExtractedBytes: max(UInt64(options.maxBundleBytes) * 4, 1 << 30))),
                 backend: backend, routes: gateway, inFlight: gateway, scaling: autoscaler, gatewayURL: "http://\(options.host):\(options.port)",
-                logDirectory: home.logs, logger: logger)
+                logger: logger)
 
             let info = ServerInfo(
                 version: ternVersion, gatewayURL: "http://\(options.host):\(options.port)",

@@ -77,10 +77,14 @@ public struct TernClient: Sendable {
         let _: Empty = try await call(.DELETE, "/v1/apis/\(Self.escape(name))")
     }
 
-    /// `GET /v1/apis/{name}/logs`: the log as a stream of byte chunks (endless with `follow`).
-    public func logs(_ name: String, follow: Bool, tail: Int?) async throws -> HTTPClientResponse.Body {
+    /// `GET /v1/apis/{name}/logs`: the log as a stream of byte chunks (endless with `follow`);
+    /// `replica` keeps only that source's lines.
+    public func logs(_ name: String, follow: Bool, tail: Int?, replica: String? = nil) async throws -> HTTPClientResponse.Body {
         var path = "/v1/apis/\(Self.escape(name))/logs?follow=\(follow)"
         if let tail { path += "&tail=\(tail)" }
+        if let replica {
+            path += "&replica=\(replica.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? replica)"
+        }
         let response = try await execute(.GET, path, body: nil, contentType: nil, timeout: follow ? .hours(24 * 365) : .seconds(60))
         guard response.status == .ok else { throw try await Self.decodeError(response) }
         return response.body

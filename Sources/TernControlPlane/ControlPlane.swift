@@ -16,15 +16,12 @@ public actor ControlPlane {
     private let logger: Logger
     /// Base URL of the gateway, for endpoint URLs in documents.
     public let gatewayURL: String
-    /// Folder of API logs.
-    public let logDirectory: String
 
     /// Creates the control plane: `routes` is the gateway's routing table, `inFlight` where API
     /// documents read their in-flight requests.
     public init(
         store: Store, extractor: BundleExtractor, backend: any ReplicaBackend, routes: any RouteTable,
-        inFlight: any InFlightSource, scaling: (any ScalingRegistry)? = nil, gatewayURL: String, logDirectory: String,
-        logger: Logger
+        inFlight: any InFlightSource, scaling: (any ScalingRegistry)? = nil, gatewayURL: String, logger: Logger
     ) {
         self.inFlight = inFlight
         self.scaling = scaling
@@ -33,7 +30,6 @@ public actor ControlPlane {
         self.backend = backend
         self.routes = routes
         self.gatewayURL = gatewayURL
-        self.logDirectory = logDirectory
         self.logger = logger
     }
 
@@ -153,17 +149,16 @@ public actor ControlPlane {
         await backend.refresh(api: name)
     }
 
-    /// Path of an API's log file.
-    /// - Throws: ``ControlPlaneError`` 404 when the API is not deployed.
-    public func logPath(_ name: String) throws -> String {
+    /// An API's log from the backend (``ReplicaBackend/logs(api:replica:follow:tail:)``); a
+    /// follow ends when the API is deleted.
+    /// - Throws: ``ControlPlaneError`` 404 when the API is not deployed, 422 `no_replicas` for a
+    ///   TrafficSplitter.
+    public func logs(
+        _ name: String, replica: String? = nil, follow: Bool, tail: Int?
+    ) async throws -> AsyncThrowingStream<LogLine, any Error> {
         guard let stored = try store.deployedRevision(api: name) else { throw ControlPlaneError.notFound(name) }
         if let refusal = TrafficSplitRules.noReplicas(stored.spec, action: "logs") { throw refusal }
-        return logDirectory + "/" + name + ".log"
-    }
-
-    /// Whether `name` is still deployed (for log followers).
-    public func isDeployed(_ name: String) -> Bool {
-        (try? store.deployedRevision(api: name)) != nil
+        return await backend.logs(api: name, replica: replica, follow: follow, tail: tail)
     }
 
     /// The rules that need what is deployed: a kind this version serves (422

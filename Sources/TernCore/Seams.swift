@@ -68,6 +68,19 @@ public protocol ReplicaBackend: Sendable {
     func refresh(api: String) async
     /// The API's replicas and derived status, or nil for an API the backend does not run.
     func status(api: String) async -> BackendAPIStatus?
+    /// The API's log, oldest line first: its replicas' output and Tern's own lines about it.
+    ///
+    /// - Parameters:
+    ///   - replica: only the lines of this source (a replica id, or ``LogLine/ternSource``);
+    ///     nil for every source.
+    ///   - follow: after the stored lines, keep yielding lines as they are written, until the
+    ///     API is removed, the backend shuts down, or the consumer stops iterating. A backend
+    ///     that does not run the API returns only what it stored.
+    ///   - tail: start with the last `tail` stored lines only; nil or negative for all, 0 for none.
+    /// - Returns: the lines; the stream throws when the log cannot be read further. The local
+    ///   backend reads `TERN_HOME/logs/<api>.log` (lines from before a restart included); a
+    ///   Kubernetes backend would merge its pods' logs (`follow`, `tailLines`, `timestamps`).
+    func logs(api: String, replica: String?, follow: Bool, tail: Int?) async -> AsyncThrowingStream<LogLine, any Error>
     /// Stops every replica of every API (graceful, then forced) and returns once all are gone.
     func shutdown() async
 }

@@ -206,6 +206,7 @@ public actor LocalBackend: ReplicaBackend {
         guard let managed = apis.removeValue(forKey: api) else { return }
         await stopAll(managed.current + managed.previous)
         await managed.log.append(["API deleted; all replicas stopped"], source: "tern")
+        await managed.log.close()  // followers read that line, then end
     }
 
     public func setReplicas(api: String, count: Int) async {
@@ -229,11 +230,22 @@ public actor LocalBackend: ReplicaBackend {
         return managed.dependencies.applied(to: derived, api: api, revision: managed.deployment.revision, now: .now)
     }
 
+    /// The lines of `TERN_HOME/logs/<api>.log` (``APILogReader``); following only while the
+    /// backend runs the API (its ``APILog`` wakes the reader on each append).
+    public func logs(
+        api: String, replica: String?, follow: Bool, tail: Int?
+    ) async -> AsyncThrowingStream<LogLine, any Error> {
+        let wake = follow ? await apis[api]?.log.watch() : nil
+        return APILogReader(path: logPath(api: api), tail: tail, replica: replica, wake: wake).stream()
+    }
+
     public func shutdown() async {
         for task in rollouts.values { task.cancel() }
         rollouts.removeAll()
         let all = apis.values.flatMap { $0.current + $0.previous } + retiring
+        let logs = apis.values.map(\.log)
         apis.removeAll()
+        for log in logs { await log.close() }
         await stopAll(all)
         await installer.shutdown()
         memoryLimiter.shutdown()
