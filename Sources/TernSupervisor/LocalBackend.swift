@@ -31,6 +31,10 @@ public struct LocalBackendConfiguration: Sendable {
     /// (``DependencyInstaller``); nil (the default) means `venvs` beside ``runDirectory``
     /// (`TERN_HOME/venvs`).
     public var venvDirectory: String?
+    /// The clock every wait of the backend and its replicas sleeps on (socket and compute polls,
+    /// restart backoff, probe interval, stop grace, rolling-update steps). Default
+    /// `ContinuousClock()`; tests pass a manual clock.
+    public var clock: any Clock<Duration>
 
     /// Creates a configuration; defaults as documented on each property.
     public init(
@@ -38,8 +42,9 @@ public struct LocalBackendConfiguration: Sendable {
         restartPolicy: RestartPolicy = RestartPolicy(), stopGracePeriod: Duration = .seconds(10),
         cpuCapacityMillicores: Int? = nil, memoryCapacityBytes: Int64? = nil,
         memoryEnforcement: MemoryEnforcement = .automatic, healthChecks: HealthCheckPolicy = HealthCheckPolicy(),
-        venvDirectory: String? = nil
+        venvDirectory: String? = nil, clock: any Clock<Duration> = ContinuousClock()
     ) {
+        self.clock = clock
         self.python = python
         self.runtimePath = runtimePath
         self.runDirectory = runDirectory
@@ -94,6 +99,7 @@ public actor LocalBackend: ReplicaBackend {
     private let compute: ComputePool
     private let memoryLimiter: any MemoryLimiter
     private let installer: DependencyInstaller
+    private let clock: SupervisorClock
 
     /// Creates the backend; replicas are attached to `registry` once they start.
     ///
@@ -103,6 +109,7 @@ public actor LocalBackend: ReplicaBackend {
         self.configuration = configuration
         self.registry = registry
         self.logger = logger
+        self.clock = SupervisorClock(configuration.clock)
         let capacity = MachineResources.detect(
             millicores: configuration.cpuCapacityMillicores, memoryBytes: configuration.memoryCapacityBytes)
         self.compute = ComputePool(capacity: capacity)
@@ -258,7 +265,7 @@ public actor LocalBackend: ReplicaBackend {
         guard rollouts[api] == nil else { return }
         rollouts[api] = Task {
             while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(100))
+                try? await self.clock.sleep(for: .milliseconds(100))
                 guard await self.step(api: api) else { break }
             }
             self.rolloutFinished(api: api)
@@ -329,7 +336,7 @@ public actor LocalBackend: ReplicaBackend {
             python: apis[deployment.spec.name]?.dependencies.python(configured: configuration.python) ?? configuration.python,
             runtimePath: configuration.runtimePath, runDirectory: configuration.runDirectory,
             restartPolicy: configuration.restartPolicy, stopGracePeriod: configuration.stopGracePeriod,
-            healthChecks: configuration.healthChecks, compute: compute, memoryLimiter: memoryLimiter)
+            healthChecks: configuration.healthChecks, compute: compute, memoryLimiter: memoryLimiter, clock: clock)
         return ReplicaRunner(launch: launch, registry: registry, log: log, logger: logger)
     }
 
