@@ -133,7 +133,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TernCoreTests", dependencies: ["TernCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "TernScalingTests", dependencies: ["TernScaling"], swiftSettings: swiftSettings),
+        .testTarget(name: "TernScalingTests", dependencies: ["TernScaling", "TernTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TernGatewayTests",
             dependencies: [
@@ -146,10 +146,10 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "TernSupervisorTests", dependencies: ["TernSupervisor", "TernCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "TernSupervisorTests", dependencies: ["TernSupervisor", "TernCore", "TernTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TernControlPlaneTests",
-            dependencies: ["TernControlPlane", "TernCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: ["TernControlPlane", "TernCore", "TernTesting", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -58,7 +58,7 @@ extension Tern {
             let result = try await client.deploy(bundle: bundle, configPath: fileName, force: force)
             for outcome in result.apis {
                 switch outcome.action {
-                case "unchanged": output.line("\(outcome.name): unchanged (revision \(outcome.revision)); nothing to do")
+                case .unchanged: output.line("\(outcome.name): unchanged (revision \(outcome.revision)); nothing to do")
                 default: output.line("\(outcome.name): \(outcome.action) (revision \(outcome.revision))")
                 }
             }
@@ -84,8 +84,8 @@ extension Tern {
 
         /// Polls until every API is live; fails on an error status or the timeout.
         ///
-        /// While an API installs its `requirements.txt` (its message starts with
-        /// `installing dependencies`), the message is shown, as one live line on a terminal and
+        /// While an API installs its `requirements.txt` (phase ``APIPhase/installingDependencies``),
+        /// its message is shown, as one live line on a terminal and
         /// otherwise as a plain line when the install starts and every 10 s, and that time does not count
         /// towards `timeout` (pip's own network timeouts bound it).
         static func waitUntilLive(_ names: [String], client: TernClient, timeout: Int, output: Terminal) async throws {
@@ -102,7 +102,7 @@ extension Tern {
                     if (api.status == .live && api.readyReplicas >= api.requestedReplicas) || api.status == .scaledToZero {
                         pending.remove(name)
                         output.writeRaw(progress.render(.line("\(name) is live at \(api.endpoint)")))
-                    } else if api.status.rawValue.hasPrefix("error") {
+                    } else if api.status.isError {
                         output.writeRaw(progress.finish())
                         throw CLIError("\(name): \(api.status.rawValue): \(api.message ?? "see `tern logs \(name)`")")
                     }
@@ -148,10 +148,9 @@ struct DeployProgress {
         self.isTTY = isTTY
     }
 
-    /// Whether `api` is installing its `requirements.txt` (the message the supervisor sets,
-    /// `DependencyPhase.installingPrefix` in TernSupervisor).
+    /// Whether `api` is installing its `requirements.txt` (its phase says so).
     static func isInstalling(_ api: APIDocument) -> Bool {
-        api.status == .updating && api.message?.hasPrefix("installing dependencies") == true
+        api.phase == .installingDependencies
     }
 
     /// The output for this poll of `api`, if any.

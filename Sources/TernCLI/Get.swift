@@ -70,7 +70,7 @@ extension Tern {
                             [$0.name, $0.status.rawValue, "\($0.requestedReplicas)", "\($0.readyReplicas)", "\($0.inFlight)",
                              "\($0.revision)", $0.endpoint]
                         },
-                        decorate: { index, cell in index == 1 ? terminal.colored(status: cell) : cell }))
+                        decorate: { index, cell in index == 1 ? terminal.colored(status: APIStatus(rawValue: cell)) : cell }))
             }
             if !splitters.isEmpty {
                 tables.append(Self.splitterTable(splitters, terminal: terminal))
@@ -85,7 +85,7 @@ extension Tern {
                 rows: splitters.map { api in
                     [api.name, api.status.rawValue, targetsText(api.trafficSplit ?? []), "\(api.revision)", api.endpoint]
                 },
-                decorate: { index, cell in index == 1 ? terminal.colored(status: cell) : cell })
+                decorate: { index, cell in index == 1 ? terminal.colored(status: APIStatus(rawValue: cell)) : cell })
         }
 
         /// Targets as `a:80 b:20`; a shadow is marked `c:10(shadow)`.
@@ -100,7 +100,7 @@ extension Tern {
             var lines = [
                 "name:      \(api.name)",
                 "kind:      \(api.kind)",
-                "status:    \(terminal.colored(status: api.status.rawValue))",
+                "status:    \(terminal.colored(status: api.status))",
             ]
             if let message = api.message { lines.append("reason:    \(message)") }
             lines += [
@@ -112,7 +112,7 @@ extension Tern {
                     rows: targets.map {
                         [$0.name, "\($0.weight)%", $0.shadow ? "yes" : "no", statuses[$0.name]?.rawValue ?? "not deployed"]
                     },
-                    decorate: { index, cell in index == 3 ? terminal.colored(status: cell) : cell }),
+                    decorate: { index, cell in index == 3 ? terminal.colored(status: APIStatus(rawValue: cell)) : cell }),
             ]
             return lines.joined(separator: "\n")
         }
@@ -126,7 +126,7 @@ extension Tern {
         static func detail(_ api: APIDocument, terminal: Terminal) -> String {
             var lines = [
                 "name:      \(api.name)",
-                "status:    \(terminal.colored(status: api.status.rawValue))",
+                "status:    \(terminal.colored(status: api.status))",
             ]
             if let message = api.message { lines.append("reason:    \(message)") }
             lines += [

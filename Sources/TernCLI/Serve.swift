@@ -72,6 +72,9 @@ struct ServerOptions: ParsableArguments {
             visibility: .hidden))
     var memoryLimiter = "auto"
 
+    @Option(help: "Where replicas run: local (process groups on this machine).")
+    var backend = BackendChoice.local.rawValue
+
     /// `--cpus` in millicores, when given.
     var cpuMillicores: Int? {
         get throws {
@@ -107,6 +110,18 @@ struct ServerOptions: ParsableArguments {
         }
     }
 
+    /// `--backend`.
+    /// - Throws: `ValidationError` naming the allowed values, for any other.
+    var backendChoice: BackendChoice {
+        get throws {
+            guard let choice = BackendChoice(rawValue: backend) else {
+                throw ValidationError(
+                    "--backend: unknown backend \"\(backend)\"; expected one of: \(BackendChoice.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return choice
+        }
+    }
+
     /// The start-up budget and liveness probe of replicas. A probe times out after the interval or
     /// 5 s, whichever is less, so a hung replica is replaced about 3 intervals after it hung.
     var healthChecks: HealthCheckPolicy {
@@ -129,6 +144,7 @@ struct ServerOptions: ParsableArguments {
         _ = try cpuMillicores
         _ = try memoryBytes
         _ = try memoryEnforcement
+        _ = try backendChoice
         if try cpuMillicores == 0 { throw ValidationError("--cpus: must be more than 0") }
         if try memoryBytes == 0 { throw ValidationError("--memory: must be more than 0") }
     }
@@ -155,6 +171,7 @@ struct ServerOptions: ParsableArguments {
             ("--startup-timeout-seconds", String(startupTimeoutSeconds)),
             ("--health-interval-seconds", String(healthIntervalSeconds)),
             ("--memory-limiter", memoryLimiter),
+            ("--backend", backend),
         ]
         if let python { result.append(("--python", python.contains("/") ? resolvedPython() : python)) }
         if let cpus { result.append(("--cpus", cpus)) }
@@ -231,18 +248,22 @@ extension Tern {
                     drainGracePeriod: .seconds(options.stopGraceSeconds),
                     idleTimeout: .milliseconds(Int64(options.idleTimeoutSeconds * 1000))),
                 logger: logger)
-            let backend = LocalBackend(
-                configuration: LocalBackendConfiguration(
-                    python: python, runtimePath: runtimePath, runDirectory: home.run, logDirectory: home.logs,
-                    stopGracePeriod: .seconds(options.stopGraceSeconds), cpuCapacityMillicores: try options.cpuMillicores,
-                    memoryCapacityBytes: try options.memoryBytes, memoryEnforcement: try options.memoryEnforcement,
-                    healthChecks: options.healthChecks),
-                registry: gateway, logger: logger)
+            let backend: any ReplicaBackend
+            switch try options.backendChoice {
+            case .local:
+                backend = LocalBackend(
+                    configuration: LocalBackendConfiguration(
+                        python: python, runtimePath: runtimePath, runDirectory: home.run, logDirectory: home.logs,
+                        stopGracePeriod: .seconds(options.stopGraceSeconds),
+                        cpuCapacityMillicores: try options.cpuMillicores, memoryCapacityBytes: try options.memoryBytes,
+                        memoryEnforcement: try options.memoryEnforcement, healthChecks: options.healthChecks),
+                    registry: gateway, logger: logger)
+            }
             let autoscaler = Autoscaler(
                 configuration: AutoscalerConfiguration(
                     sampleInterval: .milliseconds(Int64(min(1, options.autoscalerTickSeconds) * 1000)),
                     tick: .milliseconds(Int64(options.autoscalerTickSeconds * 1000))),
-                backend: backend, routes: gateway, logger: logger)
+                backend: backend, inFlight: gateway, logger: logger)
             gateway.setScalingRegistry(autoscaler)
             let store = try Store(path: home.database)
             let controlPlane = ControlPlane(
@@ -252,8 +273,8 @@ extension Tern {
                     limits: BundleLimits(
                         maxUploadBytes: options.maxBundleBytes,
                         maxExtractedBytes: max(UInt64(options.maxBundleBytes) * 4, 1 << 30))),
-                backend: backend, routes: gateway, scaling: autoscaler, gatewayURL: "http://\(options.host):\(options.port)",
-                logDirectory: home.logs, logger: logger)
+                backend: backend, routes: gateway, inFlight: gateway, scaling: autoscaler, gatewayURL: "http://\(options.host):\(options.port)",
+                logger: logger)
 
             let info = ServerInfo(
                 version: ternVersion, gatewayURL: "http://\(options.host):\(options.port)",
@@ -299,7 +320,7 @@ extension Tern {
 /// service group, so it shuts down last: after the gateway stopped taking requests.
 struct ReplicaService: Service {
     let controlPlane: ControlPlane
-    let backend: LocalBackend
+    let backend: any ReplicaBackend
     let logger: Logger
 
     func run() async throws {
@@ -313,6 +334,12 @@ struct ReplicaService: Service {
         // Not cancelled with the service group: replicas always get their SIGTERM, grace, SIGKILL.
         await Task { await backend.shutdown() }.value
     }
+}
+
+/// The backends `tern serve --backend` can run replicas on.
+enum BackendChoice: String, CaseIterable, Sendable {
+    /// ``LocalBackend``: process groups on this machine (TernSupervisor).
+    case local
 }
 
 /// Calls `done` once `expected` servers reported they are listening.

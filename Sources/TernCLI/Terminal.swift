@@ -1,4 +1,5 @@
 import Foundation
+import TernCore
 
 #if canImport(Glibc)
 import Glibc
@@ -23,11 +24,12 @@ struct Terminal: Sendable {
         data.withUnsafeBytes { _ = write(fd, $0.baseAddress, $0.count) }
     }
 
-    /// `text` in the colour that fits an API status: green live, red errors, yellow otherwise.
-    func colored(status text: String) -> String {
-        guard isTTY else { return text }
-        let code = text == "live" ? "32" : text.hasPrefix("error") ? "31" : "33"
-        return "\u{1B}[\(code)m\(text)\u{1B}[0m"
+    /// `status` in the colour that fits it: green live, red errors (``APIStatus/isError``),
+    /// yellow otherwise.
+    func colored(status: APIStatus) -> String {
+        guard isTTY else { return status.rawValue }
+        let code = status == .live ? "32" : status.isError ? "31" : "33"
+        return "\u{1B}[\(code)m\(status.rawValue)\u{1B}[0m"
     }
 }
 

@@ -9,13 +9,14 @@ import TernCore
 public struct ClientError: Error, Sendable, Equatable, CustomStringConvertible {
     /// HTTP status, or 0 when the server could not be reached.
     public var status: Int
-    /// Error kind, e.g. `not_found`, `invalid_config`.
-    public var kind: String
+    /// Error kind, e.g. ``ErrorKind/notFound``, ``ErrorKind/invalidConfig``; ``ErrorKind/unreachable``
+    /// when the server could not be reached, ``ErrorKind/httpError`` for an answer without an error document.
+    public var kind: ErrorKind
     /// The server's message.
     public var message: String
 
     /// Creates an error.
-    public init(status: Int, kind: String, message: String) {
+    public init(status: Int, kind: ErrorKind, message: String) {
         self.status = status
         self.kind = kind
         self.message = message
@@ -76,10 +77,14 @@ public struct TernClient: Sendable {
         let _: Empty = try await call(.DELETE, "/v1/apis/\(Self.escape(name))")
     }
 
-    /// `GET /v1/apis/{name}/logs`: the log as a stream of byte chunks (endless with `follow`).
-    public func logs(_ name: String, follow: Bool, tail: Int?) async throws -> HTTPClientResponse.Body {
+    /// `GET /v1/apis/{name}/logs`: the log as a stream of byte chunks (endless with `follow`);
+    /// `replica` keeps only that source's lines.
+    public func logs(_ name: String, follow: Bool, tail: Int?, replica: String? = nil) async throws -> HTTPClientResponse.Body {
         var path = "/v1/apis/\(Self.escape(name))/logs?follow=\(follow)"
         if let tail { path += "&tail=\(tail)" }
+        if let replica {
+            path += "&replica=\(replica.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? replica)"
+        }
         let response = try await execute(.GET, path, body: nil, contentType: nil, timeout: follow ? .hours(24 * 365) : .seconds(60))
         guard response.status == .ok else { throw try await Self.decodeError(response) }
         return response.body
@@ -111,7 +116,7 @@ public struct TernClient: Sendable {
             return try await http.execute(request, timeout: timeout)
         } catch {
             throw ClientError(
-                status: 0, kind: "unreachable",
+                status: 0, kind: .unreachable,
                 message: "cannot reach the Tern server at \(controlURL) (\(error)); start it with `tern up`")
         }
     }
@@ -122,7 +127,7 @@ public struct TernClient: Sendable {
             return ClientError(status: Int(response.status.code), kind: document.error.kind, message: document.error.message)
         }
         return ClientError(
-            status: Int(response.status.code), kind: "http_error",
+            status: Int(response.status.code), kind: .httpError,
             message: "the server answered \(response.status): \(String(buffer: bytes).prefix(200))")
     }
 

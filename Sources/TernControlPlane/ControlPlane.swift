@@ -11,25 +11,25 @@ public actor ControlPlane {
     private let extractor: BundleExtractor
     private let backend: any ReplicaBackend
     private let routes: any RouteTable
+    private let inFlight: any InFlightSource
     private let scaling: (any ScalingRegistry)?
     private let logger: Logger
     /// Base URL of the gateway, for endpoint URLs in documents.
     public let gatewayURL: String
-    /// Folder of API logs.
-    public let logDirectory: String
 
-    /// Creates the control plane.
+    /// Creates the control plane: `routes` is the gateway's routing table, `inFlight` where API
+    /// documents read their in-flight requests.
     public init(
         store: Store, extractor: BundleExtractor, backend: any ReplicaBackend, routes: any RouteTable,
-        scaling: (any ScalingRegistry)? = nil, gatewayURL: String, logDirectory: String, logger: Logger
+        inFlight: any InFlightSource, scaling: (any ScalingRegistry)? = nil, gatewayURL: String, logger: Logger
     ) {
+        self.inFlight = inFlight
         self.scaling = scaling
         self.store = store
         self.extractor = extractor
         self.backend = backend
         self.routes = routes
         self.gatewayURL = gatewayURL
-        self.logDirectory = logDirectory
         self.logger = logger
     }
 
@@ -51,20 +51,20 @@ public actor ControlPlane {
         do {
             try BundleExtractor.checkPath(configPath)
         } catch {
-            throw ControlPlaneError(status: .badRequest, kind: "invalid_config_path", message: "\(error)")
+            throw ControlPlaneError(status: .badRequest, kind: .invalidConfigPath, message: "\(error)")
         }
         let extracted: (digest: String, directory: String)
         do {
             extracted = try extractor.extract(bundle)
         } catch let error as BundleError {
-            throw ControlPlaneError(status: .unprocessableContent, kind: "invalid_bundle", message: error.description)
+            throw ControlPlaneError(status: .unprocessableContent, kind: .invalidBundle, message: error.description)
         }
         let configURL = URL(fileURLWithPath: extracted.directory).appendingPathComponent(configPath)
         let config: ProjectConfig
         do {
             config = try ConfigLoader.load(fileAt: configURL)
         } catch {
-            throw ControlPlaneError(status: .unprocessableContent, kind: "invalid_config", message: error.description)
+            throw ControlPlaneError(status: .unprocessableContent, kind: .invalidConfig, message: error.description)
         }
         let fileName = (configPath as NSString).lastPathComponent
         let configDirectory = (configPath as NSString).deletingLastPathComponent
@@ -92,7 +92,7 @@ public actor ControlPlane {
                 Set(status.replicas.map(\.revision)).count > 1
             {
                 throw ControlPlaneError(
-                    status: .conflict, kind: "update_in_progress",
+                    status: .conflict, kind: .updateInProgress,
                     message: "API \(spec.name) is still being updated; wait until `tern get \(spec.name)` shows it live, or deploy with --force",
                     api: spec.name)
             }
@@ -104,9 +104,9 @@ public actor ControlPlane {
                     spec: spec, bundleDigest: extracted.digest, configDirectory: configDirectory)
                 await run(stored, environment: dotEnv)
                 outcomes.append(
-                    .init(name: spec.name, action: change.existing == nil ? "created" : "updated", revision: stored.revision))
+                    .init(name: spec.name, action: change.existing == nil ? .created : .updated, revision: stored.revision))
             } else if let existing = try store.deployedRevision(api: spec.name) {
-                outcomes.append(.init(name: spec.name, action: "unchanged", revision: existing.revision))
+                outcomes.append(.init(name: spec.name, action: .unchanged, revision: existing.revision))
             }
         }
         return DeployResult(apis: outcomes)
@@ -149,17 +149,16 @@ public actor ControlPlane {
         await backend.refresh(api: name)
     }
 
-    /// Path of an API's log file.
-    /// - Throws: ``ControlPlaneError`` 404 when the API is not deployed.
-    public func logPath(_ name: String) throws -> String {
+    /// An API's log from the backend (``ReplicaBackend/logs(api:replica:follow:tail:)``); a
+    /// follow ends when the API is deleted.
+    /// - Throws: ``ControlPlaneError`` 404 when the API is not deployed, 422 `no_replicas` for a
+    ///   TrafficSplitter.
+    public func logs(
+        _ name: String, replica: String? = nil, follow: Bool, tail: Int?
+    ) async throws -> AsyncThrowingStream<LogLine, any Error> {
         guard let stored = try store.deployedRevision(api: name) else { throw ControlPlaneError.notFound(name) }
         if let refusal = TrafficSplitRules.noReplicas(stored.spec, action: "logs") { throw refusal }
-        return logDirectory + "/" + name + ".log"
-    }
-
-    /// Whether `name` is still deployed (for log followers).
-    public func isDeployed(_ name: String) -> Bool {
-        (try? store.deployedRevision(api: name)) != nil
+        return await backend.logs(api: name, replica: replica, follow: follow, tail: tail)
     }
 
     /// The rules that need what is deployed: a kind this version serves (422
@@ -177,7 +176,7 @@ public actor ControlPlane {
         for spec in config.apis {
             guard spec.kind == .realtimeAPI || spec.kind == .trafficSplitter else {
                 throw ControlPlaneError(
-                    status: .unprocessableContent, kind: "unsupported_kind",
+                    status: .unprocessableContent, kind: .unsupportedKind,
                     message: located(
                         spec, "kind",
                         "\(spec.kind.rawValue) is not supported yet; this version serves RealtimeAPI and TrafficSplitter"),
@@ -187,7 +186,7 @@ public actor ControlPlane {
                 $0.api != spec.name && $0.spec.networking.endpoint == spec.networking.endpoint
             }) {
                 throw ControlPlaneError(
-                    status: .conflict, kind: "endpoint_taken",
+                    status: .conflict, kind: .endpointTaken,
                     message: located(
                         spec, "networking.endpoint",
                         "\(spec.networking.endpoint) is already used by API \(other.api); choose another endpoint"),
@@ -203,7 +202,7 @@ public actor ControlPlane {
         for spec in config.apis {
             if let existing = deployed.first(where: { $0.api == spec.name }), existing.spec.kind != spec.kind {
                 throw ControlPlaneError(
-                    status: .conflict, kind: "kind_change",
+                    status: .conflict, kind: .kindChange,
                     message: located(
                         spec, "kind",
                         "API \(spec.name) is deployed as a \(existing.spec.kind.rawValue); this file makes it a "
@@ -239,9 +238,9 @@ public actor ControlPlane {
         let status = await backend.status(api: stored.api)
         return APIDocument(
             name: stored.api, kind: stored.spec.kind.rawValue, status: status?.status ?? .updating,
-            message: status?.message, endpoint: gatewayURL + stored.spec.networking.endpoint,
+            message: status?.message, phase: status?.phase, endpoint: gatewayURL + stored.spec.networking.endpoint,
             revision: stored.revision, requestedReplicas: status?.requestedReplicas ?? 0,
-            readyReplicas: status?.readyReplicas ?? 0, inFlight: await routes.inFlight(api: stored.api),
+            readyReplicas: status?.readyReplicas ?? 0, inFlight: await inFlight.inFlight(api: stored.api),
             averageInFlight: await scaling?.averageInFlight(api: stored.api),
             replicas: status?.replicas ?? [], updatedAt: stored.createdAt)
     }

@@ -11,15 +11,15 @@ import TernCore
 public struct ControlPlaneError: HTTPResponseError, Sendable, Equatable, CustomStringConvertible {
     /// HTTP status.
     public var status: HTTPResponse.Status
-    /// Machine-readable kind.
-    public var kind: String
+    /// Machine-readable kind (the error document's `kind`).
+    public var kind: ErrorKind
     /// What went wrong and what to do.
     public var message: String
     /// The API concerned.
     public var api: String?
 
     /// Creates an error.
-    public init(status: HTTPResponse.Status, kind: String, message: String, api: String? = nil) {
+    public init(status: HTTPResponse.Status, kind: ErrorKind, message: String, api: String? = nil) {
         self.status = status
         self.kind = kind
         self.message = message
@@ -30,7 +30,7 @@ public struct ControlPlaneError: HTTPResponseError, Sendable, Equatable, CustomS
 
     /// No API called `name`.
     static func notFound(_ name: String) -> Self {
-        Self(status: .notFound, kind: "not_found", message: "API \(name) is not deployed; run `tern get` to list APIs", api: name)
+        Self(status: .notFound, kind: .notFound, message: "API \(name) is not deployed; run `tern get` to list APIs", api: name)
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {

@@ -37,7 +37,7 @@ public struct ControlPlaneServerConfiguration: Sendable {
 /// | GET | `/v1/apis` | `[APIDocument]` |
 /// | GET | `/v1/apis/{name}` | ``APIDocument`` |
 /// | DELETE | `/v1/apis/{name}` | 204 |
-/// | GET | `/v1/apis/{name}/logs?follow=true&tail=N` | the API's log as text, streamed with `follow` |
+/// | GET | `/v1/apis/{name}/logs?follow=true&tail=N&replica=ID` | the API's log as text, streamed with `follow` |
 public enum ControlPlaneServer {
     /// Builds the HTTP service. `onRunning` receives the bound port.
     public static func makeService(
@@ -84,14 +84,16 @@ public enum ControlPlaneServer {
         }
         v1.get("apis/:name/logs") { request, context in
             let name = try context.parameters.require("name")
-            let path = try await controlPlane.logPath(name)
             let follow = request.uri.queryParameters.get("follow").map { $0 == "true" || $0 == "1" } ?? false
             let tail = request.uri.queryParameters.get("tail").flatMap(Int.init)
+            let replica = request.uri.queryParameters.get("replica")
+            let lines = try await controlPlane.logs(name, replica: replica, follow: follow, tail: tail)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
                 body: ResponseBody { writer in
-                    try await LogStreamer.stream(path: path, tail: tail, follow: follow, writer: &writer) {
-                        await controlPlane.isDeployed(name)
+                    // Ends on shutdown too: an open follower must not hold `tern serve` up.
+                    for try await line in lines.cancelOnGracefulShutdown() {
+                        try await writer.write(ByteBuffer(string: line.rendered + "\n"))
                     }
                     try await writer.finish(nil)
                 })
@@ -105,7 +107,7 @@ public enum ControlPlaneServer {
 
     private static func bundleTooLarge(_ limit: Int) -> ControlPlaneError {
         ControlPlaneError(
-            status: .contentTooLarge, kind: "bundle_too_large",
+            status: .contentTooLarge, kind: .bundleTooLarge,
             message: "the project bundle is larger than \(limit) bytes; exclude data files with .ternignore or raise `tern serve --max-bundle-bytes`")
     }
 
@@ -126,7 +128,7 @@ struct BearerTokenMiddleware: RouterMiddleware {
         }
         guard let presented, Self.constantTimeEquals(Array(presented.utf8), Array(token.utf8)) else {
             throw ControlPlaneError(
-                status: .unauthorized, kind: "unauthorized",
+                status: .unauthorized, kind: .unauthorized,
                 message: "missing or wrong bearer token; the token is in TERN_HOME/token (the tern CLI sends it for you)")
         }
         return try await next(request, context)
@@ -137,47 +139,6 @@ struct BearerTokenMiddleware: RouterMiddleware {
         var difference: UInt8 = 0
         for index in a.indices { difference |= a[index] ^ b[index] }
         return difference == 0
-    }
-}
-
-/// Streams a log file: the last `tail` lines (or all), then, with `follow`, new bytes as they are
-/// appended (polled every 200 ms) until the client goes away or `stillWanted` says stop.
-enum LogStreamer {
-    static func stream(
-        path: String, tail: Int?, follow: Bool, writer: inout any ResponseBodyWriter,
-        stillWanted: @Sendable () async -> Bool
-    ) async throws {
-        var offset: UInt64 = 0
-        if let data = FileManager.default.contents(atPath: path) {
-            var start = data.startIndex
-            if tail == 0 {
-                start = data.endIndex
-            } else if let tail {
-                var newlines = 0
-                var index = data.endIndex
-                while index > data.startIndex {
-                    index -= 1
-                    if data[index] == UInt8(ascii: "\n") && index != data.endIndex - 1 {
-                        newlines += 1
-                        if newlines == tail { start = index + 1; break }
-                    }
-                }
-            }
-            if start < data.endIndex { try await writer.write(ByteBuffer(bytes: data[start...])) }
-            offset = UInt64(data.count)
-        }
-        guard follow else { return }
-        // Stop on shutdown too: an open follower must not hold `tern serve` up.
-        while !Task.isCancelled, !Task.isShuttingDownGracefully, await stillWanted() {
-            try await Task.sleep(for: .milliseconds(200))
-            guard let handle = FileHandle(forReadingAtPath: path) else { continue }
-            defer { try? handle.close() }
-            try handle.seek(toOffset: offset)
-            if let data = try handle.readToEnd(), !data.isEmpty {
-                offset += UInt64(data.count)
-                try await writer.write(ByteBuffer(bytes: data))
-            }
-        }
     }
 }
 
@@ -192,14 +153,15 @@ struct JSONErrorMiddleware: RouterMiddleware {
         } catch let error as ControlPlaneError {
             throw error
         } catch let error as HTTPError {
-            let kind = error.status == .notFound ? "not_found" : error.status == .methodNotAllowed ? "method_not_allowed" : "bad_request"
+            let kind: ErrorKind =
+                error.status == .notFound ? .notFound : error.status == .methodNotAllowed ? .methodNotAllowed : .badRequest
             let message = error.status == .notFound
                 ? "no such route: \(request.method) \(request.uri.path); see docs/openapi.yaml"
                 : (error.body ?? "\(error.status)")
             throw ControlPlaneError(status: error.status, kind: kind, message: message)
         } catch {
             context.logger.error("control-plane request failed", metadata: ["error": "\(error)"])
-            throw ControlPlaneError(status: .internalServerError, kind: "internal", message: "internal error: \(error)")
+            throw ControlPlaneError(status: .internalServerError, kind: .internalError, message: "internal error: \(error)")
         }
     }
 }

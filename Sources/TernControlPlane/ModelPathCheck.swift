@@ -43,7 +43,7 @@ enum ModelPathCheck {
         }
         guard !issues.isEmpty else { return }
         throw ControlPlaneError(
-            status: .unprocessableContent, kind: "invalid_config", message: ConfigError(issues: issues).description,
+            status: .unprocessableContent, kind: .invalidConfig, message: ConfigError(issues: issues).description,
             api: issues.count == 1 ? issues[0].api : nil)
     }
 

@@ -29,7 +29,7 @@ enum TrafficSplitRules {
                 let keyPath = "apis[\(index)].name"
                 guard let spec = inFile[target.name] ?? wasDeployed[target.name] else {
                     return ControlPlaneError(
-                        status: .unprocessableContent, kind: "target_not_found",
+                        status: .unprocessableContent, kind: .targetNotFound,
                         message: located(
                             splitter.name, keyPath,
                             "API \"\(target.name)\" is not deployed and not in \(fileName); deploy it first or add it to the file"),
@@ -37,7 +37,7 @@ enum TrafficSplitRules {
                 }
                 if spec.kind != .realtimeAPI {
                     return ControlPlaneError(
-                        status: .unprocessableContent, kind: "invalid_target",
+                        status: .unprocessableContent, kind: .invalidTarget,
                         message: located(
                             splitter.name, keyPath,
                             "API \"\(target.name)\" is a \(spec.kind.rawValue); a TrafficSplitter sends traffic to RealtimeAPIs only"),
@@ -48,7 +48,7 @@ enum TrafficSplitRules {
         for spec in file where spec.kind != .realtimeAPI {
             if let user = users(of: spec.name, in: deployed.filter { inFile[$0.name] == nil }).first {
                 return ControlPlaneError(
-                    status: .conflict, kind: "api_in_use",
+                    status: .conflict, kind: .apiInUse,
                     message: located(
                         spec.name, nil,
                         "TrafficSplitter \(user.splitter) sends traffic to it (apis[\(user.index)]), so it must stay a RealtimeAPI; change \(user.splitter) first"),
@@ -75,7 +75,7 @@ enum TrafficSplitRules {
         guard !users.isEmpty else { return nil }
         let names = users.map { "\($0.splitter) (apis[\($0.index)])" }.joined(separator: ", ")
         return ControlPlaneError(
-            status: .conflict, kind: "api_in_use",
+            status: .conflict, kind: .apiInUse,
             message: "API \(api) receives traffic from TrafficSplitter \(names); remove it from the splitter's apis (or delete the splitter) first",
             api: api)
     }
@@ -86,7 +86,7 @@ enum TrafficSplitRules {
         guard spec.kind == .trafficSplitter else { return nil }
         let targets = (spec.trafficSplit ?? []).map(\.name).joined(separator: ", ")
         return ControlPlaneError(
-            status: .unprocessableContent, kind: "no_replicas",
+            status: .unprocessableContent, kind: .noReplicas,
             message: "\(spec.name) is a TrafficSplitter: it has no replicas of its own; use `tern \(action)` on its targets (\(targets))",
             api: spec.name)
     }

@@ -24,6 +24,30 @@ public struct APIStatus: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     public static let scaledToZero = APIStatus(rawValue: "scaled to zero")
 
     public var description: String { rawValue }
+
+    /// Whether the status is an error: `error` or `error (<reason>)` (``error``,
+    /// ``errorInitFailed``, ``errorOutOfMemory``, and any such status a newer server adds).
+    /// `tern deploy` stops waiting on one; `tern get` shows it in red.
+    public var isError: Bool {
+        rawValue == Self.error.rawValue || rawValue.hasPrefix(Self.error.rawValue + " (")
+    }
+}
+
+/// What an API's current revision is doing before its replicas can start, reported beside its
+/// status (``APIDocument/phase``) so that clients need not read the message.
+///
+/// An open set (struct with static members); encoded as its bare string.
+public struct APIPhase: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+    /// The wire form, e.g. `installing_dependencies`.
+    public var rawValue: String
+    /// A phase from its wire form.
+    public init(rawValue: String) { self.rawValue = rawValue }
+    /// The wire form.
+    public var description: String { rawValue }
+
+    /// The revision's `requirements.txt` is being installed (status `updating`; the message says
+    /// for how long). `tern deploy` does not count this time towards `--timeout`.
+    public static let installingDependencies = APIPhase(rawValue: "installing_dependencies")
 }
 
 /// The lifecycle state of one replica.

@@ -29,6 +29,8 @@ public struct BackendAPIStatus: Sendable, Equatable {
     public var status: APIStatus
     /// Why, when not live; when live, a note such as out-of-memory restarts.
     public var message: String?
+    /// What the current revision does before its replicas can start, if anything.
+    public var phase: APIPhase?
     /// Replicas wanted now.
     public var requestedReplicas: Int
     /// Replicas that receive traffic.
@@ -38,8 +40,10 @@ public struct BackendAPIStatus: Sendable, Equatable {
 
     /// Memberwise initialiser.
     public init(
-        status: APIStatus, message: String?, requestedReplicas: Int, readyReplicas: Int, replicas: [ReplicaDocument]
+        status: APIStatus, message: String?, phase: APIPhase? = nil, requestedReplicas: Int, readyReplicas: Int,
+        replicas: [ReplicaDocument]
     ) {
+        self.phase = phase
         self.status = status
         self.message = message
         self.requestedReplicas = requestedReplicas
@@ -64,30 +68,64 @@ public protocol ReplicaBackend: Sendable {
     func refresh(api: String) async
     /// The API's replicas and derived status, or nil for an API the backend does not run.
     func status(api: String) async -> BackendAPIStatus?
+    /// The API's log, oldest line first: its replicas' output and Tern's own lines about it.
+    ///
+    /// - Parameters:
+    ///   - replica: only the lines of this source (a replica id, or ``LogLine/ternSource``);
+    ///     nil for every source.
+    ///   - follow: after the stored lines, keep yielding lines as they are written, until the
+    ///     API is removed, the backend shuts down, or the consumer stops iterating. A backend
+    ///     that does not run the API returns only what it stored.
+    ///   - tail: start with the last `tail` stored lines only; nil or negative for all, 0 for none.
+    /// - Returns: the lines; the stream throws when the log cannot be read further. The local
+    ///   backend reads `TERN_HOME/logs/<api>.log` (lines from before a restart included); a
+    ///   Kubernetes backend would merge its pods' logs (`follow`, `tailLines`, `timestamps`).
+    func logs(api: String, replica: String?, follow: Bool, tail: Int?) async -> AsyncThrowingStream<LogLine, any Error>
     /// Stops every replica of every API (graceful, then forced) and returns once all are gone.
     func shutdown() async
 }
 
-/// A replica whose worker sockets exist, handed from the backend to the data plane.
+/// Where one worker process of a replica accepts frame connections (docs/replica-protocol.md).
+///
+/// The frames are the same on either transport; only how the gateway connects differs.
+public enum ReplicaAddress: Sendable, Hashable, CustomStringConvertible {
+    /// A Unix domain socket, by path. The local backend's workers listen on
+    /// `TERN_HOME/run/<replica-id>/worker-<i>.sock`.
+    case unix(path: String)
+    /// A TCP address: a host name or IP address and a port (1–65535). A Kubernetes backend gives
+    /// the pod IP and the port of the pod's frame proxy for each worker.
+    case tcp(host: String, port: Int)
+
+    /// `/path/worker-0.sock` or `host:port` (`[::1]:9000` for an IPv6 address), for logs.
+    public var description: String {
+        switch self {
+        case .unix(let path): path
+        case .tcp(let host, let port): host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        }
+    }
+}
+
+/// A replica whose workers accept connections, handed from the backend to the data plane.
 public struct ReplicaEndpoint: Sendable, Equatable {
     /// The API it serves.
     public var api: String
-    /// Unique replica id, e.g. `iris-3f9a1c`.
+    /// Unique replica id, e.g. `iris-3f9a1c` (a pod name on Kubernetes).
     public var replicaID: String
     /// Revision it runs.
     public var revision: Int
-    /// One Unix socket path per worker process (`processes_per_replica` of them).
-    public var socketPaths: [String]
-    /// Concurrency slots per worker socket (`threads_per_process`).
-    public var slotsPerSocket: Int
+    /// One address per worker process (`processes_per_replica` of them), in worker order.
+    public var addresses: [ReplicaAddress]
+    /// Concurrency slots per worker (`threads_per_process`): the gateway opens this many
+    /// connections to each address.
+    public var slotsPerWorker: Int
 
     /// Memberwise initialiser.
-    public init(api: String, replicaID: String, revision: Int, socketPaths: [String], slotsPerSocket: Int) {
+    public init(api: String, replicaID: String, revision: Int, addresses: [ReplicaAddress], slotsPerWorker: Int) {
         self.api = api
         self.replicaID = replicaID
         self.revision = revision
-        self.socketPaths = socketPaths
-        self.slotsPerSocket = slotsPerSocket
+        self.addresses = addresses
+        self.slotsPerWorker = slotsPerWorker
     }
 }
 
@@ -121,7 +159,14 @@ public protocol RouteTable: Sendable {
     /// once, queued ones 503; returns once the running ones finished (within the gateway's drain
     /// grace period).
     func removeRoute(api: String) async
-    /// Requests in flight for `api` (running plus queued).
+}
+
+/// Where the autoscaler (and the API documents) read in-flight requests, the autoscaling signal.
+///
+/// Implemented by the in-process gateway; with several gateways (Kubernetes), a source per
+/// gateway summed by `SummedInFlightSource` (TernScaling) gives the API's total.
+public protocol InFlightSource: Sendable {
+    /// Requests in flight for `api` in this source (running plus queued), 0 for an unknown API.
     func inFlight(api: String) async -> Int
 }
 

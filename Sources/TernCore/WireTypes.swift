@@ -11,6 +11,9 @@ public struct APIDocument: Codable, Sendable, Equatable {
     /// Why the status is what it is, when it is not `live` (e.g. the last line of an init traceback);
     /// for a `live` API, a note such as out-of-memory restarts or a failed model reload.
     public var message: String?
+    /// What the current revision is doing before its replicas can start (e.g.
+    /// ``APIPhase/installingDependencies``); nil (absent in JSON) otherwise.
+    public var phase: APIPhase?
     /// The full URL of the endpoint on the gateway, e.g. `http://127.0.0.1:8888/iris`.
     public var endpoint: String
     /// Revision number of the spec and project currently deployed (1, 2, …).
@@ -33,10 +36,11 @@ public struct APIDocument: Codable, Sendable, Equatable {
 
     /// Memberwise initialiser.
     public init(
-        name: String, kind: String, status: APIStatus, message: String?, endpoint: String, revision: Int,
-        requestedReplicas: Int, readyReplicas: Int, inFlight: Int, averageInFlight: Double? = nil,
+        name: String, kind: String, status: APIStatus, message: String?, phase: APIPhase? = nil, endpoint: String,
+        revision: Int, requestedReplicas: Int, readyReplicas: Int, inFlight: Int, averageInFlight: Double? = nil,
         replicas: [ReplicaDocument], updatedAt: Date, trafficSplit: [TrafficTarget]? = nil
     ) {
+        self.phase = phase
         self.trafficSplit = trafficSplit
         self.averageInFlight = averageInFlight
         self.name = name
@@ -53,7 +57,7 @@ public struct APIDocument: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, kind, status, message, endpoint, revision, replicas
+        case name, kind, status, message, phase, endpoint, revision, replicas
         case requestedReplicas = "requested_replicas"
         case readyReplicas = "ready_replicas"
         case inFlight = "in_flight"
@@ -100,12 +104,12 @@ public struct DeployResult: Codable, Sendable, Equatable {
     public struct Outcome: Codable, Sendable, Equatable {
         /// API name.
         public var name: String
-        /// `created`, `updated` or `unchanged`.
-        public var action: String
+        /// What the deploy did to it.
+        public var action: Action
         /// The revision now deployed.
         public var revision: Int
         /// Memberwise initialiser.
-        public init(name: String, action: String, revision: Int) {
+        public init(name: String, action: Action, revision: Int) {
             self.name = name
             self.action = action
             self.revision = revision
@@ -115,6 +119,25 @@ public struct DeployResult: Codable, Sendable, Equatable {
     public var apis: [Outcome]
     /// Memberwise initialiser.
     public init(apis: [Outcome]) { self.apis = apis }
+
+    /// What a deploy did to one API: encoded as its bare string (`"created"`, `"updated"`,
+    /// `"unchanged"`). An open set, as ``ErrorKind``: a client decodes an action it does not know
+    /// (from a newer server) rather than failing.
+    public struct Action: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+        /// The wire form, e.g. `created`.
+        public var rawValue: String
+        /// An action from its wire form.
+        public init(rawValue: String) { self.rawValue = rawValue }
+        /// The wire form.
+        public var description: String { rawValue }
+
+        /// The API was not deployed before: revision 1 (or the next after a delete) runs now.
+        public static let created = Action(rawValue: "created")
+        /// The spec or the project files changed: a new revision rolls out.
+        public static let updated = Action(rawValue: "updated")
+        /// Spec and files are those of the deployed revision: nothing was done.
+        public static let unchanged = Action(rawValue: "unchanged")
+    }
 }
 
 /// `GET /v1/info`: what a client needs to know about a running server.
@@ -151,8 +174,8 @@ public struct ServerInfo: Codable, Sendable, Equatable {
 public struct ErrorDocument: Codable, Sendable, Equatable, Error {
     /// The inner object.
     public struct Body: Codable, Sendable, Equatable {
-        /// Machine-readable kind, e.g. `invalid_json`, `not_found`.
-        public var kind: String
+        /// Machine-readable kind, e.g. ``ErrorKind/notFound`` (encoded as its bare string, `not_found`).
+        public var kind: ErrorKind
         /// Human-readable message saying what went wrong and what to do.
         public var message: String
         /// The API concerned, when there is one.
@@ -162,7 +185,7 @@ public struct ErrorDocument: Codable, Sendable, Equatable, Error {
     public var error: Body
 
     /// Creates an error document.
-    public init(kind: String, message: String, api: String? = nil) {
+    public init(kind: ErrorKind, message: String, api: String? = nil) {
         self.error = Body(kind: kind, message: message, api: api)
     }
 }

@@ -49,16 +49,17 @@ public struct GatewayConfiguration: Sendable {
 /// frame over a pooled Unix-socket connection to the least-loaded ready replica.
 ///
 /// It implements ``RouteTable`` (which endpoint belongs to which API) and ``ReplicaRegistry``
-/// (which replicas serve it) for the control plane and the backend.
-public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
+/// (which replicas serve it) for the control plane and the backend, and ``InFlightSource`` for
+/// the autoscaler.
+public final class Gateway: RouteTable, ReplicaRegistry, InFlightSource, Sendable {
     /// Settings.
     public let configuration: GatewayConfiguration
     let logger: Logger
     let eventLoopGroup: any EventLoopGroup
     /// API name → router, and endpoint path → API name.
     private let table = Mutex<(routers: [String: APIRouter], endpoints: [String: String])>(([:], [:]))
-    /// Health-probe connections, one per worker socket, by replica id (socket path, connection).
-    private let probes = Mutex<[String: [(path: String, connection: ReplicaConnection?)]]>([:])
+    /// Health-probe connections, one per worker, by replica id (worker address, connection).
+    private let probes = Mutex<[String: [(address: ReplicaAddress, connection: ReplicaConnection?)]]>([:])
     /// TrafficSplitter routes (see `TrafficSplit.swift`).
     let splits = SplitTable()
     /// How many slot connections were opened: the next one goes on loop `count % loops`.
@@ -152,6 +153,8 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
         await router?.close(grace: configuration.drainGracePeriod)
     }
 
+    // MARK: InFlightSource
+
     public func inFlight(api: String) async -> Int {
         router(forAPI: api)?.inFlight ?? 0
     }
@@ -169,21 +172,21 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
         // and ``ReplicaSlots/take(near:)`` finds one on the caller's loop where it can.
         let loops = Array(eventLoopGroup.makeIterator())
         do {
-            for path in replica.socketPaths {
-                for _ in 0..<replica.slotsPerSocket {
+            for address in replica.addresses {
+                for _ in 0..<replica.slotsPerWorker {
                     let turn = connectionsOpened.wrappingAdd(1, ordering: .relaxed).oldValue
                     let loop = loops.isEmpty ? eventLoopGroup : loops[(turn & Int.max) % loops.count]
-                    connections.append(try await ReplicaConnection.connect(socketPath: path, group: loop))
+                    connections.append(try await ReplicaConnection.connect(to: address, group: loop))
                 }
             }
-            var probeConnections: [(path: String, connection: ReplicaConnection?)] = []
-            for path in replica.socketPaths {
-                let probe = try await ReplicaConnection.connect(socketPath: path, group: eventLoopGroup)
+            var probeConnections: [(address: ReplicaAddress, connection: ReplicaConnection?)] = []
+            for address in replica.addresses {
+                let probe = try await ReplicaConnection.connect(to: address, group: eventLoopGroup)
                 connections.append(probe)  // closed with the others on failure
                 guard await probe.checkHealth() else {
                     throw ReplicaConnectionError.handshake("health frame not answered with 200")
                 }
-                probeConnections.append((path, probe))
+                probeConnections.append((address, probe))
             }
             connections.removeLast(probeConnections.count)
             probes.withLock { $0[replica.replicaID] = probeConnections }
@@ -209,24 +212,24 @@ public final class Gateway: RouteTable, ReplicaRegistry, Sendable {
         guard let targets = probes.withLock({ $0[replicaID] }) else { return false }
         let group = eventLoopGroup
         var healthy = true
-        var renewed: [(path: String, connection: ReplicaConnection?)] = []
+        var renewed: [(address: ReplicaAddress, connection: ReplicaConnection?)] = []
         for target in targets {
             let check = Task { () throws -> ReplicaConnection in
                 let connection: ReplicaConnection
                 if let existing = target.connection, existing.isActive {
                     connection = existing
                 } else {
-                    connection = try await ReplicaConnection.connect(socketPath: target.path, group: group)
+                    connection = try await ReplicaConnection.connect(to: target.address, group: group)
                 }
                 guard await connection.checkHealth() else { throw ReplicaConnectionError.closed }
                 return connection
             }
             do {
-                renewed.append((target.path, try await value(of: check, timeout: timeout)))
+                renewed.append((target.address, try await value(of: check, timeout: timeout)))
             } catch {
                 // A late answer would break the one-request-per-connection rule: drop the connection.
                 healthy = false
-                renewed.append((target.path, nil))
+                renewed.append((target.address, nil))
                 Task {
                     if let late = try? await check.value { await late.close() }
                     await target.connection?.close()

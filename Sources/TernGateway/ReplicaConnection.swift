@@ -2,6 +2,7 @@ import DequeModule
 import Foundation
 import NIOCore
 import NIOPosix
+import TernCore
 
 /// Why a replica connection failed.
 struct ReplicaConnectionError: Error, CustomStringConvertible {
@@ -73,7 +74,7 @@ public final class ReplicaConnection: Sendable {
     /// connection on the caller's loop, so the request and its response stay on one thread.
     let eventLoopID: ObjectIdentifier
 
-    /// Wraps a channel that already did the `hello` exchange; ``connect(socketPath:group:)``
+    /// Wraps a channel that already did the `hello` exchange; ``connect(to:group:)``
     /// is how the gateway makes one. `accepts` is what the predictor declared in `hello`.
     public init(channel: any Channel, accepts: [String]) {
         self.channel = channel
@@ -82,10 +83,17 @@ public final class ReplicaConnection: Sendable {
         self.eventLoopID = ObjectIdentifier(channel.eventLoop)
     }
 
-    /// Connects to `socketPath` and exchanges `hello`.
-    /// - Throws: a connection error, or ``ReplicaConnectionError`` when the handshake fails.
+    /// Connects to the Unix socket at `socketPath` and exchanges `hello`
+    /// (``connect(to:group:)`` with ``ReplicaAddress/unix(path:)``).
     static func connect(socketPath: String, group: any EventLoopGroup) async throws -> ReplicaConnection {
-        let channel = try await ClientBootstrap(group: group)
+        try await connect(to: .unix(path: socketPath), group: group)
+    }
+
+    /// Connects to a worker at `address` (a Unix socket, or TCP with NIO's default
+    /// `TCP_NODELAY`) and exchanges `hello`.
+    /// - Throws: a connection error, or ``ReplicaConnectionError`` when the handshake fails.
+    static func connect(to address: ReplicaAddress, group: any EventLoopGroup) async throws -> ReplicaConnection {
+        let bootstrap = ClientBootstrap(group: group)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
@@ -95,7 +103,11 @@ public final class ReplicaConnection: Sendable {
                     ])
                 }
             }
-            .connect(unixDomainSocketPath: socketPath).get()
+        let channel: any Channel
+        switch address {
+        case .unix(let path): channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
+        case .tcp(let host, let port): channel = try await bootstrap.connect(host: host, port: port).get()
+        }
         do {
             let reply = try await roundTrip(
                 channel: channel,

@@ -16,25 +16,25 @@ public struct AutoscalerConfiguration: Sendable {
     }
 }
 
-/// Runs a ``ScalingDecider`` per API: samples in-flight requests from the gateway every
-/// `sampleInterval`, decides every `tick`, and calls the backend only when the desired replica
+/// Runs a ``ScalingDecider`` per API: samples in-flight requests from its `InFlightSource` (the
+/// gateway, or ``SummedInFlightSource`` over several) every `sampleInterval`, decides every `tick`, and calls the backend only when the desired replica
 /// count differs from the current one.
 public actor Autoscaler: ScalingRegistry, Service {
     private let configuration: AutoscalerConfiguration
     private let backend: any ReplicaBackend
-    private let routes: any RouteTable
+    private let inFlight: any InFlightSource
     private let logger: Logger
     private var deciders: [String: ScalingDecider<ContinuousClock.Instant>] = [:]
     private var lastDecisions: [String: ScalingDecision] = [:]
 
-    /// Creates the autoscaler.
+    /// Creates the autoscaler; `inFlight` gives the in-flight requests of each API.
     public init(
         configuration: AutoscalerConfiguration = AutoscalerConfiguration(), backend: any ReplicaBackend,
-        routes: any RouteTable, logger: Logger
+        inFlight: any InFlightSource, logger: Logger
     ) {
         self.configuration = configuration
         self.backend = backend
-        self.routes = routes
+        self.inFlight = inFlight
         self.logger = logger
     }
 
@@ -90,8 +90,8 @@ public actor Autoscaler: ScalingRegistry, Service {
     private func sample() async {
         let now = ContinuousClock.now
         for api in deciders.keys {
-            let inFlight = await routes.inFlight(api: api)
-            deciders[api]?.record(inFlight: Double(inFlight), at: now)
+            let count = await inFlight.inFlight(api: api)
+            deciders[api]?.record(inFlight: Double(count), at: now)
         }
     }
 

@@ -34,7 +34,8 @@ enum DependencyPhase: Sendable, Equatable {
     }
 
     /// `status` (derived from the replicas by ``StatusDeriver``) with this phase applied:
-    /// `updating` with `installing dependencies (requirements.txt, 12 s)` while installing,
+    /// `updating` in phase ``APIPhase/installingDependencies`` with the message
+    /// `installing dependencies (requirements.txt, 12 s)` while installing,
     /// `error` naming pip's reason after a failure. Either way the message says when replicas
     /// of an older revision keep serving. `revision` is the revision being installed.
     func applied(
@@ -50,6 +51,7 @@ enum DependencyPhase: Sendable, Equatable {
         case .installing(let since):
             let seconds = Int((now - since).components.seconds)
             result.status = .updating
+            result.phase = .installingDependencies
             result.message = "\(Self.installingPrefix) (\(Self.requirementsFile), \(seconds) s)\(serving)"
         case .failed(let reason):
             result.status = .error
@@ -60,7 +62,6 @@ enum DependencyPhase: Sendable, Equatable {
         return result
     }
 
-    /// How the status message of an installing API starts (`tern deploy` gives such an API
-    /// more time).
+    /// How the status message of an installing API starts.
     static let installingPrefix = "installing dependencies"
 }

@@ -37,6 +37,38 @@ public struct HealthCheckPolicy: Sendable, Equatable {
         self.failureThreshold = max(1, failureThreshold)
     }
 
+    /// What the supervisor does after one look at a starting replica's worker sockets.
+    enum StartupStep: Sendable, Equatable {
+        /// Every socket exists: attach the replica to the data plane.
+        case attach
+        /// Not yet, and within the budget: look again later.
+        case wait
+        /// Not yet, and ``HealthCheckPolicy/startupTimeout`` has passed: kill the replica.
+        case kill
+    }
+
+    /// The step after a look at the sockets `elapsed` after the replica's process started (pure):
+    /// sockets win over the budget, so a replica that gets ready at the last moment is kept.
+    func startupStep(allSocketsExist: Bool, elapsed: Duration) -> StartupStep {
+        if allSocketsExist { return .attach }
+        return elapsed >= startupTimeout ? .kill : .wait
+    }
+
+    /// Looks at the sockets (`allSocketsExist`) every `pollInterval` on `clock` until
+    /// ``startupStep(allSocketsExist:elapsed:)`` says attach or kill; nil when the task is
+    /// cancelled first (the run ended). The budget counts from this call.
+    func awaitStartup(
+        pollInterval: Duration = .milliseconds(25), clock: SupervisorClock, allSocketsExist: @Sendable () -> Bool
+    ) async -> StartupStep? {
+        let start = clock.now
+        while !Task.isCancelled {
+            let step = startupStep(allSocketsExist: allSocketsExist(), elapsed: clock.now - start)
+            if step != .wait { return step }
+            try? await clock.sleep(for: pollInterval)
+        }
+        return nil
+    }
+
     /// Counts consecutive failed probes of one run of a replica (pure).
     struct Liveness: Sendable, Equatable {
         let threshold: Int

@@ -31,6 +31,10 @@ public struct LocalBackendConfiguration: Sendable {
     /// (``DependencyInstaller``); nil (the default) means `venvs` beside ``runDirectory``
     /// (`TERN_HOME/venvs`).
     public var venvDirectory: String?
+    /// The clock every wait of the backend and its replicas sleeps on (socket and compute polls,
+    /// restart backoff, probe interval, stop grace, rolling-update steps). Default
+    /// `ContinuousClock()`; tests pass a manual clock.
+    public var clock: any Clock<Duration>
 
     /// Creates a configuration; defaults as documented on each property.
     public init(
@@ -38,8 +42,9 @@ public struct LocalBackendConfiguration: Sendable {
         restartPolicy: RestartPolicy = RestartPolicy(), stopGracePeriod: Duration = .seconds(10),
         cpuCapacityMillicores: Int? = nil, memoryCapacityBytes: Int64? = nil,
         memoryEnforcement: MemoryEnforcement = .automatic, healthChecks: HealthCheckPolicy = HealthCheckPolicy(),
-        venvDirectory: String? = nil
+        venvDirectory: String? = nil, clock: any Clock<Duration> = ContinuousClock()
     ) {
+        self.clock = clock
         self.python = python
         self.runtimePath = runtimePath
         self.runDirectory = runDirectory
@@ -94,6 +99,7 @@ public actor LocalBackend: ReplicaBackend {
     private let compute: ComputePool
     private let memoryLimiter: any MemoryLimiter
     private let installer: DependencyInstaller
+    private let clock: SupervisorClock
 
     /// Creates the backend; replicas are attached to `registry` once they start.
     ///
@@ -103,6 +109,7 @@ public actor LocalBackend: ReplicaBackend {
         self.configuration = configuration
         self.registry = registry
         self.logger = logger
+        self.clock = SupervisorClock(configuration.clock)
         let capacity = MachineResources.detect(
             millicores: configuration.cpuCapacityMillicores, memoryBytes: configuration.memoryCapacityBytes)
         self.compute = ComputePool(capacity: capacity)
@@ -206,6 +213,7 @@ public actor LocalBackend: ReplicaBackend {
         guard let managed = apis.removeValue(forKey: api) else { return }
         await stopAll(managed.current + managed.previous)
         await managed.log.append(["API deleted; all replicas stopped"], source: "tern")
+        await managed.log.close()  // followers read that line, then end
     }
 
     public func setReplicas(api: String, count: Int) async {
@@ -222,18 +230,29 @@ public actor LocalBackend: ReplicaBackend {
     public func status(api: String) async -> BackendAPIStatus? {
         guard let managed = apis[api] else { return nil }
         var current: [ReplicaSnapshot] = []
-        for runner in managed.current { current.append(await ReplicaSnapshot(runner)) }
+        for runner in managed.current { current.append(await runner.snapshot) }
         var previous: [ReplicaSnapshot] = []
-        for runner in managed.previous { previous.append(await ReplicaSnapshot(runner)) }
+        for runner in managed.previous { previous.append(await runner.snapshot) }
         let derived = StatusDeriver.derive(api: api, requested: managed.desired, current: current, previous: previous)
         return managed.dependencies.applied(to: derived, api: api, revision: managed.deployment.revision, now: .now)
+    }
+
+    /// The lines of `TERN_HOME/logs/<api>.log` (``APILogReader``); following only while the
+    /// backend runs the API (its ``APILog`` wakes the reader on each append).
+    public func logs(
+        api: String, replica: String?, follow: Bool, tail: Int?
+    ) async -> AsyncThrowingStream<LogLine, any Error> {
+        let wake = follow ? await apis[api]?.log.watch() : nil
+        return APILogReader(path: logPath(api: api), tail: tail, replica: replica, wake: wake).stream()
     }
 
     public func shutdown() async {
         for task in rollouts.values { task.cancel() }
         rollouts.removeAll()
         let all = apis.values.flatMap { $0.current + $0.previous } + retiring
+        let logs = apis.values.map(\.log)
         apis.removeAll()
+        for log in logs { await log.close() }
         await stopAll(all)
         await installer.shutdown()
         memoryLimiter.shutdown()
@@ -246,7 +265,7 @@ public actor LocalBackend: ReplicaBackend {
         guard rollouts[api] == nil else { return }
         rollouts[api] = Task {
             while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(100))
+                try? await self.clock.sleep(for: .milliseconds(100))
                 guard await self.step(api: api) else { break }
             }
             self.rolloutFinished(api: api)
@@ -317,7 +336,7 @@ public actor LocalBackend: ReplicaBackend {
             python: apis[deployment.spec.name]?.dependencies.python(configured: configuration.python) ?? configuration.python,
             runtimePath: configuration.runtimePath, runDirectory: configuration.runDirectory,
             restartPolicy: configuration.restartPolicy, stopGracePeriod: configuration.stopGracePeriod,
-            healthChecks: configuration.healthChecks, compute: compute, memoryLimiter: memoryLimiter)
+            healthChecks: configuration.healthChecks, compute: compute, memoryLimiter: memoryLimiter, clock: clock)
         return ReplicaRunner(launch: launch, registry: registry, log: log, logger: logger)
     }
 
@@ -335,159 +354,5 @@ public actor LocalBackend: ReplicaBackend {
         await withTaskGroup(of: Void.self) { group in
             for runner in runners { group.addTask { await runner.stop() } }
         }
-    }
-}
-
-/// What status derivation needs to know about one replica.
-struct ReplicaSnapshot: Sendable {
-    var document: ReplicaDocument
-    var lastExitCode: Int32?
-    var lastOutputLine: String?
-    var consecutiveFailures: Int
-    /// Why the replica waits for compute before starting, if it does.
-    var computeWait: String?
-    /// The last run was killed for going over `compute.mem`.
-    var lastExitOutOfMemory: Bool
-    /// Runs killed for going over `compute.mem` so far.
-    var outOfMemoryKills: Int
-    /// The last run became ready before it exited.
-    var lastRunWasReady: Bool
-    /// `compute.mem` as written (`256Mi`), when set.
-    var memoryLimit: String?
-    /// The last run was killed for still loading past the start-up budget.
-    var lastExitInitTimedOut: Bool
-    /// Failed model reloads the ready replica reports (``ModelProblems``).
-    var modelProblems: [String]
-
-    init(
-        document: ReplicaDocument, lastExitCode: Int32?, lastOutputLine: String?, consecutiveFailures: Int,
-        computeWait: String? = nil, lastExitOutOfMemory: Bool = false, outOfMemoryKills: Int = 0,
-        lastRunWasReady: Bool = false, memoryLimit: String? = nil, lastExitInitTimedOut: Bool = false,
-        modelProblems: [String] = []
-    ) {
-        self.document = document
-        self.lastExitCode = lastExitCode
-        self.lastOutputLine = lastOutputLine
-        self.consecutiveFailures = consecutiveFailures
-        self.computeWait = computeWait
-        self.lastExitOutOfMemory = lastExitOutOfMemory
-        self.outOfMemoryKills = outOfMemoryKills
-        self.lastRunWasReady = lastRunWasReady
-        self.memoryLimit = memoryLimit
-        self.lastExitInitTimedOut = lastExitInitTimedOut
-        self.modelProblems = modelProblems
-    }
-
-    init(_ runner: ReplicaRunner) async {
-        self.init(
-            document: await runner.document, lastExitCode: await runner.lastExitCode,
-            lastOutputLine: await runner.lastOutputLine, consecutiveFailures: await runner.consecutiveFailures,
-            computeWait: await runner.computeWait, lastExitOutOfMemory: await runner.lastExitOutOfMemory,
-            outOfMemoryKills: await runner.outOfMemoryKills, lastRunWasReady: await runner.lastRunWasReady,
-            memoryLimit: await runner.memoryLimitText, lastExitInitTimedOut: await runner.lastExitInitTimedOut,
-            modelProblems: await runner.modelProblems)
-    }
-
-    /// Failed while loading: the predictor's `__init__` raised (exit code 3), was still running
-    /// past the start-up budget, or the replica was killed for memory before it became ready.
-    /// Reported at once, not after a crash loop.
-    var failedToLoad: Bool {
-        initFailed || (lastExitOutOfMemory && !lastRunWasReady)
-    }
-
-    /// `error (init failed)`: exit code 3, or killed past the start-up budget.
-    var initFailed: Bool {
-        lastExitCode == 3 || lastExitInitTimedOut
-    }
-}
-
-/// Derives an API's status from its replicas (pure).
-///
-/// A revision with no ready replica is never `live` (cortex#1680, kserve#1859: status must come
-/// from readiness, not from "the process runs"); a crash loop of the new revision shows as an
-/// error with the last line the replica printed, while older replicas keep serving.
-///
-/// Resources (cortex#1233): a replica killed for going over `compute.mem` before it became ready
-/// makes the API `error (out of memory)` at once; one killed while serving is a restart, noted in
-/// the message, until it repeats as a crash loop. A replica waiting for compute makes the API
-/// `compute unavailable`, with what it needs and what is free.
-///
-/// Start-up budget (C31): a replica killed for still loading past
-/// ``HealthCheckPolicy/startupTimeout`` is an init failure like exit code 3: `error (init failed)`
-/// at once, the message saying `init timed out after N s`.
-///
-/// Models (C29): a failed model reload that a ready replica reports (``ModelProblems``) is added
-/// to the message of a `live` or `updating` API (the API serves the previous version); it goes
-/// once a later load of that version succeeds.
-enum StatusDeriver {
-    /// Consecutive crashes (other than init failures) after which the API shows `error`.
-    static let crashLoopThreshold = 3
-
-    static func derive(
-        api: String, requested: Int, current: [ReplicaSnapshot], previous: [ReplicaSnapshot]
-    ) -> BackendAPIStatus {
-        let documents = (current + previous).map(\.document)
-        let readyCurrent = current.filter { $0.document.state == .ready }.count
-        let ready = documents.filter { $0.state == .ready }.count
-        let readyPrevious = ready - readyCurrent
-        let olderRevisions = Set(previous.filter { $0.document.state == .ready }.map(\.document.revision)).sorted()
-        let olderServing =
-            readyPrevious > 0
-            ? "; the update is held: \(readyPrevious) replica(s) of revision \(olderRevisions.map(String.init).joined(separator: ", ")) keep serving"
-            : ""
-        // An init failure is reported at once; other crashes once they repeat (a single crash of
-        // a live replica is a restart in progress, shown as `updating`).
-        let failing = current.filter {
-            $0.document.state != .ready
-                && ($0.failedToLoad ? $0.consecutiveFailures > 0 : $0.consecutiveFailures >= crashLoopThreshold)
-        }
-        var status: APIStatus
-        var message: String?
-        if requested == 0 && documents.isEmpty {
-            status = .scaledToZero
-        } else if readyCurrent >= requested && previous.isEmpty {
-            status = .live
-        } else if let failed = failing.first {
-            if failed.lastExitOutOfMemory {
-                status = .errorOutOfMemory
-                message = "replica \(failed.document.id) \(failed.document.lastExit ?? "killed: out of memory")"
-                    + (failed.lastRunWasReady ? " while serving" : " while loading the predictor")
-                    + "; raise compute.mem or use less memory; run `tern logs \(api)` for details"
-            } else {
-                status = failed.initFailed ? .errorInitFailed : .error
-                let reason = failed.lastOutputLine.map { ": \($0)" } ?? ""
-                let hint =
-                    failed.lastExitInitTimedOut
-                    ? "; if the predictor needs longer to load, raise `tern serve --startup-timeout-seconds`" : ""
-                message = "revision \(failed.document.revision): replica \(failed.document.id) \(failed.document.lastExit ?? "failed")\(reason)\(hint); run `tern logs \(api)` for details"
-            }
-            message! += olderServing
-        } else if let waiting = current.first(where: { $0.computeWait != nil }), let wait = waiting.computeWait {
-            status = .computeUnavailable
-            message = "replica \(waiting.document.id) is \(wait)"
-            if !previous.isEmpty {
-                message! += "; replicas of the older revision hold compute until new ones are ready"
-                    + " (update_strategy.max_surge: 0 with max_unavailable ≥ 1 replaces them in place)"
-            }
-            message! += olderServing
-        } else {
-            status = .updating
-        }
-        // Out-of-memory restarts that did not (yet) make the API fail are noted.
-        if message == nil, let restarted = current.first(where: { $0.outOfMemoryKills > 0 }) {
-            message = "replica \(restarted.document.id) was killed for going over compute.mem"
-                + " (limit \(restarted.memoryLimit ?? "?")) \(restarted.outOfMemoryKills) time(s) and restarted"
-        }
-        // --- failed model reloads (C29, ModelProblems.swift) ---
-        if status == .live || status == .updating {
-            var seen: Set<String> = []
-            let problems = (current + previous).flatMap(\.modelProblems).filter { seen.insert($0).inserted }
-            if !problems.isEmpty {
-                message = ([message].compactMap { $0 } + problems).joined(separator: "; ")
-            }
-        }
-        // --- end failed model reloads ---
-        return BackendAPIStatus(
-            status: status, message: message, requestedReplicas: requested, readyReplicas: ready, replicas: documents)
     }
 }

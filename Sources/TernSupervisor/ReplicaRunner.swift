@@ -34,6 +34,8 @@ actor ReplicaRunner {
         var compute: ComputePool
         /// Enforces `compute.mem`.
         var memoryLimiter: any MemoryLimiter
+        /// Every wait of the runner (polls, backoff, probes, stop grace) sleeps on it.
+        var clock: SupervisorClock = SupervisorClock(ContinuousClock())
     }
 
     let launch: Launch
@@ -51,7 +53,8 @@ actor ReplicaRunner {
     private(set) var lastOutputLine: String?
     /// Consecutive runs that ended without a long enough ready period.
     private(set) var consecutiveFailures = 0
-    private var readySince: ContinuousClock.Instant?
+    /// When the current run became ready (``SupervisorClock/now``).
+    private var readySince: Duration?
     /// Why the process has not started yet (``ResourcePlanner/waitingMessage(for:)``); nil once
     /// the replica holds its reservation.
     private(set) var computeWait: String?
@@ -88,6 +91,15 @@ actor ReplicaRunner {
             restarts: restarts, lastExit: lastExit)
     }
 
+    /// Everything ``StatusDeriver`` needs to know about this replica now.
+    var snapshot: ReplicaSnapshot {
+        ReplicaSnapshot(
+            document: document, lastExitCode: lastExitCode, lastOutputLine: lastOutputLine,
+            consecutiveFailures: consecutiveFailures, computeWait: computeWait, lastExitOutOfMemory: lastExitOutOfMemory,
+            outOfMemoryKills: outOfMemoryKills, lastRunWasReady: lastRunWasReady, memoryLimit: memoryLimitText,
+            lastExitInitTimedOut: lastExitInitTimedOut, modelProblems: modelProblems)
+    }
+
     /// Failed model reloads the running replica reports (``ModelProblems``), while it is ready;
     /// `[]` otherwise.
     var modelProblems: [String] {
@@ -108,9 +120,9 @@ actor ReplicaRunner {
         await registry.detach(api: launch.deployment.spec.name, replicaID: launch.replicaID, grace: launch.stopGracePeriod)
         if let pid {
             signalGroup(pid, SIGTERM)
-            let deadline = ContinuousClock.now + launch.stopGracePeriod
-            while self.pid == pid && ContinuousClock.now < deadline {
-                try? await Task.sleep(for: .milliseconds(20))
+            let deadline = launch.clock.now + launch.stopGracePeriod
+            while self.pid == pid && launch.clock.now < deadline {
+                try? await launch.clock.sleep(for: .milliseconds(20))
             }
             if self.pid == pid { signalGroup(pid, SIGKILL) }
         }
@@ -145,7 +157,7 @@ actor ReplicaRunner {
                 }
                 computeWait = waiting.message
             }
-            try? await Task.sleep(for: .milliseconds(250))
+            try? await launch.clock.sleep(for: .milliseconds(250))
         }
         return false
     }
@@ -161,7 +173,7 @@ actor ReplicaRunner {
             let delay = launch.restartPolicy.delay(afterConsecutiveFailures: consecutiveFailures)
             state = .backoff
             await log.append(["replica \(launch.replicaID) \(lastExit ?? "exited"); restarting in \(delay.formattedSeconds)"], source: "tern")
-            try? await Task.sleep(for: delay)
+            try? await launch.clock.sleep(for: delay)
         }
     }
 
@@ -275,30 +287,28 @@ actor ReplicaRunner {
         let processes = spec.predictor?.processesPerReplica ?? 1
         let paths = (0..<processes).map { "\(socketDirectory)/worker-\($0).sock" }
         let budget = launch.healthChecks.startupTimeout
-        let deadline = ContinuousClock.now + budget
-        while !Task.isCancelled {
-            if paths.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) { break }
-            if ContinuousClock.now >= deadline {
-                guard !stopping, let pid else { return }
-                killReason = ("init timed out after \(budget.formattedSeconds)", true)
-                await log.append(
-                    ["replica \(launch.replicaID) was still loading its predictor after \(budget.formattedSeconds) (the start-up budget, `tern serve --startup-timeout-seconds`); stopping it"],
-                    source: "tern")
-                signalGroup(pid, SIGKILL)
-                return
-            }
-            try? await Task.sleep(for: .milliseconds(25))
+        let step = await launch.healthChecks.awaitStartup(clock: launch.clock) {
+            paths.allSatisfy { FileManager.default.fileExists(atPath: $0) }
         }
-        guard !Task.isCancelled, !stopping else { return }
+        if step == .kill {
+            guard !stopping, let pid else { return }
+            killReason = ("init timed out after \(budget.formattedSeconds)", true)
+            await log.append(
+                ["replica \(launch.replicaID) was still loading its predictor after \(budget.formattedSeconds) (the start-up budget, `tern serve --startup-timeout-seconds`); stopping it"],
+                source: "tern")
+            signalGroup(pid, SIGKILL)
+            return
+        }
+        guard step == .attach, !Task.isCancelled, !stopping else { return }
         guard limit?.enforceNow() ?? true else { return }  // loaded over compute.mem: killed, never serves
         let endpoint = ReplicaEndpoint(
             api: spec.name, replicaID: launch.replicaID, revision: launch.deployment.revision,
-            socketPaths: paths, slotsPerSocket: spec.predictor?.threadsPerProcess ?? 1)
+            addresses: paths.map { .unix(path: $0) }, slotsPerWorker: spec.predictor?.threadsPerProcess ?? 1)
         do {
             try await registry.attach(endpoint)
             guard !stopping else { return }
             state = .ready
-            readySince = .now
+            readySince = launch.clock.now
             await log.append(["replica \(launch.replicaID) is ready"], source: "tern")
         } catch {
             await log.append(["replica \(launch.replicaID) did not answer its health check (\(error)); stopping it"], source: "tern")
@@ -315,16 +325,17 @@ actor ReplicaRunner {
     private func monitorHealth() async {
         let policy = launch.healthChecks
         var liveness = HealthCheckPolicy.Liveness(threshold: policy.failureThreshold)
-        var next = ContinuousClock.now + policy.healthInterval
+        let clock = launch.clock
+        var next = clock.now + policy.healthInterval
         while !Task.isCancelled {
-            try? await Task.sleep(until: next, clock: .continuous)
+            try? await clock.sleep(until: next)
             guard !Task.isCancelled, !stopping, state == .ready, let pid else { return }
-            let probeStart = ContinuousClock.now
+            let probeStart = clock.now
             let healthy = await registry.probe(
                 api: launch.deployment.spec.name, replicaID: launch.replicaID, timeout: policy.healthTimeout)
             // The run ended or the replica is being stopped meanwhile: its answer means nothing.
             guard !Task.isCancelled, !stopping, state == .ready, self.pid == pid else { return }
-            next = max(probeStart + policy.healthInterval, ContinuousClock.now)
+            next = max(probeStart + policy.healthInterval, clock.now)
             let kill = liveness.record(healthy: healthy)
             if !healthy && !kill {
                 await log.append(
@@ -346,40 +357,25 @@ actor ReplicaRunner {
         if let pid { signalGroup(pid, SIGKILL) }  // reap anything the predictor left in the group
         pid = nil
         lastRunWasReady = readySince != nil
-        if let readySince, ContinuousClock.now - readySince >= launch.restartPolicy.resetAfter {
-            consecutiveFailures = 0
-        }
+        consecutiveFailures = launch.restartPolicy.consecutiveFailures(
+            consecutiveFailures, afterRunReadyFor: readySince.map { launch.clock.now - $0 })
         readySince = nil
         await registry.detach(api: launch.deployment.spec.name, replicaID: launch.replicaID, grace: .zero)
+        let termination: ReplicaExit.Termination
         switch status {
-        case .exited(let code):
-            lastExitCode = code
-            lastExit = code == 3 ? "exited with code 3 (the predictor failed to load)" : "exited with code \(code)"
-        case .signaled(let signal):
-            lastExitCode = nil
-            lastExit = "killed by signal \(signal)"
+        case .exited(let code): termination = .exited(code)
+        case .signaled(let signal): termination = .signaled(signal)
         }
-        // A kernel OOM kill of a forked worker makes the main process exit with 128 + 9.
-        let killed: Bool
-        switch status {
-        case .signaled(let signal): killed = signal == SIGKILL
-        case .exited(let code): killed = code == 128 + SIGKILL
-        }
-        // Killed by the runner itself (start-up budget, liveness): say why.
-        lastExitInitTimedOut = false
-        if let reason = killReason, killed {
-            lastExitCode = nil
-            lastExit = reason.text
-            lastExitInitTimedOut = reason.initTimedOut
-        }
+        let exit = ReplicaExit(
+            termination, killReason: killReason,
+            outOfMemory: limit?.wasOutOfMemory(killed: ReplicaExit.wasKilled(termination)) ?? false,
+            memoryLimit: memoryLimitText)
         killReason = nil
-        lastExitOutOfMemory = limit?.wasOutOfMemory(killed: killed) ?? false
-        if lastExitOutOfMemory {
-            outOfMemoryKills += 1
-            lastExitCode = nil
-            lastExitInitTimedOut = false
-            lastExit = "killed: out of memory (limit \(memoryLimitText ?? "?"))"
-        }
+        lastExit = exit.description
+        lastExitCode = exit.exitCode
+        lastExitInitTimedOut = exit.initTimedOut
+        lastExitOutOfMemory = exit.outOfMemory
+        if exit.outOfMemory { outOfMemoryKills += 1 }
         await limit?.release()
         if !lastRunWasReady && !stopping {
             let reason = lastOutputLine.map { ": \($0)" } ?? ""

@@ -18,6 +18,14 @@ public struct RestartPolicy: Sendable, Equatable {
         self.resetAfter = resetAfter
     }
 
+    /// The consecutive-failure count once a run has ended, before the restart counts as one more:
+    /// `count`, or 0 when the run had been ready for at least ``resetAfter``. `readyFor` is how
+    /// long it was ready before it exited, nil when it never was.
+    public func consecutiveFailures(_ count: Int, afterRunReadyFor readyFor: Duration?) -> Int {
+        guard let readyFor, readyFor >= resetAfter else { return count }
+        return 0
+    }
+
     /// The delay before restart number `consecutiveFailures` (1 = first failure):
     /// `initialDelay × 2^(consecutiveFailures − 1)`, capped at `maxDelay`.
     public func delay(afterConsecutiveFailures consecutiveFailures: Int) -> Duration {

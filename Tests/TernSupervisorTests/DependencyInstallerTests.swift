@@ -68,6 +68,7 @@ import Testing
         let result = phase.applied(to: status([]), api: "iris", revision: 1, now: start + .milliseconds(12_400))
         #expect(result.status == .updating)
         #expect(result.message == "installing dependencies (requirements.txt, 12 s)")
+        #expect(result.phase == .installingDependencies)
         #expect(!phase.allowsReplicas)
         #expect(phase.python(configured: "python3") == "python3")
     }
@@ -77,6 +78,7 @@ import Testing
         let phase = DependencyPhase.failed("ERROR: No matching distribution found for nope==1")
         let result = phase.applied(to: status([older]), api: "iris", revision: 2, now: .now)
         #expect(result.status == .error)
+        #expect(result.phase == nil)
         #expect(
             result.message
                 == "revision 2: installing requirements.txt failed: ERROR: No matching distribution found for nope==1;"

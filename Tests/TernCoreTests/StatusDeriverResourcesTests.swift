@@ -1,8 +1,6 @@
 import TernCore
 import Testing
 
-@testable import TernSupervisor
-
 /// Statuses that come from `compute`: out-of-memory kills and replicas waiting for compute.
 @Suite struct StatusDeriverResourcesTests {
     private let oomExit = "killed: out of memory (limit 256Mi)"

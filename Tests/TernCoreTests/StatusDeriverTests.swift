@@ -1,8 +1,6 @@
 import TernCore
 import Testing
 
-@testable import TernSupervisor
-
 @Suite struct StatusDeriverTests {
     private func replica(
         _ id: String, revision: Int = 2, _ state: ReplicaState, exitCode: Int32? = nil, failures: Int = 0,
