@@ -46,6 +46,9 @@ extension Tern {
             } catch {
                 throw CLIError("\(fileName) is not valid:\n\(error.description)")
             }
+            for warning in project.warnings {
+                Terminal.standardError.line("warning: \(warning)")
+            }
             let bundle: Data
             do {
                 bundle = try ProjectBundler(directory: projectURL).makeBundle()

@@ -109,7 +109,7 @@ public actor ControlPlane {
                 outcomes.append(.init(name: spec.name, action: .unchanged, revision: existing.revision))
             }
         }
-        return DeployResult(apis: outcomes)
+        return DeployResult(apis: outcomes, warnings: config.warnings.map(\.description))
     }
 
     /// Every API, ordered by name.

@@ -8,7 +8,8 @@ extension APISpecParser {
     static let modelURLSchemes = ["file", "s3", "gs", "http", "https"]
 
     mutating func parsePredictor(_ entry: YAMLMapping) -> PredictorSpec? {
-        guard let section = reader.section("predictor", in: entry, allowed: ConfigKeys.predictor) else { return nil }
+        guard let section = reader.section(
+            "predictor", in: entry, allowed: ConfigKeys.predictor, legacy: ConfigKeys.predictorLegacy) else { return nil }
         let type: PredictorType? = reader.choice("type", in: section, what: "a predictor type")
         if !section.has("type") {
             reader.reportMissing(
@@ -35,7 +36,7 @@ extension APISpecParser {
         let threads = reader.read("threads_per_process", in: section, .between(1, 1024)) ?? 1
         let batching = parseBatching(section)
         let models = parseModels(section, processes: processes)
-        if type == .onnx, !section.has("models"), !section.has("multi_model_reloading") {
+        if type == .onnx, !["models", "multi_model_reloading", "model_path"].contains(where: section.has) {
             reader.reportMissing(
                 "models", in: section, what: "an onnx predictor needs its .onnx model, e.g. models: {path: model.onnx}")
         }
@@ -119,6 +120,17 @@ extension APISpecParser {
                 "cannot be combined with predictor.models: both are the same setting (multi_model_reloading is "
                     + "Cortex's older name); keep one",
                 at: predictor.path(keys[1]), line: predictor.line(keys[1]))
+        }
+        if predictor.has("model_path") {
+            // Cortex 0.20's one-model form: the same as models: {path: ...}.
+            if let other = keys.first {
+                reader.report(
+                    "cannot be combined with predictor.\(other): model_path is Cortex 0.20's one-model form of "
+                        + "models.path; keep one",
+                    at: predictor.path("model_path"), line: predictor.line("model_path"))
+                return nil
+            }
+            return readModelLocation("model_path", in: predictor).map { ModelsSpec(source: .path($0)) }
         }
         guard let key = keys.first, let section = reader.section(key, in: predictor, allowed: ConfigKeys.models) else {
             return nil

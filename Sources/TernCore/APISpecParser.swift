@@ -21,6 +21,8 @@ struct ParsedAPI {
     var targets: [(name: String, path: String, line: Int?)] = []
     /// Problems of this entry.
     var issues: [ConfigIssue]
+    /// Keys of this entry accepted without effect (Cortex settings), each with why.
+    var warnings: [ConfigIssue] = []
 }
 
 /// Reads one API entry of `tern.yaml` into an ``APISpec``: types, defaults, ranges and the
@@ -45,29 +47,31 @@ struct APISpecParser {
     }
 
     private mutating func parse(_ node: Node) -> ParsedAPI {
-        guard let entry = reader.mapping(node, path: "", line: node.mark?.line) else {
+        guard let written = reader.mapping(node, path: "", line: node.mark?.line) else {
             return ParsedAPI(issues: reader.issues)
         }
         var result = ParsedAPI(issues: [])
-        let name: String? = reader.read("name", in: entry)
+        let name: String? = reader.read("name", in: written)
         result.name = name
-        result.nameLine = entry.line("name")
+        result.nameLine = written.line("name")
         if let name {
             reader.api = name
             if let problem = APIName.validate(name) {
-                reader.report(problem, at: "name", line: entry.valueLine("name"))
+                reader.report(problem, at: "name", line: written.valueLine("name"))
             }
-        } else if !entry.has("name") {
-            reader.reportMissing("name", in: entry, what: "a DNS-1035 label such as \"iris\"")
+        } else if !written.has("name") {
+            reader.reportMissing("name", in: written, what: "a DNS-1035 label such as \"iris\"")
         }
 
+        let entry = acceptingHandler(written)
         let kind: APIKind? = reader.choice("kind", in: entry, what: "a kind of API")
         result.kind = kind
         result.kindLine = entry.valueLine("kind")
         if !entry.has("kind") {
             reader.reportMissing("kind", in: entry, what: APIKind.allCases.map(\.rawValue).joined(separator: ", "))
         }
-        checkTopLevelKeys(entry, kind: kind)
+        let otherSchema = checkOtherCortexSchemas(entry, kind: kind)
+        checkTopLevelKeys(entry, kind: kind, skipping: otherSchema)
 
         let (networking, endpointLine) = parseNetworking(entry, name: name ?? "")
         let nameIsValid = name.map { APIName.validate($0) == nil } ?? false
@@ -87,7 +91,7 @@ struct APISpecParser {
             }
         } else {
             let predictor = parsePredictor(entry)
-            if !entry.has("predictor") {
+            if !entry.has("predictor"), otherSchema == nil {
                 reader.reportMissing("predictor", in: entry, what: "e.g. predictor: {type: python, path: predictor.py}")
             }
             let compute = parseCompute(entry)
@@ -102,13 +106,54 @@ struct APISpecParser {
             }
         }
         result.issues = reader.issues
+        result.warnings = reader.warnings
         result.spec = reader.issues.isEmpty ? spec : nil
         return result
     }
 
+    /// The entry with Cortex 0.34–0.35's `handler:` read as `predictor:` (the same section under
+    /// its later name; messages then name it `predictor`). Both at once is a problem: which one
+    /// is meant cannot be told.
+    private mutating func acceptingHandler(_ entry: YAMLMapping) -> YAMLMapping {
+        guard let handler = entry.entry("handler") else { return entry }
+        if entry.entry("predictor") != nil {
+            reader.report(
+                "cannot be combined with predictor: handler is Cortex 0.34's name for the same section; keep one",
+                at: "handler", line: handler.keyLine)
+            return YAMLMapping(path: entry.path, line: entry.line, entries: entry.entries.filter { $0.key != "handler" })
+        }
+        let entries = entry.entries.map { $0.key == "handler" ? .init(key: "predictor", keyLine: $0.keyLine, value: $0.value) : $0 }
+        return YAMLMapping(path: entry.path, line: entry.line, entries: entries)
+    }
+
+    /// A Cortex schema this version cannot run, said once instead of as unknown keys and a
+    /// missing predictor: a `pod:` spec (Cortex 0.36 and later: the API's containers) and a
+    /// TaskAPI's `definition:` (until TaskAPI exists). Returns the key it reported, if any.
+    private mutating func checkOtherCortexSchemas(_ entry: YAMLMapping, kind: APIKind?) -> String? {
+        if let pod = entry.entry("pod") {
+            let mixed = entry.has("predictor") ? " It cannot be combined with predictor: keep one." : ""
+            reader.report(
+                "a pod spec is Cortex 0.36+'s form, which runs container images Tern does not run. "
+                    + "Write the API as a Python predictor instead: predictor: {type: python, path: predictor.py} "
+                    + "with a class PythonPredictor (__init__(self, config), predict(self, payload)) doing what the "
+                    + "container's server did (docs/cortex.md, \"From Cortex 0.36+\")." + mixed,
+                at: "pod", line: pod.keyLine)
+            return "pod"
+        }
+        if kind == .taskAPI, let definition = entry.entry("definition") {
+            reader.report(
+                "TaskAPI (a definition: with a Task class) is not supported yet; this version deploys RealtimeAPI "
+                    + "and TrafficSplitter (docs/cortex.md)",
+                at: "definition", line: definition.keyLine)
+            return "definition"
+        }
+        return nil
+    }
+
     /// Unknown keys of the entry; keys of the other shape (splitter vs predictor) get a
-    /// message that says which kind has them.
-    private mutating func checkTopLevelKeys(_ entry: YAMLMapping, kind: APIKind?) {
+    /// message that says which kind has them. `skipping` was reported already.
+    private mutating func checkTopLevelKeys(_ entry: YAMLMapping, kind: APIKind?, skipping: String?) {
+        let entry = YAMLMapping(path: entry.path, line: entry.line, entries: entry.entries.filter { $0.key != skipping })
         switch kind {
         case .trafficSplitter:
             reader.checkKeys(entry, allowed: ConfigKeys.trafficSplitter) { key in

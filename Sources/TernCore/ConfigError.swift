@@ -23,7 +23,7 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 /// One problem in a config file: where it is (file, line, API, key path) and what is allowed.
-public struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
+public struct ConfigIssue: Sendable, Equatable, Codable, CustomStringConvertible {
     /// The file name as given to the loader, e.g. `tern.yaml`.
     public var file: String
     /// 1-based line of the offending key or value; nil when the problem has no place in the file

@@ -12,6 +12,9 @@ enum ConfigKeys {
         "type", "path", "config", "python_path", "env", "processes_per_replica", "threads_per_process",
         "server_side_batching", "models", "multi_model_reloading",
     ]
+    /// Older names accepted in `predictor` but not listed among its keys: `model_path`
+    /// (Cortex 0.20's one-model form of `models.path`).
+    static let predictorLegacy = ["model_path"]
     /// `predictor.server_side_batching`.
     static let batching = ["max_batch_size", "batch_interval"]
     /// `predictor.models` and `predictor.multi_model_reloading`.
@@ -35,20 +38,34 @@ enum ConfigKeys {
     /// An entry of a TrafficSplitter's `apis`.
     static let trafficTarget = ["name", "weight", "shadow"]
 
-    /// Keys Cortex had in each section (by path; `""` is the API entry) that Tern does not
-    /// use: still errors, but the message says so instead of "unknown key".
-    static let cortexOnly: [String: Set<String>] = [
+    /// Keys Cortex had in each section (by path; `""` is the API entry) that change nothing on
+    /// Tern, each with why: a deploy accepts them and warns once per key. A Cortex key that
+    /// would change behaviour silently if ignored is not listed here (it stays an error).
+    static let cortexIgnoredKeys: [String: [String: String]] = [
         "predictor": [
-            "image", "tensorflow_serving_image", "log_level", "shm_size", "dependencies", "signature_key",
+            "image": "replicas run in a Python process, not a container image; list packages in requirements.txt "
+                + "(installed at deploy) and choose the interpreter with `tern up --python`",
+            "tensorflow_serving_image": "there is no TensorFlow Serving container; Tern serves python and onnx predictors",
+            "log_level": "replicas' output is kept whole at every level; read it with `tern logs`",
+            "shm_size": "replicas are processes on this machine and share its /dev/shm",
+            "dependencies": "Tern installs the project's requirements.txt at deploy; conda and shell steps are not run",
+            "signature_key": "it picks a TensorFlow signature; Tern serves python and onnx predictors",
         ],
-        "predictor.models": ["signature_key"],
-        "predictor.multi_model_reloading": ["signature_key"],
-        "networking": ["api_gateway"],
+        "predictor.models": ["signature_key": "it picks a TensorFlow signature; Tern serves python and onnx predictors"],
+        "predictor.multi_model_reloading": [
+            "signature_key": "it picks a TensorFlow signature; Tern serves python and onnx predictors"
+        ],
+        "networking": [
+            "api_gateway": "there is no AWS API Gateway; Tern's gateway serves the endpoint on its own port",
+            "local_port": "every API is served at its endpoint on the gateway's port (`tern up --port`)",
+        ],
+        "compute": ["inf": "there are no AWS Inferentia chips here; replicas run on CPU (and compute.gpu GPUs)"],
     ]
 
-    /// Whether `key` in the section at `path` is a Cortex key Tern does not use.
-    static func isCortexOnly(_ key: String, in path: String) -> Bool {
-        cortexOnly[path]?.contains(key) ?? false
+    /// Why `key` in the section at `path` has no effect, when it is a Cortex key Tern accepts and
+    /// ignores; nil otherwise.
+    static func cortexIgnored(_ key: String, in path: String) -> String? {
+        cortexIgnoredKeys[path]?[key]
     }
 
     /// Sections whose keys are suggested when written in the wrong place.

@@ -10,11 +10,15 @@ public struct ProjectConfig: Sendable, Equatable, Codable {
     /// TrafficSplitter, `apis[i].name` (the line of the value). Kept apart from the specs, so
     /// that moving a key to another line changes no revision.
     public var lines: [String: [String: Int]]
+    /// Keys accepted without effect (Cortex settings for its cluster, such as `predictor.image`),
+    /// each naming file, line, API and key and saying why, in file order. A deploy shows them.
+    public var warnings: [ConfigIssue]
 
     /// Creates a config; `lines` as described on the property (empty: no lines known).
-    public init(apis: [APISpec], lines: [String: [String: Int]] = [:]) {
+    public init(apis: [APISpec], lines: [String: [String: Int]] = [:], warnings: [ConfigIssue] = []) {
         self.apis = apis
         self.lines = lines
+        self.warnings = warnings
     }
 
     /// The line of `keyPath` (e.g. `apis[1].name`) in the entry of API `api`, when known.
@@ -72,7 +76,8 @@ public enum ConfigLoader {
         guard issues.isEmpty else {
             throw ConfigError(issues: sortedByLine(issues))
         }
-        return ProjectConfig(apis: parsed.compactMap(\.spec), lines: keyLines(parsed))
+        return ProjectConfig(
+            apis: parsed.compactMap(\.spec), lines: keyLines(parsed), warnings: sortedByLine(parsed.flatMap(\.warnings)))
     }
 
     /// ``ProjectConfig/lines`` of the parsed entries.

@@ -117,8 +117,30 @@ public struct DeployResult: Codable, Sendable, Equatable {
     }
     /// One outcome per API in file order.
     public var apis: [Outcome]
+    /// The config's warnings (keys accepted without effect, ``ProjectConfig/warnings``), one line
+    /// each as `file:line: api "name": key: message`; absent in documents of older servers.
+    public var warnings: [String]
     /// Memberwise initialiser.
-    public init(apis: [Outcome]) { self.apis = apis }
+    public init(apis: [Outcome], warnings: [String] = []) {
+        self.apis = apis
+        self.warnings = warnings
+    }
+
+    private enum CodingKeys: String, CodingKey { case apis, warnings }
+
+    /// Decodes a result; `warnings` defaults to none.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        apis = try container.decode([Outcome].self, forKey: .apis)
+        warnings = try container.decodeIfPresent([String].self, forKey: .warnings) ?? []
+    }
+
+    /// Encodes a result; `warnings` only when there are some.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(apis, forKey: .apis)
+        if !warnings.isEmpty { try container.encode(warnings, forKey: .warnings) }
+    }
 
     /// What a deploy did to one API: encoded as its bare string (`"created"`, `"updated"`,
     /// `"unchanged"`). An open set, as ``ErrorKind``: a client decodes an action it does not know

@@ -13,6 +13,8 @@ struct YAMLReader {
     var api: String?
     /// Problems found so far.
     private(set) var issues: [ConfigIssue] = []
+    /// Keys read but without effect here (Cortex settings for its cluster), found so far.
+    private(set) var warnings: [ConfigIssue] = []
     private var failedPaths: Set<String> = []
 
     init(file: String, api: String? = nil) {
@@ -24,6 +26,11 @@ struct YAMLReader {
     mutating func report(_ message: String, at path: String?, line: Int?) {
         issues.append(ConfigIssue(file: file, line: line, api: api, keyPath: path, message: message))
         if let path { failedPaths.insert(path) }
+    }
+
+    /// Records a key that is accepted but has no effect, with why (`message`).
+    mutating func warn(_ message: String, at path: String?, line: Int?) {
+        warnings.append(ConfigIssue(file: file, line: line, api: api, keyPath: path, message: message))
     }
 
     /// Whether a problem was already reported at `path`.
@@ -63,27 +70,32 @@ struct YAMLReader {
         return YAMLMapping(path: path, line: line ?? mapping.mark?.line, entries: entries)
     }
 
-    /// Opens the mapping under `key` of `parent` and checks its keys against `allowed`;
-    /// nil when absent, null or not a mapping (reported).
-    mutating func section(_ key: String, in parent: YAMLMapping, allowed: [String]) -> YAMLMapping? {
+    /// Opens the mapping under `key` of `parent` and checks its keys against `allowed` (and
+    /// `legacy`, older names accepted but not listed in messages); nil when absent, null or not a
+    /// mapping (reported).
+    mutating func section(
+        _ key: String, in parent: YAMLMapping, allowed: [String], legacy: [String] = []
+    ) -> YAMLMapping? {
         guard let entry = parent.entry(key), let node = parent.value(key) else { return nil }
         guard let section = mapping(node, path: parent.path(key), line: entry.keyLine) else { return nil }
-        checkKeys(section, allowed: allowed)
+        checkKeys(section, allowed: allowed, legacy: legacy)
         return section
     }
 
     /// Reports every key of `mapping` that is not in `allowed`, with a did-you-mean when a key is
-    /// close to an allowed one (or is exactly a key of another section), a hint for a Cortex key
-    /// Tern does not use, and the allowed keys otherwise. `explain` may give a specific message for a key instead.
+    /// close to an allowed one (or is exactly a key of another section), and the allowed keys
+    /// otherwise. A Cortex key that has no effect here (``ConfigKeys/cortexIgnored``) is a
+    /// warning saying why, not a problem. `explain` may give a specific message for a key instead.
     mutating func checkKeys(
-        _ mapping: YAMLMapping, allowed: [String], explain: (String) -> String? = { _ in nil }
+        _ mapping: YAMLMapping, allowed: [String], legacy: [String] = [], explain: (String) -> String? = { _ in nil }
     ) {
-        for entry in mapping.entries where !allowed.contains(entry.key) {
+        for entry in mapping.entries where !allowed.contains(entry.key) && !legacy.contains(entry.key) {
             let message: String
             if let specific = explain(entry.key) {
                 message = specific
-            } else if ConfigKeys.isCortexOnly(entry.key, in: mapping.path) {
-                message = "\"\(entry.key)\" is a Cortex setting Tern does not use; remove it"
+            } else if let reason = ConfigKeys.cortexIgnored(entry.key, in: mapping.path) {
+                warn("has no effect in Tern (a Cortex setting): \(reason)", at: mapping.path(entry.key), line: entry.keyLine)
+                continue
             } else if let close = Suggestions.closest(to: entry.key, in: allowed) {
                 message = "unknown key (did you mean \"\(close)\"?)"
             } else if let home = ConfigKeys.home(of: entry.key, notIn: mapping.path) {

@@ -140,32 +140,6 @@ import Testing
             ])
     }
 
-    /// C7: Cortex keys Tern does not use are still errors, with a hint.
-    @Test func cortexKeysTernDoesNotUseSayToRemoveThem() {
-        let yaml = """
-            - name: iris
-              kind: RealtimeAPI
-              predictor:
-                type: python
-                path: p.py
-                image: quay.io/cortexlabs/python-predictor-cpu:0.25.0
-                log_level: info
-                shm_size: 1Gi
-                models: {path: m, signature_key: serving_default}
-              networking: {api_gateway: public}
-
-            """
-        let hint = "is a Cortex setting Tern does not use; remove it"
-        #expect(
-            configIssues(yaml) == [
-                #"tern.yaml:6: api "iris": predictor.image: "image" "# + hint,
-                #"tern.yaml:7: api "iris": predictor.log_level: "log_level" "# + hint,
-                #"tern.yaml:8: api "iris": predictor.shm_size: "shm_size" "# + hint,
-                #"tern.yaml:9: api "iris": predictor.models.signature_key: "signature_key" "# + hint,
-                #"tern.yaml:10: api "iris": networking.api_gateway: "api_gateway" "# + hint,
-            ])
-    }
-
     /// A spec stored by an older version with absurd values decodes clamped into the bounds.
     @Test func storedSpecsAreClampedWhenDecoded() throws {
         let json = """
