@@ -84,14 +84,21 @@ public struct ComputeSpec: Sendable, Equatable, Codable {
     public var cpuMillicores: Int
     /// `gpu`: number of GPUs, 0…64. Default: 0.
     public var gpu: Int
-    /// `mem` in bytes; nil (the default) means no limit. 20 MiB…1 PiB.
+    /// `mem` in bytes: the memory reserved for the replica (a request, as in Cortex and
+    /// Kubernetes' `resources.requests.memory`), not a limit; a replica that uses more is reported,
+    /// not killed. nil (the default) reserves nothing. 20 MiB…1 PiB.
     public var memBytes: Int64?
+    /// `mem_limit` in bytes: the most memory the replica's processes may use together; over it
+    /// they are killed (Kubernetes' `resources.limits.memory`). nil (the default) means no limit.
+    /// 20 MiB…1 PiB, and at least `mem` when both are set.
+    public var memLimitBytes: Int64?
 
     /// Creates compute settings with Cortex's defaults.
-    public init(cpuMillicores: Int = 200, gpu: Int = 0, memBytes: Int64? = nil) {
+    public init(cpuMillicores: Int = 200, gpu: Int = 0, memBytes: Int64? = nil, memLimitBytes: Int64? = nil) {
         self.cpuMillicores = cpuMillicores
         self.gpu = gpu
         self.memBytes = memBytes
+        self.memLimitBytes = memLimitBytes
     }
 }
 

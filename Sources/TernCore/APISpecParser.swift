@@ -222,10 +222,19 @@ struct APISpecParser {
             compute.cpuMillicores = cpu
         }
         compute.gpu = reader.read("gpu", in: section, .between(0, 64)) ?? compute.gpu
-        compute.memBytes = reader.read(
-            "mem", in: section, expected: "a memory quantity", parse: Quantity.bytes,
-            limits: .between(20 << 20, 1 << 50),
-            format: Quantity.formatBytes)
+        for key in ["mem", "mem_limit"] {
+            let bytes = reader.read(
+                key, in: section, expected: "a memory quantity", parse: Quantity.bytes,
+                limits: .between(20 << 20, 1 << 50),
+                format: Quantity.formatBytes)
+            if key == "mem" { compute.memBytes = bytes } else { compute.memLimitBytes = bytes }
+        }
+        if let request = compute.memBytes, let limit = compute.memLimitBytes, limit < request {
+            reader.report(
+                "\(Quantity.formatBytes(limit)) must be at least compute.mem (\(Quantity.formatBytes(request))): "
+                    + "the limit cannot be below the memory reserved",
+                at: section.path("mem_limit"), line: section.valueLine("mem_limit"))
+        }
         return compute
     }
 

@@ -24,7 +24,7 @@ enum ConfigKeys {
     /// `networking`.
     static let networking = ["endpoint", "request_timeout"]
     /// `compute`.
-    static let compute = ["cpu", "gpu", "mem"]
+    static let compute = ["cpu", "gpu", "mem", "mem_limit"]
     /// `autoscaling`.
     static let autoscaling = [
         "min_replicas", "max_replicas", "init_replicas", "target_replica_concurrency", "max_replica_concurrency",

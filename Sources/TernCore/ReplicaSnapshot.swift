@@ -23,15 +23,19 @@ public struct ReplicaSnapshot: Sendable, Equatable {
     /// 600m CPU; free 400m CPU (not enough CPU)`; nil once placed. Kubernetes: the scheduler's
     /// `Unschedulable` condition message of a pending pod.
     public var computeWait: String?
-    /// The last run was killed for going over `compute.mem`. Kubernetes: termination reason
+    /// The last run was killed for going over `compute.mem_limit`. Kubernetes: termination reason
     /// `OOMKilled`.
     public var lastExitOutOfMemory: Bool
-    /// Runs killed for going over `compute.mem` so far.
+    /// Runs killed for going over `compute.mem_limit` so far.
     public var outOfMemoryKills: Int
     /// The last run became ready before it exited (a crash while serving, not while loading).
     public var lastRunWasReady: Bool
-    /// `compute.mem` as written (`256Mi`), when set.
+    /// `compute.mem_limit` as written (`256Mi`), when set.
     public var memoryLimit: String?
+    /// While the replica's processes use more memory than its `compute.mem` request (a
+    /// reservation, not a limit), how much: e.g. `uses 180Mi, over its compute.mem request of
+    /// 100Mi`; nil otherwise. Kubernetes: a container's working set above its memory request.
+    public var memoryOverRequest: String?
     /// The last run was killed because its predictor was still loading past the start-up budget
     /// (Kubernetes: a failed startup probe).
     public var lastExitInitTimedOut: Bool
@@ -43,8 +47,9 @@ public struct ReplicaSnapshot: Sendable, Equatable {
         document: ReplicaDocument, lastExitCode: Int32?, lastOutputLine: String?, consecutiveFailures: Int,
         computeWait: String? = nil, lastExitOutOfMemory: Bool = false, outOfMemoryKills: Int = 0,
         lastRunWasReady: Bool = false, memoryLimit: String? = nil, lastExitInitTimedOut: Bool = false,
-        modelProblems: [String] = []
+        modelProblems: [String] = [], memoryOverRequest: String? = nil
     ) {
+        self.memoryOverRequest = memoryOverRequest
         self.document = document
         self.lastExitCode = lastExitCode
         self.lastOutputLine = lastOutputLine

@@ -4,7 +4,7 @@
 /// from readiness, not from "the process runs"); a crash loop of the new revision shows as an
 /// error with the last line the replica printed, while older replicas keep serving.
 ///
-/// Resources (cortex#1233): a replica killed for going over `compute.mem` before it became ready
+/// Resources (cortex#1233): a replica killed for going over `compute.mem_limit` before it became ready
 /// makes the API `error (out of memory)` at once; one killed while serving is a restart, noted in
 /// the message, until it repeats as a crash loop. A replica waiting for compute makes the API
 /// `compute unavailable`, with what it needs and what is free.
@@ -56,7 +56,7 @@ public enum StatusDeriver {
                 status = .errorOutOfMemory
                 message = "replica \(failed.document.id) \(failed.document.lastExit ?? "killed: out of memory")"
                     + (failed.lastRunWasReady ? " while serving" : " while loading the predictor")
-                    + "; raise compute.mem or use less memory; run `tern logs \(api)` for details"
+                    + "; raise compute.mem_limit or use less memory; run `tern logs \(api)` for details"
             } else {
                 status = failed.initFailed ? .errorInitFailed : .error
                 let reason = failed.lastOutputLine.map { ": \($0)" } ?? ""
@@ -79,8 +79,13 @@ public enum StatusDeriver {
         }
         // Out-of-memory restarts that did not (yet) make the API fail are noted.
         if message == nil, let restarted = current.first(where: { $0.outOfMemoryKills > 0 }) {
-            message = "replica \(restarted.document.id) was killed for going over compute.mem"
+            message = "replica \(restarted.document.id) was killed for going over compute.mem_limit"
                 + " (limit \(restarted.memoryLimit ?? "?")) \(restarted.outOfMemoryKills) time(s) and restarted"
+        }
+        // A replica over its memory request serves on, but the machine's memory is overbooked.
+        if message == nil, let over = current.first(where: { $0.memoryOverRequest != nil }), let usage = over.memoryOverRequest {
+            message = "replica \(over.document.id) \(usage): compute.mem is a reservation, not a limit; "
+                + "raise it to what the replica uses, or set compute.mem_limit to enforce a limit"
         }
         // --- failed model reloads (C29, ModelProblems.swift in TernSupervisor) ---
         if status == .live || status == .updating {

@@ -22,7 +22,7 @@ public struct LocalBackendConfiguration: Sendable {
     /// Memory capacity in bytes that replicas' `compute.mem` requests share; nil (the default)
     /// means `MemTotal` of `/proc/meminfo` (`tern serve --memory`).
     public var memoryCapacityBytes: Int64?
-    /// How `compute.mem` is enforced. Default ``MemoryEnforcement/automatic``.
+    /// How `compute.mem_limit` is enforced. Default ``MemoryEnforcement/automatic``.
     public var memoryEnforcement: MemoryEnforcement
     /// Start-up budget and liveness probe of replicas. Default ``HealthCheckPolicy/init(startupTimeout:healthInterval:healthTimeout:failureThreshold:)``
     /// with its defaults (300 s to load; a probe every 5 s, 5 s timeout, killed after 3 failures in a row).
@@ -68,8 +68,9 @@ public struct LocalBackendConfiguration: Sendable {
 ///
 /// Every replica first reserves its `compute` request from the machine's capacity
 /// (``ResourcePlanner``); one that does not fit waits, and the API shows `compute unavailable`.
-/// `compute.mem` is also a limit (``MemoryEnforcement``): a replica over it is killed and the API
-/// shows `error (out of memory)`. See docs/resources.md.
+/// `compute.mem` is a reservation: a replica over it serves on and the API's message says so
+/// (``MemoryRequestWatch``). `compute.mem_limit` is a limit (``MemoryEnforcement``): a replica over
+/// it is killed and the API shows `error (out of memory)`. See docs/resources.md.
 ///
 /// A revision whose project has a `requirements.txt` starts its replicas only once
 /// ``DependencyInstaller`` has its virtual environment ready (``DependencyPhase``); until then

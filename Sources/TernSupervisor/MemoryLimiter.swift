@@ -6,7 +6,7 @@ import Synchronization
 import Glibc
 #endif
 
-/// How `compute.mem` is enforced on replicas (`tern serve --memory-limiter`).
+/// How `compute.mem_limit` is enforced on replicas (`tern serve --memory-limiter`).
 public enum MemoryEnforcement: String, Sendable, CaseIterable {
     /// The cgroup v1 memory controller when it is writable, else the RSS watchdog (the default).
     case automatic = "auto"
@@ -16,7 +16,7 @@ public enum MemoryEnforcement: String, Sendable, CaseIterable {
     case watchdog
 }
 
-/// Enforces `compute.mem` on replica process groups: a replica over its limit is killed
+/// Enforces `compute.mem_limit` on replica process groups: a replica over its limit is killed
 /// (SIGKILL), and the runner learns afterwards that the kill was for memory.
 protocol MemoryLimiter: Sendable {
     /// Which mechanism is active, for the server log.
@@ -52,7 +52,7 @@ enum MemoryLimiters {
         if enforcement != .watchdog {
             switch CgroupV1MemoryLimiter.probe(logger: logger) {
             case .success(let limiter):
-                logger.info("compute.mem is enforced by \(limiter.summary)")
+                logger.info("compute.mem_limit is enforced by \(limiter.summary)")
                 return limiter
             case .failure(let error):
                 reason = error.description
@@ -60,9 +60,9 @@ enum MemoryLimiters {
         }
         let watchdog = RSSWatchdogLimiter(logger: logger)
         if enforcement == .cgroup {
-            logger.warning("cannot use the cgroup v1 memory controller (\(reason)); compute.mem is enforced by \(watchdog.summary)")
+            logger.warning("cannot use the cgroup v1 memory controller (\(reason)); compute.mem_limit is enforced by \(watchdog.summary)")
         } else {
-            logger.info("compute.mem is enforced by \(watchdog.summary) (\(reason))")
+            logger.info("compute.mem_limit is enforced by \(watchdog.summary) (\(reason))")
         }
         return watchdog
     }
@@ -70,7 +70,7 @@ enum MemoryLimiters {
 
 // MARK: - cgroup v1
 
-/// Enforces `compute.mem` with the cgroup v1 memory controller: one cgroup per replica run,
+/// Enforces `compute.mem_limit` with the cgroup v1 memory controller: one cgroup per replica run,
 /// `<memory mount>/<this server's cgroup>/tern/<replica-id>`, nested under the server's own
 /// cgroup so that the limits of whatever contains the server still apply. `tern/` exists only
 /// while replicas with a limit run: an empty child cgroup left behind would keep whoever manages
@@ -277,7 +277,7 @@ enum CgroupV1 {
 
 // MARK: - RSS watchdog
 
-/// Enforces `compute.mem` where no cgroup memory controller is writable: every 250 ms it sums
+/// Enforces `compute.mem_limit` where no cgroup memory controller is writable: every 250 ms it sums
 /// the resident set size (RSS) of the replica's processes (its session, from `/proc`) and
 /// SIGKILLs them all once the sum is over the limit.
 ///

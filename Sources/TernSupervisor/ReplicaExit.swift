@@ -26,7 +26,7 @@ struct ReplicaExit: Sendable, Equatable {
     var exitCode: Int32?
     /// The runner killed it for still loading past the start-up budget (an init failure).
     var initTimedOut: Bool
-    /// It was killed for going over `compute.mem`.
+    /// It was killed for going over `compute.mem_limit`.
     var outOfMemory: Bool
 
     /// Whether the run was killed with `SIGKILL`: signalled directly, or exit code 128 + 9 (the
@@ -44,8 +44,8 @@ extension ReplicaExit {
     /// - Parameters:
     ///   - killReason: why the runner killed this run itself, if it did (`text` becomes the
     ///     description; `initTimedOut` for the start-up budget); ignored unless the run was killed.
-    ///   - outOfMemory: the memory limiter found the run over `compute.mem`.
-    ///   - memoryLimit: `compute.mem` as written (`256Mi`), for the description.
+    ///   - outOfMemory: the memory limiter found the run over `compute.mem_limit`.
+    ///   - memoryLimit: `compute.mem_limit` as written (`256Mi`), for the description.
     init(
         _ termination: Termination, killReason: (text: String, initTimedOut: Bool)?, outOfMemory: Bool,
         memoryLimit: String?

@@ -10,8 +10,9 @@ import Glibc
 
 /// Runs one replica: reserves its `compute` request on the machine (waiting while it does not
 /// fit), starts `python -m tern_runtime` as its own session (process group) under its
-/// `compute.mem` limit, copies its output to the API's log, attaches it to the data plane once
-/// its worker sockets exist, restarts it with backoff when it exits (telling out-of-memory kills
+/// `compute.mem_limit`, copies its output to the API's log, attaches it to the data plane once
+/// its worker sockets exist, reports when it uses more memory than its `compute.mem` request
+/// (``MemoryRequestWatch``), restarts it with backoff when it exits (telling out-of-memory kills
 /// apart), and stops it on request (drain, SIGTERM to the group, SIGKILL to the group after the
 /// grace period), returning its reservation once the group is gone. The group kill after every
 /// exit leaves no orphan behind.
@@ -32,7 +33,7 @@ actor ReplicaRunner {
         var healthChecks: HealthCheckPolicy = HealthCheckPolicy()
         /// The machine's capacity, shared by every replica.
         var compute: ComputePool
-        /// Enforces `compute.mem`.
+        /// Enforces `compute.mem_limit`.
         var memoryLimiter: any MemoryLimiter
         /// Every wait of the runner (polls, backoff, probes, stop grace) sleeps on it.
         var clock: SupervisorClock = SupervisorClock(ContinuousClock())
@@ -59,12 +60,15 @@ actor ReplicaRunner {
     /// the replica holds its reservation.
     private(set) var computeWait: String?
     private var reservation: ResourcePlanner.Reservation?
-    /// The last run was killed for going over `compute.mem`.
+    /// The last run was killed for going over `compute.mem_limit`.
     private(set) var lastExitOutOfMemory = false
-    /// Runs killed for going over `compute.mem` so far.
+    /// Runs killed for going over `compute.mem_limit` so far.
     private(set) var outOfMemoryKills = 0
     /// The last run became ready before it exited (a crash while serving, not while loading).
     private(set) var lastRunWasReady = false
+    /// While the running replica uses more than its `compute.mem` request, by how much
+    /// (``MemoryRequestWatch``); nil otherwise.
+    private(set) var memoryOverRequest: String?
     /// The last run was killed because its predictor was still loading past
     /// ``HealthCheckPolicy/startupTimeout`` (an init failure).
     private(set) var lastExitInitTimedOut = false
@@ -97,7 +101,8 @@ actor ReplicaRunner {
             document: document, lastExitCode: lastExitCode, lastOutputLine: lastOutputLine,
             consecutiveFailures: consecutiveFailures, computeWait: computeWait, lastExitOutOfMemory: lastExitOutOfMemory,
             outOfMemoryKills: outOfMemoryKills, lastRunWasReady: lastRunWasReady, memoryLimit: memoryLimitText,
-            lastExitInitTimedOut: lastExitInitTimedOut, modelProblems: modelProblems)
+            lastExitInitTimedOut: lastExitInitTimedOut, modelProblems: modelProblems,
+            memoryOverRequest: memoryOverRequest)
     }
 
     /// Failed model reloads the running replica reports (``ModelProblems``), while it is ready;
@@ -133,9 +138,9 @@ actor ReplicaRunner {
         computeWait = nil
     }
 
-    /// `compute.mem` as users write it (`256Mi`), when set.
+    /// `compute.mem_limit` as users write it (`256Mi`), when set.
     var memoryLimitText: String? {
-        launch.deployment.spec.compute.memBytes.map(Quantity.formatBytes)
+        launch.deployment.spec.compute.memLimitBytes.map(Quantity.formatBytes)
     }
 
     /// Reserves the replica's `compute` request, polling every 250 ms while it does not fit;
@@ -202,7 +207,7 @@ actor ReplicaRunner {
         } else if !launch.compute.capacity.gpuIDs.isEmpty, launch.deployment.environment["CUDA_VISIBLE_DEVICES"] == nil {
             environment["CUDA_VISIBLE_DEVICES"] = ""  // `compute.gpu: 0` gets no GPU, as on Kubernetes
         }
-        let limit = launch.deployment.spec.compute.memBytes.map {
+        let limit = launch.deployment.spec.compute.memLimitBytes.map {
             launch.memoryLimiter.makeLimit(replicaID: launch.replicaID, bytes: $0)
         }
         var options = PlatformOptions()
@@ -224,6 +229,9 @@ actor ReplicaRunner {
                 await self.started(pid: processID)
                 await withTaskGroup(of: Void.self) { group in
                     group.addTask { await self.attachWhenReady(socketDirectory: socketDirectory, limit: limit) }
+                    if let watch = MemoryRequestWatch(launch.deployment.spec.compute) {
+                        group.addTask { await self.watchMemoryRequest(watch, pid: processID) }
+                    }
                     await self.pump(execution.standardOutput)
                     group.cancelAll()
                 }
@@ -353,9 +361,35 @@ actor ReplicaRunner {
         }
     }
 
+    /// Samples the replica's resident memory every ``MemoryRequestWatch/interval`` while it runs
+    /// and logs each time it goes over its `compute.mem` request (and back under); the API's
+    /// message says so meanwhile (``memoryOverRequest``). Runs as a child task of the run.
+    private func watchMemoryRequest(_ initial: MemoryRequestWatch, pid: Int32) async {
+        var watch = initial
+        while !Task.isCancelled {
+            try? await launch.clock.sleep(for: MemoryRequestWatch.interval)
+            guard !Task.isCancelled, self.pid == pid else { return }
+            let members = ProcessGroupMemory.members(ofSession: pid)
+            guard !members.isEmpty else { return }
+            switch watch.record(residentBytes: ProcessGroupMemory.residentBytes(of: members)) {
+            case .wentOver(let usage):
+                memoryOverRequest = usage
+                await log.append(["replica \(launch.replicaID) \(usage) (a reservation, not a limit: it keeps serving; set compute.mem_limit to enforce one)"], source: "tern")
+            case .cameBack(let usage):
+                memoryOverRequest = nil
+                await log.append(["replica \(launch.replicaID) \(usage)"], source: "tern")
+            case .over(let usage):
+                memoryOverRequest = usage
+            case nil:
+                break
+            }
+        }
+    }
+
     private func exited(_ status: TerminationStatus, limit: (any MemoryLimit)?) async {
         if let pid { signalGroup(pid, SIGKILL) }  // reap anything the predictor left in the group
         pid = nil
+        memoryOverRequest = nil
         lastRunWasReady = readySince != nil
         consecutiveFailures = launch.restartPolicy.consecutiveFailures(
             consecutiveFailures, afterRunReadyFor: readySince.map { launch.clock.now - $0 })

@@ -93,7 +93,7 @@ import Testing
     @Test func unknownKeyWithNothingCloseListsTheAllowedKeys() {
         #expect(
             configIssues(realtimeAPI("iris", "  compute: {disk: 10Gi}")) == [
-                #"tern.yaml:4: api "iris": compute.disk: unknown key (allowed: cpu, gpu, mem)"#
+                #"tern.yaml:4: api "iris": compute.disk: unknown key (allowed: cpu, gpu, mem, mem_limit)"#
             ])
     }
 

@@ -157,4 +157,23 @@ struct CortexSchemaTests {
                     + "this version deploys RealtimeAPI and TrafficSplitter (docs/cortex.md)"
             ])
     }
+
+    /// `compute.mem` is a request and `compute.mem_limit` the limit (Kubernetes' split); a limit
+    /// below the request is refused.
+    @Test func memoryRequestAndLimitAreApart() throws {
+        let request = try loadSingleAPI(realtimeAPI("iris", "  compute: {mem: 100M}"))
+        #expect(request.compute.memBytes == 100_000_000)
+        #expect(request.compute.memLimitBytes == nil)
+        let both = try loadSingleAPI(realtimeAPI("iris", "  compute: {mem: 128Mi, mem_limit: 1Gi}"))
+        #expect(both.compute.memBytes == 128 << 20)
+        #expect(both.compute.memLimitBytes == 1 << 30)
+        #expect(
+            configIssues(realtimeAPI("iris", "  compute: {mem: 1Gi, mem_limit: 512Mi}")) == [
+                #"tern.yaml:4: api "iris": compute.mem_limit: 512Mi must be at least compute.mem (1Gi): the limit cannot be below the memory reserved"#
+            ])
+        #expect(
+            configIssues(realtimeAPI("iris", "  compute: {mem_limit: 1Mi}")) == [
+                #"tern.yaml:4: api "iris": compute.mem_limit: must be between 20Mi and 1Pi (got 1Mi)"#
+            ])
+    }
 }

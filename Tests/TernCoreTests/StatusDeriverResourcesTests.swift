@@ -42,7 +42,7 @@ import Testing
                 replica("hog-2", .backoff, lastExit: oomExit, failures: 1, outOfMemory: true, oomKills: 1, wasReady: true),
             ])
         #expect(restarting.status == .updating)
-        #expect(restarting.message == "replica hog-2 was killed for going over compute.mem (limit 256Mi) 1 time(s) and restarted")
+        #expect(restarting.message == "replica hog-2 was killed for going over compute.mem_limit (limit 256Mi) 1 time(s) and restarted")
 
         let back = derive(
             requested: 1, [replica("hog-1", .ready, lastExit: oomExit, failures: 1, outOfMemory: true, oomKills: 2, wasReady: true)])
@@ -91,5 +91,18 @@ import Testing
                 replica("b", .starting, computeWait: "waiting for compute: …"),
             ])
         #expect(status.status == .error)
+    }
+
+    /// `compute.mem` is a request: a ready replica over it leaves the API live, with a message.
+    @Test func replicaOverItsMemoryRequestIsLiveWithAMessage() throws {
+        var over = replica("hog-1", .ready)
+        over.memoryOverRequest = "uses 180Mi, over its compute.mem request of 100M"
+        let status = derive(requested: 1, [over])
+        #expect(status.status == .live)
+        #expect(
+            status.message
+                == "replica hog-1 uses 180Mi, over its compute.mem request of 100M: compute.mem is a reservation, "
+                + "not a limit; raise it to what the replica uses, or set compute.mem_limit to enforce a limit")
+        #expect(derive(requested: 1, [replica("hog-1", .ready)]).message == nil)
     }
 }

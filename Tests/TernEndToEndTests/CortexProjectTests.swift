@@ -29,6 +29,38 @@ extension EndToEnd {
             #expect(try jsonObject(answer.body)["message"] as? String == "hello, ada")
         }
 
+        @Test("compute.mem is a request as in Cortex: a replica using more serves on, and its log and status say so")
+        func memoryRequestIsAReservationNotALimit() async throws {
+            let server = try Shared.require()
+            let config = try makeProject(
+                yaml: """
+                    - name: over-request
+                      kind: RealtimeAPI
+                      predictor:
+                        type: python
+                        path: predictor.py
+                        config: {init_mib: 150}
+                      compute: {cpu: 100m, mem: 100M}
+                    """, predictorOf: "hog", in: server)
+            let deploy = try server.tern("deploy", config.path, "--timeout", "60")
+            #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
+            var api = try server.api("over-request")
+            try await server.waitUntil(timeout: 15, "the status to say the replica is over its request") {
+                api = try server.api("over-request")
+                return api.message?.contains("over its compute.mem request of 100M") == true
+            }
+            #expect(api.status == .live)
+            #expect(api.message?.contains("compute.mem is a reservation, not a limit") == true, "message: \(api.message ?? "nil")")
+            let answer = try await server.request("/over-request", body: try json(["mib": 1]))
+            #expect(answer.status == 200, "body: \(answer.body)")
+            let logs = try server.tern("logs", "over-request").stdout
+            let line = logs.split(separator: "\n").first { $0.contains("over its compute.mem request of 100M") } ?? ""
+            #expect(line.contains(" tern | replica over-request-"), "logs: \(logs)")
+            #expect(line.contains("it keeps serving"), "line: \(line)")
+            #expect(try server.api("over-request").replicas.first?.restarts == 0)
+            #expect(try server.tern("delete", "over-request").status == 0)
+        }
+
         @Test("a Cortex 0.36+ pod: spec is refused with one error that says what to write instead")
         func podSpecIsRefusedWithOneError() async throws {
             let server = try Shared.require()

@@ -3,7 +3,8 @@ import Testing
 import TernCore
 import TernTesting
 
-/// `compute` requests and the `compute.mem` limit (case C12, cortex#1233), with fixture `hog`.
+/// `compute` requests, the `compute.mem_limit` limit (case C12, cortex#1233) and the
+/// `compute.mem` request, with fixture `hog`.
 extension EndToEnd {
     @Suite(.serialized)
     enum ResourcesTests {}
@@ -16,7 +17,7 @@ private enum OutOfMemoryChecks {
         (try? String(contentsOf: server.home.appendingPathComponent("serve-output.log"), encoding: .utf8)) ?? ""
     }
 
-    /// (a) `__init__` allocates 300 MiB under `compute.mem: 128Mi`.
+    /// (a) `__init__` allocates 300 MiB under `compute.mem_limit: 128Mi`.
     static func initOverLimit(name: String, on server: TestServer) async throws {
         let config = try makeProject(
             yaml: """
@@ -26,7 +27,7 @@ private enum OutOfMemoryChecks {
                     type: python
                     path: predictor.py
                     config: {init_mib: 300}
-                  compute: {cpu: 100m, mem: 128Mi}
+                  compute: {cpu: 100m, mem_limit: 128Mi}
                 """, predictorOf: "hog", in: server)
         let deploy = try server.tern("deploy", config.path, "--timeout", "60")
         #expect(deploy.status != 0)
@@ -52,7 +53,7 @@ private enum OutOfMemoryChecks {
         #expect(try server.tern("delete", name).status == 0)
     }
 
-    /// (b) `predict` allocates 300 MiB under `compute.mem: 128Mi`: 502 at once, then a restart.
+    /// (b) `predict` allocates 300 MiB under `compute.mem_limit: 128Mi`: 502 at once, then a restart.
     static func predictOverLimit(name: String, holdSeconds: Double, on server: TestServer) async throws {
         let config = try makeProject(
             yaml: """
@@ -61,7 +62,7 @@ private enum OutOfMemoryChecks {
                   predictor:
                     type: python
                     path: predictor.py
-                  compute: {cpu: 100m, mem: 128Mi}
+                  compute: {cpu: 100m, mem_limit: 128Mi}
                 """, predictorOf: "hog", in: server)
         let deploy = try server.tern("deploy", config.path, "--timeout", "60")
         #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
@@ -86,7 +87,7 @@ private enum OutOfMemoryChecks {
         let replica = try #require(api.replicas.first)
         #expect(replica.restarts >= 1)
         #expect(replica.lastExit == "killed: out of memory (limit 128Mi)")
-        #expect(api.message?.contains("going over compute.mem (limit 128Mi) 1 time(s)") == true, "message: \(api.message ?? "nil")")
+        #expect(api.message?.contains("going over compute.mem_limit (limit 128Mi) 1 time(s)") == true, "message: \(api.message ?? "nil")")
         let logs = try server.tern("logs", name).stdout
         #expect(logs.contains("killed: out of memory (limit 128Mi)"))
         #expect(try server.tern("delete", name).status == 0)
@@ -102,17 +103,17 @@ extension EndToEnd.ResourcesTests {
             let server = try Shared.require()
             let log = OutOfMemoryChecks.serverLog(server)
             #expect(
-                log.contains("compute.mem is enforced by the cgroup v1 memory controller")
-                    || log.contains("compute.mem is enforced by an RSS watchdog"), "server log: \(log)")
+                log.contains("compute.mem_limit is enforced by the cgroup v1 memory controller")
+                    || log.contains("compute.mem_limit is enforced by an RSS watchdog"), "server log: \(log)")
             #expect(log.contains("compute capacity for replicas:"))
         }
 
-        @Test("an __init__ over compute.mem shows `error (out of memory)` and a tern line in the logs")
+        @Test("an __init__ over compute.mem_limit shows `error (out of memory)` and a tern line in the logs")
         func initOverLimit() async throws {
             try await OutOfMemoryChecks.initOverLimit(name: "hog-init", on: try Shared.require())
         }
 
-        @Test("a predict over compute.mem gets 502 within 5 s, the replica restarts and serves again")
+        @Test("a predict over compute.mem_limit gets 502 within 5 s, the replica restarts and serves again")
         func predictOverLimit() async throws {
             try await OutOfMemoryChecks.predictOverLimit(name: "hog", holdSeconds: 0, on: try Shared.require())
         }
@@ -136,15 +137,15 @@ extension EndToEnd.ResourcesTests {
         @Test("the server log names the RSS watchdog")
         func serverLogNamesTheWatchdog() throws {
             let log = OutOfMemoryChecks.serverLog(try Shared.require())
-            #expect(log.contains("compute.mem is enforced by an RSS watchdog"), "server log: \(log)")
+            #expect(log.contains("compute.mem_limit is enforced by an RSS watchdog"), "server log: \(log)")
         }
 
-        @Test("an __init__ over compute.mem shows `error (out of memory)` (watchdog)")
+        @Test("an __init__ over compute.mem_limit shows `error (out of memory)` (watchdog)")
         func initOverLimit() async throws {
             try await OutOfMemoryChecks.initOverLimit(name: "hog-init", on: try Shared.require())
         }
 
-        @Test("a predict over compute.mem gets 502 within 5 s and the replica restarts (watchdog)")
+        @Test("a predict over compute.mem_limit gets 502 within 5 s and the replica restarts (watchdog)")
         func predictOverLimit() async throws {
             // The watchdog samples every 250 ms: the predictor holds its memory for a second.
             try await OutOfMemoryChecks.predictOverLimit(name: "hog", holdSeconds: 1, on: try Shared.require())
