@@ -131,7 +131,15 @@ public actor LocalBackend: ReplicaBackend {
     }
 
     public func apply(_ deployment: Deployment) async {
+        await apply(deployment, refreshing: false)
+    }
+
+    /// ``apply(_:)``; a refresh (the same revision again) keeps the revision's prepared
+    /// environment when its interpreter is still there, so it neither probes nor shows
+    /// `installing dependencies`.
+    private func apply(_ deployment: Deployment, refreshing: Bool) async {
         let name = deployment.spec.name
+        let prepared = refreshing ? apis[name]?.dependencies : nil
         let autoscaling = deployment.spec.autoscaling
         if var managed = apis[name] {
             // A new revision keeps the current (autoscaled) count, clamped to the new bounds.
@@ -148,7 +156,13 @@ public actor LocalBackend: ReplicaBackend {
                 deployment: deployment, desired: max(autoscaling.initReplicas, 0), current: [], previous: [], log: log)
             await log.append(["deploying revision \(deployment.revision) with \(autoscaling.initReplicas) replica(s)"], source: "tern")
         }
-        prepareDependencies(api: name)
+        if case .ready(let python)? = prepared, FileManager.default.isExecutableFile(atPath: python) {
+            apis[name]!.dependencies = .ready(python: python)
+        } else if case .notNeeded? = prepared {
+            apis[name]!.dependencies = .notNeeded
+        } else {
+            prepareDependencies(api: name)
+        }
         await reconcile(api: name)
     }
 
@@ -206,7 +220,7 @@ public actor LocalBackend: ReplicaBackend {
     /// Restarts every replica of `api` as a rolling update of the same revision.
     public func refresh(api: String) async {
         guard let managed = apis[api] else { return }
-        await apply(managed.deployment)
+        await apply(managed.deployment, refreshing: true)
     }
 
     public func remove(api: String) async {

@@ -104,13 +104,58 @@ struct VirtualEnvironmentLayout: Sendable, Equatable {
 
 /// Reading pip's output (pure).
 enum PipOutput {
-    /// The reason an install failed, for the API's status message: pip's `ERROR:` lines (joined
-    /// with a space), else the last non-empty line, else `exitDescription`; at most 600
-    /// characters (the start is kept).
+    /// The reason an install failed, for the API's status message, naming the requirement that
+    /// failed where pip says it, in this order: pip's `ERROR:` lines (joined with a space); for a
+    /// build step that failed in a subprocess (pip ≥ 22: `× Getting requirements to build wheel did
+    /// not run successfully.` above a `[N lines of output]` block), the requirement being processed,
+    /// the step, and the block's last line (`./badpkg: getting requirements to build wheel failed:
+    /// ModuleNotFoundError: No module named 'numpy'`); else the last non-empty line that is not one
+    /// of pip's closing notes (`note:`, `hint:`, `See above for output.`); else `exitDescription`.
+    /// At most 600 characters (the start is kept).
     static func failureSummary(_ lines: [String], exitDescription: String) -> String {
         let trimmed = lines.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
         let errors = trimmed.filter { $0.hasPrefix("ERROR:") }
-        let summary = errors.isEmpty ? (trimmed.last ?? exitDescription) : errors.joined(separator: " ")
+        let summary: String
+        if !errors.isEmpty {
+            summary = errors.joined(separator: " ")
+        } else if let failure = subprocessFailure(trimmed) {
+            summary = failure
+        } else {
+            summary = trimmed.last { !isClosingNote($0) } ?? exitDescription
+        }
         return summary.count > 600 ? String(summary.prefix(599)) + "…" : summary
+    }
+
+    /// pip's report of a failed build subprocess: the first `× <step> did not run successfully.`,
+    /// the last line of the output block after it, and the requirement pip was processing.
+    private static func subprocessFailure(_ lines: [String]) -> String? {
+        let suffix = " did not run successfully."
+        guard let stepIndex = lines.firstIndex(where: { $0.hasPrefix("× ") && $0.hasSuffix(suffix) }) else { return nil }
+        let stepLine = lines[stepIndex]
+        let step = stepLine.dropFirst(2).dropLast(suffix.count)
+        let blockEnd = lines[stepIndex...].firstIndex { $0 == "[end of output]" }
+        let cause = blockEnd.flatMap { end in
+            lines[stepIndex..<end].last { !$0.hasPrefix("╰─>") && !$0.hasPrefix("│") && !$0.hasPrefix("×") }
+        }
+        let processing = lines[..<stepIndex].last { line in
+            ["Processing ", "Collecting ", "Building wheel for ", "Running setup.py install for "].contains { line.hasPrefix($0) }
+        }
+        let requirement = processing.map { line -> String in
+            let words = line.split(separator: " ")
+            // `Building wheel for NAME (pyproject.toml): …`, `Collecting NAME==1.0`, `Processing ./dir`
+            let index = line.hasPrefix("Building wheel for ") || line.hasPrefix("Running setup.py install for ") ? 3 : 1
+            return words.count > index ? String(words[index]).trimmingCharacters(in: CharacterSet(charactersIn: ":")) : line
+        }
+        let what = step.prefix(1).lowercased() + step.dropFirst()
+        var text = (requirement.map { "\($0): " } ?? "") + "\(what) failed"
+        if let cause { text += ": \(cause)" }
+        return text
+    }
+
+    /// pip's closing lines that say nothing about the failure.
+    private static func isClosingNote(_ line: String) -> Bool {
+        line.hasPrefix("note:") || line.hasPrefix("hint:") || line.hasSuffix("See above for output.")
+            || line.hasSuffix("See above for details.") || line.hasPrefix("│ exit code:")
+            || line == "error: subprocess-exited-with-error"
     }
 }

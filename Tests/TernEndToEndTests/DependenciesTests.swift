@@ -137,6 +137,29 @@ extension EndToEnd {
             #expect(answer["greeting"] as? String == "hello from ternfixturedep 1.0")
         }
 
+        @Test("refresh of an API with an unchanged requirements.txt keeps its environment: no `installing dependencies`, no probe")
+        func refreshKeepsTheEnvironment() async throws {
+            let (server, _) = try await deployedDeps()
+            let before = try server.api("deps-b")
+            let oldPIDs = Set(before.replicas.compactMap(\.pid))
+            let reusedLines = { try server.tern("logs", "deps-b").stdout.components(separatedBy: "\n").filter { $0.contains("requirements.txt: ") }.count }
+            let linesBefore = try reusedLines()
+            #expect(try server.tern("refresh", "deps-b").status == 0)
+            var sawInstalling = false
+            try await server.waitUntil(timeout: 30, "deps-b to be refreshed") {
+                let api = try server.api("deps-b")
+                sawInstalling = sawInstalling || api.phase == .installingDependencies
+                    || (api.message ?? "").contains("installing dependencies")
+                let pids = Set(api.replicas.compactMap(\.pid))
+                return api.status == .live && !pids.isEmpty && pids.isDisjoint(with: oldPIDs)
+                    && api.replicas.allSatisfy { $0.state == .ready }
+            }
+            #expect(!sawInstalling)
+            #expect(try reusedLines() == linesBefore)
+            let answer = try await answer("deps-b", on: server)
+            #expect(answer["greeting"] as? String == "hello from ternfixturedep 1.0")
+        }
+
         @Test("a failed install makes the API `error` with pip's message; other APIs keep answering 200")
         func failedInstallIsAnError() async throws {
             let (server, _) = try await deployedDeps()

@@ -56,6 +56,75 @@ import Testing
         #expect(long.hasSuffix("…"))
     }
 
+    /// pip ≥ 22 reports a failed build step of a requirement in a box ending in a closing note;
+    /// the summary names the requirement, the step and the cause (pip 23.2 output, verbatim).
+    @Test func aFailedBuildStepNamesTheRequirementAndTheCauseNotPipsClosingNote() {
+        let lines = [
+            "Looking in links: /opt/wheels",
+            "Processing ./badpkg",
+            "  Installing build dependencies: started",
+            "  Installing build dependencies: finished with status 'done'",
+            "  Getting requirements to build wheel: started",
+            "  Getting requirements to build wheel: finished with status 'error'",
+            "  error: subprocess-exited-with-error",
+            "  ",
+            "  × Getting requirements to build wheel did not run successfully.",
+            "  │ exit code: 1",
+            "  ╰─> [21 lines of output]",
+            "      Traceback (most recent call last):",
+            "        File \"/tmp/pipfail/v/lib/python3.11/site-packages/pip/_vendor/pyproject_hooks/_in_process/_in_process.py\", line 353, in <module>",
+            "          main()",
+            "        File \"/tmp/pipfail/v/lib/python3.11/site-packages/pip/_vendor/pyproject_hooks/_in_process/_in_process.py\", line 335, in main",
+            "          json_out['return_val'] = hook(**hook_input['kwargs'])",
+            "                                   ^^^^^^^^^^^^^^^^^^^^^^^^^^^^",
+            "        File \"/tmp/pipfail/v/lib/python3.11/site-packages/pip/_vendor/pyproject_hooks/_in_process/_in_process.py\", line 118, in get_requires_for_build_wheel",
+            "          return hook(config_settings)",
+            "                 ^^^^^^^^^^^^^^^^^^^^^",
+            "        File \"/tmp/pip-build-env-0roh37a3/overlay/lib/python3.11/site-packages/setuptools/build_meta.py\", line 333, in get_requires_for_build_wheel",
+            "          return self._get_build_requires(config_settings, requirements=[])",
+            "                 ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^",
+            "        File \"/tmp/pip-build-env-0roh37a3/overlay/lib/python3.11/site-packages/setuptools/build_meta.py\", line 301, in _get_build_requires",
+            "          self.run_setup()",
+            "        File \"/tmp/pip-build-env-0roh37a3/overlay/lib/python3.11/site-packages/setuptools/build_meta.py\", line 520, in run_setup",
+            "          super().run_setup(setup_script=setup_script)",
+            "        File \"/tmp/pip-build-env-0roh37a3/overlay/lib/python3.11/site-packages/setuptools/build_meta.py\", line 317, in run_setup",
+            "          exec(code, locals())  # noqa: S102 # exec is intentional here",
+            "          ^^^^^^^^^^^^^^^^^^^^",
+            "        File \"<string>\", line 2, in <module>",
+            "      ModuleNotFoundError: No module named 'numpy_missing_module'",
+            "      [end of output]",
+            "  ",
+            "  note: This error originates from a subprocess, and is likely not a problem with pip.",
+            "error: subprocess-exited-with-error",
+            "",
+            "× Getting requirements to build wheel did not run successfully.",
+            "│ exit code: 1",
+            "╰─> See above for output.",
+            "",
+            "note: This error originates from a subprocess, and is likely not a problem with pip.",
+        ]
+        #expect(
+            PipOutput.failureSummary(lines, exitDescription: "exited(1)")
+                == "./badpkg: getting requirements to build wheel failed: ModuleNotFoundError: No module named 'numpy_missing_module'")
+        let noBlock = ["Collecting x", "  error: subprocess-exited-with-error", "note: This error originates from a subprocess, and is likely not a problem with pip.", "hint: See above for details."]
+        #expect(PipOutput.failureSummary(noBlock, exitDescription: "exited(1)") == "Collecting x")
+        let wheel = [
+            "Building wheels for collected packages: fastlib",
+            "  Building wheel for fastlib (pyproject.toml): started",
+            "  error: subprocess-exited-with-error",
+            "  × Building wheel for fastlib (pyproject.toml) did not run successfully.",
+            "  │ exit code: 1",
+            "  ╰─> [3 lines of output]",
+            "      running bdist_wheel",
+            "      error: command 'gcc' failed: No such file or directory",
+            "      [end of output]",
+            "  note: This error originates from a subprocess, and is likely not a problem with pip.",
+        ]
+        #expect(
+            PipOutput.failureSummary(wheel, exitDescription: "exited(1)")
+                == "fastlib: building wheel for fastlib (pyproject.toml) failed: error: command 'gcc' failed: No such file or directory")
+    }
+
     private func status(_ replicas: [ReplicaDocument], requested: Int = 1) -> BackendAPIStatus {
         BackendAPIStatus(
             status: .updating, message: nil, requestedReplicas: requested,
