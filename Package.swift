@@ -108,6 +108,7 @@ let package = Package(
             dependencies: [
                 "TernCore", "TernScaling", "TernGateway", "TernSupervisor", "TernControlPlane", "TernClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -133,6 +134,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TernCoreTests", dependencies: ["TernCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "TernCLITests", dependencies: ["TernCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftSettings),
         .testTarget(name: "TernScalingTests", dependencies: ["TernScaling", "TernTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TernGatewayTests",

@@ -20,6 +20,7 @@ extension Tern {
                   tern deploy
                   tern deploy examples/iris-classifier/tern.yaml --timeout 120
                   tern deploy --no-wait
+                  tern deploy -e prod -f
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -33,8 +34,11 @@ extension Tern {
         @Option(help: "Seconds to wait for the APIs to become live (time installing requirements.txt is not counted).")
         var timeout = 600
 
-        @Flag(help: "Deploy even while a previous update of the API is still in progress, or when the file changes a deployed API's kind (RealtimeAPI ↔ TrafficSplitter).")
+        @Flag(name: .shortAndLong, help: "Deploy even while a previous update of the API is still in progress, or when the file changes a deployed API's kind (RealtimeAPI ↔ TrafficSplitter).")
         var force = false
+
+        @Flag(name: .shortAndLong, help: "Answer yes to prompts (Tern asks none; accepted for Cortex scripts).")
+        var yes = false
 
         func run() async throws {
             let configURL = try Self.locateConfig(config)
@@ -55,7 +59,7 @@ extension Tern {
             } catch {
                 throw CLIError("\(error)")
             }
-            let (client, _) = try await ServerConnection.client(home: global.ternHome)
+            let client = try await global.client()
             let output = Terminal.standardOutput
             output.line("Uploading \(projectURL.path) (\(ProjectBundler.formatBytes(Int64(bundle.count))))…")
             let result = try await client.deploy(bundle: bundle, configPath: fileName, force: force)

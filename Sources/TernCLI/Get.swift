@@ -1,11 +1,14 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
+import NIOCore
 import TernClient
 import TernCore
+import Yams
 
 /// Output formats of `get`.
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-    case table, json
+    case table, json, yaml
 }
 
 extension Tern {
@@ -17,6 +20,7 @@ extension Tern {
                   tern get
                   tern get iris
                   tern get iris -o json
+                  tern get -o yaml -e prod
                   tern get iris-split     (a TrafficSplitter: its targets and their status)
                   tern get --watch
                 """)
@@ -26,14 +30,14 @@ extension Tern {
         @Argument(help: "An API name; omit to list all.")
         var name: String?
 
-        @Option(name: .shortAndLong, help: "Output format: table or json.")
+        @Option(name: .shortAndLong, help: "Output format: table, json or yaml.")
         var output: OutputFormat = .table
 
         @Flag(name: .shortAndLong, help: "Refresh every 2 seconds until interrupted.")
         var watch = false
 
         func run() async throws {
-            let (client, _) = try await ServerConnection.client(home: global.ternHome)
+            let client = try await global.client()
             let terminal = Terminal.standardOutput
             repeat {
                 let text = try await render(client: client, terminal: terminal)
@@ -45,7 +49,7 @@ extension Tern {
         private func render(client: TernClient, terminal: Terminal) async throws -> String {
             if let name {
                 let api = try await client.getAPI(name)
-                if output == .json { return try Self.json(api) }
+                if output != .table { return try Self.encoded(api, as: output) }
                 if let targets = api.trafficSplit {
                     var statuses: [String: APIStatus] = [:]
                     for target in targets {
@@ -56,7 +60,7 @@ extension Tern {
                 return Self.detail(api, terminal: terminal)
             }
             let apis = try await client.listAPIs()
-            if output == .json { return try Self.json(apis) }
+            if output != .table { return try Self.encoded(apis, as: output) }
             if apis.isEmpty { return "No APIs are deployed. Deploy one with `tern deploy`." }
             // TrafficSplitters get their own table below the APIs with replicas, as in `cortex get`.
             let splitters = apis.filter { $0.trafficSplit != nil }
@@ -123,6 +127,15 @@ extension Tern {
             return String(decoding: try encoder.encode(value), as: UTF8.self)
         }
 
+        /// `value` as pretty JSON (the control-plane documents' form) or as YAML with the same
+        /// keys (Yams' encoder over the same `Codable` conformances).
+        static func encoded(_ value: some Encodable, as format: OutputFormat) throws -> String {
+            guard format == .yaml else { return try json(value) }
+            let encoder = YAMLEncoder()
+            encoder.options.sortKeys = true
+            return try encoder.encode(value).trimmingCharacters(in: .newlines)
+        }
+
         static func detail(_ api: APIDocument, terminal: Terminal) -> String {
             var lines = [
                 "name:      \(api.name)",
@@ -148,6 +161,86 @@ extension Tern {
                         }))
             }
             return lines.joined(separator: "\n")
+        }
+    }
+}
+
+extension Tern {
+    /// `tern describe API`: the API's detail, then each replica with its state and its latest
+    /// log lines (Cortex's `cortex describe`).
+    struct Describe: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show an API and each of its replicas in detail, with their latest log lines.",
+            discussion: """
+                Examples:
+                  tern describe iris
+                  tern describe iris --lines 10
+                  tern describe iris -o json
+                """)
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "The API's name.")
+        var name: String
+
+        @Option(help: "Latest log lines shown per replica (0 for none).")
+        var lines = 5
+
+        @Option(name: .shortAndLong, help: "Output format: table, json or yaml.")
+        var output: OutputFormat = .table
+
+        func validate() throws {
+            guard (0...1000).contains(lines) else { throw ValidationError("--lines must be between 0 and 1000 (got \(lines))") }
+        }
+
+        /// One replica with its latest log lines, for `-o json|yaml`.
+        struct ReplicaDetail: Encodable {
+            var replica: ReplicaDocument
+            var latestLogLines: [String]
+        }
+
+        /// The API with its replicas in detail, for `-o json|yaml`.
+        struct Description: Encodable {
+            var api: APIDocument
+            var replicas: [ReplicaDetail]
+        }
+
+        func run() async throws {
+            let client = try await global.client()
+            let api = try await client.getAPI(name)
+            var details: [ReplicaDetail] = []
+            for replica in api.replicas {
+                var text = ""
+                if lines > 0 {
+                    for try await chunk in try await client.logs(name, follow: false, tail: lines, replica: replica.id) {
+                        text += String(buffer: chunk)
+                    }
+                }
+                details.append(ReplicaDetail(replica: replica, latestLogLines: text.split(separator: "\n").map(String.init)))
+            }
+            let terminal = Terminal.standardOutput
+            if output != .table {
+                terminal.line(try Get.encoded(Description(api: api, replicas: details), as: output))
+                return
+            }
+            var blocks = [Get.detail(api, terminal: terminal)]
+            for detail in details {
+                let replica = detail.replica
+                var block = [
+                    "replica \(replica.id)",
+                    "  revision:  \(replica.revision)",
+                    "  state:     \(replica.state.rawValue)",
+                    "  pid:       \(replica.pid.map(String.init) ?? "-")",
+                    "  restarts:  \(replica.restarts)",
+                    "  last exit: \(replica.lastExit ?? "-")",
+                ]
+                if lines > 0 {
+                    block.append("  latest log lines:")
+                    block += detail.latestLogLines.isEmpty ? ["    (none)"] : detail.latestLogLines.map { "    " + $0 }
+                }
+                blocks.append(block.joined(separator: "\n"))
+            }
+            terminal.line(blocks.joined(separator: "\n\n"))
         }
     }
 }

@@ -34,7 +34,7 @@ extension Tern {
             } else {
                 body = try Self.readBody(file)
             }
-            let (client, _) = try await ServerConnection.client(home: global.ternHome)
+            let client = try await global.client()
             let api = try await client.getAPI(name)
             var request = HTTPClientRequest(url: api.endpoint)
             request.method = .POST
@@ -90,6 +90,7 @@ extension Tern {
                   tern logs iris
                   tern logs iris -f
                   tern logs iris --tail 50
+                  tern logs iris --random-pod
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -103,9 +104,27 @@ extension Tern {
         @Option(help: "Print only the last N lines first.")
         var tail: Int?
 
+        @Flag(help: "Print the lines of one replica only, chosen at random among the ready ones (Cortex's --random-pod).")
+        var randomPod = false
+
+        @Option(help: "Print the lines of this replica only (an id from `tern get NAME`).")
+        var replica: String?
+
+        func validate() throws {
+            if randomPod && replica != nil { throw ValidationError("give --random-pod or --replica, not both") }
+        }
+
         func run() async throws {
-            let (client, _) = try await ServerConnection.client(home: global.ternHome)
-            for try await chunk in try await client.logs(name, follow: follow, tail: tail) {
+            let client = try await global.client()
+            var replica = self.replica
+            if randomPod {
+                let replicas = try await client.getAPI(name).replicas
+                let pick = replicas.filter { $0.state == .ready }.randomElement() ?? replicas.randomElement()
+                guard let pick else { throw CLIError("\(name) has no replicas; see `tern get \(name)`") }
+                Terminal.standardError.line("Logs of replica \(pick.id):")
+                replica = pick.id
+            }
+            for try await chunk in try await client.logs(name, follow: follow, tail: tail, replica: replica) {
                 chunk.withUnsafeReadableBytes { _ = write(1, $0.baseAddress, $0.count) }
             }
         }
@@ -126,8 +145,11 @@ extension Tern {
         @Argument(help: "The API's name.")
         var name: String
 
+        @Flag(name: .shortAndLong, help: "Refresh even while an update is in progress (Cortex's -f; Tern always does).")
+        var force = false
+
         func run() async throws {
-            let (client, _) = try await ServerConnection.client(home: global.ternHome)
+            let client = try await global.client()
             try await client.refresh(name)
             Terminal.standardOutput.line("Refreshing \(name): replicas are replaced one by one (`tern get \(name)` shows progress).")
         }
@@ -139,8 +161,9 @@ extension Tern {
             discussion: """
                 New requests get 404 at once; requests in flight finish first.
 
-                Example:
+                Examples:
                   tern delete iris
+                  tern delete iris -f -e prod
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -148,8 +171,14 @@ extension Tern {
         @Argument(help: "The API's name.")
         var name: String
 
+        @Flag(name: .shortAndLong, help: "Delete without asking (Tern asks nothing; accepted for Cortex scripts).")
+        var force = false
+
+        @Flag(name: [.customShort("c"), .long], help: "Keep cached files (Tern keeps its dependency environments either way).")
+        var keepCache = false
+
         func run() async throws {
-            let (client, _) = try await ServerConnection.client(home: global.ternHome)
+            let client = try await global.client()
             try await client.deleteAPI(name)
             Terminal.standardOutput.line("Deleted \(name).")
         }

@@ -223,7 +223,7 @@ extension Tern {
                   tern serve --cpus 1500m --memory 8Gi
                 """)
 
-        @OptionGroup var global: GlobalOptions
+        @OptionGroup var global: HomeOption
         @OptionGroup var options: ServerOptions
 
         func run() async throws {

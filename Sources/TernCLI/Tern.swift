@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NIOCore
 import NIOPosix
+import TernClient
 import TernCore
 
 /// The `tern` command tree. `Sources/tern/main.swift` only calls ``Tern/main()``.
@@ -20,16 +21,17 @@ public struct Tern: AsyncParsableCommand {
             """,
         version: ternVersion,
         subcommands: [
-            Deploy.self, Get.self, Predict.self, Logs.self, Refresh.self, Delete.self, Up.self, Down.self, Serve.self,
-            Version.self,
+            Deploy.self, Get.self, Describe.self, Predict.self, Logs.self, Refresh.self, Delete.self, Env.self, Up.self,
+            Down.self, Serve.self, Version.self,
         ]
     )
 
     public init() {}
 }
 
-/// Options every client command shares.
-struct GlobalOptions: ParsableArguments {
+/// `--home`: the options of the commands that act on this machine's server (`up`, `down`,
+/// `serve`, `env`).
+struct HomeOption: ParsableArguments {
     @Option(name: .customLong("home"), help: "Tern's state folder (default: $TERN_HOME or ~/.tern).")
     var home: String?
 
@@ -37,6 +39,35 @@ struct GlobalOptions: ParsableArguments {
     var ternHome: TernHome {
         if let home { return TernHome(root: URL(fileURLWithPath: home).standardizedFileURL.path) }
         return TernHome.resolve()
+    }
+}
+
+/// Options every client command shares: `--home` and `-e/--env`.
+struct GlobalOptions: ParsableArguments {
+    @OptionGroup var homeOption: HomeOption
+
+    @Option(name: [.customShort("e"), .customLong("env")], help: "The environment to talk to (default: `tern env default`, else local).")
+    var env: String?
+
+    /// The resolved home.
+    var ternHome: TernHome { homeOption.ternHome }
+
+    /// A client of the chosen environment's server: for `local`, this home's server (started in
+    /// the background when none runs); for a configured one, its URL and token, checked with
+    /// `/v1/info`.
+    /// - Throws: ``CLIError`` when the environment is unknown or its server does not answer.
+    func client() async throws -> TernClient {
+        let (name, remote) = try CLIEnvironments.load(home: ternHome).resolve(env)
+        guard let remote else { return try await ServerConnection.client(home: ternHome).0 }
+        let client = TernClient(controlURL: remote.url, token: remote.token)
+        do {
+            _ = try await client.info(timeout: .seconds(10))
+        } catch let error as ClientError where error.kind == .unauthorized {
+            throw CLIError("environment \(name) (\(remote.url)) refused its token; update it with `tern env configure \(name) --url \(remote.url) --token TOKEN`")
+        } catch {
+            throw CLIError("cannot reach environment \(name) at \(remote.url): \(error); check `tern env list`")
+        }
+        return client
     }
 }
 
@@ -71,6 +102,33 @@ public enum TernMain {
 
     /// Parses the command line and runs the command; exits the process with its status.
     public static func run() async {
+        if let message = unknownCommandMessage(CommandLine.arguments.dropFirst().first) {
+            FileHandle.standardError.write(Data((message + "\n").utf8))
+            exit(ExitCode.validationFailure.rawValue)
+        }
         await Tern.main()
+    }
+
+    /// For a first argument that is no subcommand (nor an option, nor `help`): `Error: unknown
+    /// command 'gt' (did you mean 'get'?)` and the list of commands; nil otherwise.
+    static func unknownCommandMessage(_ first: String?) -> String? {
+        guard let first, !first.hasPrefix("-") else { return nil }
+        let names = Tern.configuration.subcommands.compactMap { $0.configuration.commandName ?? defaultName(of: $0) }
+        guard !names.contains(first), first != "help" else { return nil }
+        let near = Suggestions.closest(to: first, in: names)
+            ?? names.first { $0.hasPrefix(first) || first.hasPrefix($0) }
+        let hint = near.map { " (did you mean '\($0)'?)" } ?? ""
+        return "Error: unknown command '\(first)'\(hint)\nCommands: \(names.joined(separator: ", ")); see `tern --help`"
+    }
+
+    /// ArgumentParser's default command name: the type name, lower-cased and dash-separated.
+    private static func defaultName(of command: any ParsableCommand.Type) -> String {
+        let name = String(describing: command)
+        var result = ""
+        for (index, character) in name.enumerated() {
+            if character.isUppercase, index > 0 { result += "-" }
+            result += character.lowercased()
+        }
+        return result
     }
 }

@@ -21,7 +21,7 @@ extension Tern {
                   tern up --python .venv/bin/python
                 """)
 
-        @OptionGroup var global: GlobalOptions
+        @OptionGroup var global: HomeOption
         @OptionGroup var options: ServerOptions
 
         func run() async throws {
@@ -59,7 +59,7 @@ extension Tern {
                   tern down
                 """)
 
-        @OptionGroup var global: GlobalOptions
+        @OptionGroup var global: HomeOption
 
         @Option(help: "Seconds to wait for a graceful stop before killing the server.")
         var timeout = 60

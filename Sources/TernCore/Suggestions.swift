@@ -1,9 +1,9 @@
 /// "Did you mean …?" for misspelt keys and values.
-enum Suggestions {
+public enum Suggestions {
     /// The candidate closest to `word`, when it is close enough to be a likely typo: equal
     /// after ignoring case, `_` and `-` (`maxReplicas` → `max_replicas`), or within an edit
     /// distance of 2 (3 for words of 12 characters or more).
-    static func closest(to word: String, in candidates: [String]) -> String? {
+    public static func closest(to word: String, in candidates: [String]) -> String? {
         let normalizedWord = normalize(word)
         let limit = normalizedWord.count <= 4 ? 1 : normalizedWord.count >= 12 ? 3 : 2
         var best: (candidate: String, distance: Int)?
@@ -17,7 +17,7 @@ enum Suggestions {
     }
 
     /// Levenshtein distance (insertions, deletions and substitutions each cost 1).
-    static func editDistance(_ lhs: String, _ rhs: String) -> Int {
+    public static func editDistance(_ lhs: String, _ rhs: String) -> Int {
         let lhs = Array(lhs)
         let rhs = Array(rhs)
         guard !lhs.isEmpty else { return rhs.count }
