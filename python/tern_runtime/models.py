@@ -35,6 +35,7 @@ import time
 from collections import OrderedDict
 from typing import Any, Callable, Iterable
 
+from .errors import ModelConfigError, ModelLoadError, ModelNotFound
 from .log import log as _default_log
 
 POLL_ENV = "TERN_MODEL_POLL_INTERVAL"
@@ -46,28 +47,6 @@ DEFAULT_NAME = ""
 _VERSION = re.compile(r"(0|[1-9][0-9]*)")
 # Looks like a version but is not one Tern accepts: v1, V2, 1.5, -1, +3, 01, 1_0, 2.0.1
 _VERSION_LIKE = re.compile(r"[vV]?[-+]?[0-9]+([._][0-9]+)*")
-
-
-class ModelNotFound(KeyError):
-    """No such model, or no such version; ``str(e)`` is the precise message (answered 404
-    ``model_not_found`` by the runtime)."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class ModelLoadError(Exception):
-    """A model could not be fetched or loaded; ``str(e)`` names the model, the path and the
-    reason."""
-
-
-class ModelConfigError(Exception):
-    """``predictor.models`` cannot be served (unknown scheme, missing path, malformed version
-    folders) at start; ``str(e)`` says which path and why."""
 
 
 # -- pure logic -------------------------------------------------------------------------------

@@ -17,15 +17,14 @@ import sys
 import threading
 import time
 
-from . import PROTOCOL_VERSION, __version__
-from .frames import MAX_BODY, FrameError, read_frame, send_frame
+from . import PROTOCOL_VERSION, __version__, v2
 from .batch import BatchError, BatchOutcome, check_result, decode_arguments, split_items
+from .errors import ModelNotFound, describe_exception, format_traceback
+from .frames import MAX_BODY, FrameError, read_frame, send_frame
+from .loading import Predictor
 from .log import log
-from .models import ModelNotFound
 from .payload import (JSON, OCTET_STREAM, TEXT, PayloadError, ResultError, decode_payload,
                       encode_result, parse_query)
-from .predictor import Predictor, describe_exception, format_traceback
-from . import v2
 
 _READ_BUFFER = 1 << 16  # bytes; a small request arrives with one recv
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)

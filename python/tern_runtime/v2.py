@@ -32,7 +32,7 @@ import time
 from typing import Any
 
 from . import jsoncodec
-from .predictor import describe_exception
+from .errors import describe_exception
 
 _UNSET = object()
 _numpy_module: Any = _UNSET
