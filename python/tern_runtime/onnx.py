@@ -24,7 +24,8 @@ from .errors import (
 from .loading import Predictor, import_predictor_class
 from .models import ModelManager
 from .signature import accepted_arguments, init_arguments
-from .v2 import DATATYPES, ONNX_DATATYPES, TensorSpec
+from .v2.datatypes import DATATYPES, ONNX_DATATYPES
+from .v2.tensors import TensorSpec
 
 CLASS_NAME = "ONNXPredictor"
 
