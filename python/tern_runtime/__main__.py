@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sys
 
+from .loading import prepare_paths
 from .log import log
-from .predictor import prepare_paths
 from .spec import SpecError, parse
 from .supervise import EXIT_USAGE, run_replica
 

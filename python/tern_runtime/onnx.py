@@ -14,20 +14,20 @@ message saying to add it to ``requirements.txt`` (the API shows ``error (init fa
 
 from __future__ import annotations
 
-import inspect
 import os
 import sys
 from typing import Any
 
-from .models import ModelConfigError, ModelLoadError, ModelManager
-from .predictor import (
-    LoadError, Predictor, _accepted_arguments, describe_exception, format_traceback, import_predictor_class,
+from .errors import (
+    LoadError, ModelConfigError, ModelLoadError, describe_exception, format_traceback,
 )
-from .v2 import DATATYPES, ONNX_DATATYPES, TensorSpec
+from .loading import Predictor, import_predictor_class
+from .models import ModelManager
+from .signature import accepted_arguments, init_arguments
+from .v2.datatypes import DATATYPES, ONNX_DATATYPES
+from .v2.tensors import TensorSpec
 
 CLASS_NAME = "ONNXPredictor"
-
-_BY_NAME = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 
 
 def import_onnxruntime() -> Any:
@@ -217,26 +217,12 @@ def load_predictor(project_dir: str, path: str, config: dict, *, models: dict | 
         raise LoadError(f"predictor.models: {e}") from None
     client = OnnxClient(manager)
     cls = import_predictor_class(project_dir, path, CLASS_NAME, " (predictor.type is onnx)")
+    accepts = accepted_arguments(cls, CLASS_NAME)
     try:
-        accepts = _accepted_arguments(cls)
-    except LoadError as e:
-        raise LoadError(e.message.replace("PythonPredictor", CLASS_NAME), e.details) from None
-    try:
-        instance = cls(**_init_arguments(cls, config, client))
+        instance = cls(**init_arguments(cls, {"onnx_client": client, "config": config}))
     except BaseException as e:
         manager.close()
         raise LoadError(f"{CLASS_NAME}.__init__ raised {describe_exception(e)}",
                         format_traceback(e)) from None
     return Predictor(instance, instance.predict, accepts, manager=manager, onnx_client=client)
 
-
-def _init_arguments(cls: type, config: dict, client: OnnxClient) -> dict:
-    arguments = {"onnx_client": client, "config": config}
-    try:
-        parameters = list(inspect.signature(cls).parameters.values())
-    except (TypeError, ValueError):
-        return arguments
-    if any(p.kind == p.VAR_KEYWORD for p in parameters):
-        return arguments
-    named = {p.name for p in parameters if p.kind in _BY_NAME}
-    return {name: value for name, value in arguments.items() if name in named}

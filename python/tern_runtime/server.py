@@ -1,5 +1,6 @@
-"""One worker: a Unix socket, one thread per connection, hello/predict/predict_batch/health
-frames.
+"""One worker: a Unix socket, one thread per connection, hello/predict/predict_batch/
+v2_metadata/v2_infer/health frames, each dispatched through the worker's table of frame kinds
+(an unknown kind is answered 400 ``unknown_kind`` and the connection stays open).
 
 ``Worker.serve`` binds the socket only after the predictor is loaded (the socket appearing
 means ``__init__`` returned), under a temporary name renamed into place, so the path appears
@@ -10,6 +11,7 @@ predictions finish and send their responses, closes idle connections and returns
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import signal
 import socket
@@ -17,15 +19,14 @@ import sys
 import threading
 import time
 
-from . import PROTOCOL_VERSION, __version__
-from .frames import MAX_BODY, FrameError, read_frame, send_frame
+from . import PROTOCOL_VERSION, __version__, v2
 from .batch import BatchError, BatchOutcome, check_result, decode_arguments, split_items
+from .errors import ModelNotFound, describe_exception, format_traceback
+from .frames import MAX_BODY, FrameError, read_frame, send_frame
+from .loading import Predictor
 from .log import log
-from .models import ModelNotFound
 from .payload import (JSON, OCTET_STREAM, TEXT, PayloadError, ResultError, decode_payload,
                       encode_result, parse_query)
-from .predictor import Predictor, describe_exception, format_traceback
-from . import v2
 
 _READ_BUFFER = 1 << 16  # bytes; a small request arrives with one recv
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -66,6 +67,18 @@ class Worker:
         self._closed = False  # set once draining is over: no new predict starts
         self._stopping = False  # a stop signal arrived
         self._connections: set[socket.socket] = set()
+        # Frame kind → ``handler(connection, header, body)``, False to close the connection; in
+        # the order the unknown-kind answer lists them. ``partial`` (C code) binds each predict
+        # kind's runner without a Python frame of its own.
+        self._handlers = {
+            "hello": self._hello,
+            "predict": functools.partial(self._predict, self._run_predict),
+            "predict_batch": functools.partial(self._predict, self._run_predict_batch),
+            "v2_metadata": self._v2_metadata,  # Open Inference Protocol (``v2``)
+            "v2_infer": functools.partial(self._predict, self._run_v2_infer),
+            "health": self._health,
+        }
+        self._unknown_kind_hint = f"this runtime knows {', '.join(self._handlers)}"
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -148,6 +161,7 @@ class Worker:
 
     def _serve_connection(self, connection: socket.socket) -> None:
         rfile = connection.makefile("rb", buffering=_READ_BUFFER)
+        handlers = self._handlers
         try:
             while True:
                 frame = read_frame(rfile)
@@ -155,30 +169,17 @@ class Worker:
                     return
                 header, body = frame
                 kind = header.get("kind")
-                if kind == "predict":
-                    if not self._predict(connection, header, body, self._run_predict):
-                        return
-                elif kind == "predict_batch":
-                    if not self._predict(connection, header, body, self._run_predict_batch):
-                        return
-                # -- Open Inference Protocol (v2.py) --
-                elif kind == "v2_infer":
-                    if not self._predict(connection, header, body, self._run_v2_infer):
-                        return
-                elif kind == "v2_metadata":
-                    send_frame(connection, *v2.handle_metadata(self._predictor, header))
-                # --
-                elif kind == "health":
-                    send_frame(connection, {"id": header.get("id"), "status": 200})
-                elif kind == "hello":
-                    if not self._hello(connection, header):
-                        return
-                else:
+                try:
+                    handler = handlers[kind]
+                except (KeyError, TypeError):  # TypeError: a JSON list or object as the kind
+                    handler = None
+                if handler is None:
                     send_frame(connection, _error(
                         header, 400, "unknown_kind",
-                        f"unknown frame kind {kind!r}; this runtime knows hello, predict, "
-                        "predict_batch, v2_metadata, v2_infer, health",
+                        f"unknown frame kind {kind!r}; {self._unknown_kind_hint}",
                     ))
+                elif not handler(connection, header, body):
+                    return
         except FrameError as e:
             log(f"closing a connection: {e}")
         except OSError:
@@ -189,7 +190,7 @@ class Worker:
             rfile.close()
             connection.close()
 
-    def _hello(self, connection: socket.socket, header: dict) -> bool:
+    def _hello(self, connection: socket.socket, header: dict, body: bytes) -> bool:
         """Answer hello; return False (close the connection) on a protocol mismatch."""
         protocol = header.get("protocol")
         if protocol != PROTOCOL_VERSION or isinstance(protocol, bool):
@@ -207,9 +208,19 @@ class Worker:
         })
         return True
 
-    def _predict(self, connection: socket.socket, header: dict, body: bytes, run) -> bool:
-        """Run one prediction (``run`` is ``_run_predict`` or ``_run_predict_batch``) and send
-        its response; return False if the worker is closing."""
+    def _health(self, connection: socket.socket, header: dict, body: bytes) -> bool:
+        """Answer health with 200 (never waits for a prediction slot)."""
+        send_frame(connection, {"id": header.get("id"), "status": 200})
+        return True
+
+    def _v2_metadata(self, connection: socket.socket, header: dict, body: bytes) -> bool:
+        """Answer v2_metadata (see ``v2.handle_metadata``); no prediction slot."""
+        send_frame(connection, *v2.handle_metadata(self._predictor, header))
+        return True
+
+    def _predict(self, run, connection: socket.socket, header: dict, body: bytes) -> bool:
+        """Run one prediction (``run`` is ``_run_predict``, ``_run_predict_batch`` or
+        ``_run_v2_infer``) and send its response; return False if the worker is closing."""
         lock = self._lock
         with lock:
             if self._closed:

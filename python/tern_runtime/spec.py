@@ -11,6 +11,8 @@ import os
 import sys
 from dataclasses import dataclass, field
 
+from .predictor import LOADERS
+
 # AF_UNIX paths are limited to 107 bytes on Linux (sun_path is 108 with the final NUL).
 _MAX_SOCKET_PATH = 107
 
@@ -34,13 +36,13 @@ class Spec:
         socket_dir: absolute directory holding ``worker-<i>.sock``.
         replica_id: the replica's id (for log lines).
         parent_pid: the supervisor's pid; 0 disables the parent watcher.
-        type: ``predictor.type``: ``"python"`` or ``"onnx"``.
+        type: ``predictor.type``: a key of ``predictor.LOADERS`` (``"python"``, ``"onnx"``).
         models: ``predictor.models``: exactly one of ``{"path"}``, ``{"paths": [{"name",
             "path"}]}``, ``{"dir"}``, plus optional ints ``cache_size``, ``disk_cache_size``;
             None when the predictor has no models (see ``models.ModelManager``).
         server_side_batching: ``predictor.server_side_batching`` (``{"max_batch_size": int,
             "batch_interval_ms": int}``), or None: with it, ``predict`` takes lists, also when
-            called for an Open Inference Protocol request (``v2.py``).
+            called for an Open Inference Protocol request (``v2``).
     """
 
     api_name: str
@@ -110,8 +112,9 @@ def parse(argv: list[str] | None = None) -> Spec:
 
     Raises:
         SpecError: a missing or unknown argument, an unreadable spec file, invalid JSON, a
-            missing or mistyped key, an unsupported predictor type, counts below 1, or a socket
-            path too long for a Unix socket. ``--help`` exits 0 through ``SystemExit``.
+            missing or mistyped key, an unsupported predictor type (not in ``LOADERS``), counts
+            below 1, or a socket path too long for a Unix socket. ``--help`` exits 0 through
+            ``SystemExit``.
     """
     args = _parser().parse_args(argv)
     try:
@@ -123,9 +126,9 @@ def parse(argv: list[str] | None = None) -> Spec:
         raise SpecError("spec file must hold a JSON object")
     predictor = _get(raw, "predictor", dict)
     kind = predictor.get("type", "python")
-    if kind not in ("python", "onnx"):
+    if not isinstance(kind, str) or kind not in LOADERS:
         raise SpecError(f"predictor.type {kind!r} is not supported by this runtime "
-                        "(python, onnx)")
+                        f"({', '.join(LOADERS)})")
     spec = Spec(
         api_name=_get(raw, "api_name", str),
         project_dir=os.path.abspath(_get(raw, "project_dir", str)),

@@ -19,8 +19,9 @@ import threading
 import time
 import traceback
 
+from .errors import LoadError
 from .log import log, set_identity
-from .predictor import LoadError, load
+from .predictor import load
 from .server import Worker
 from .spec import Spec
 
@@ -37,7 +38,7 @@ def run_replica(spec: Spec) -> int:
     """Run the whole replica described by ``spec`` and return the process exit code.
 
     The working directory and ``sys.path`` must already be prepared
-    (``predictor.prepare_paths``).
+    (``loading.prepare_paths``).
     """
     if spec.processes == 1:
         return run_worker(spec, 0, watch_pid=spec.parent_pid, leader_pid=os.getpid())

@@ -8,7 +8,7 @@ import unittest
 
 from harness import Runtime
 
-from tern_runtime import v2
+from tern_runtime.v2 import datatypes  # holds the NumPy switch, _numpy_module
 from tern_runtime.v2 import TensorSpec, V2Error, check_inputs, encode_response, parse_request
 
 FP32_SPEC = [TensorSpec("x", "FP32", [-1, 2])]
@@ -135,8 +135,8 @@ class EncodeResponseTests(unittest.TestCase):
         self.assertIn("unknown output 'z'; the model's outputs are 'a'", caught.exception.message)
 
     def test_without_numpy_tensors_are_nested_lists(self):
-        saved = v2._numpy_module
-        v2._numpy_module = None
+        saved = datatypes._numpy_module
+        datatypes._numpy_module = None
         try:
             _, (t,) = parse_request(request({"name": "x", "shape": [2, 2], "datatype": "INT32",
                                              "data": [1, 2, 3, 4]}), None)
@@ -145,7 +145,7 @@ class EncodeResponseTests(unittest.TestCase):
             self.assertEqual(json.loads(body)["outputs"][0],
                              {"name": "y", "datatype": "FP64", "shape": [2, 1], "data": [1.5, 2.5]})
         finally:
-            v2._numpy_module = saved
+            datatypes._numpy_module = saved
 
 
 class FrameTests(unittest.TestCase):
