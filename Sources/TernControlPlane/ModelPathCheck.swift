@@ -6,7 +6,7 @@ import TernCore
 /// a project path must exist, and a model folder must be laid out as one model or as version
 /// folders only. URLs (`file://`, `s3://`, …) are outside the bundle and checked by the replica.
 ///
-/// The layout rule is the runtime's (`python/tern_runtime/models.py`, `version_layout`):
+/// The layout rule is the runtime's (`python/tern_runtime/models/policy.py`, `version_layout`):
 /// sub-folders named `1`, `2`, `10` are versions; a folder named like a version but not one
 /// (`v1`, `1.5`, `-1`, `01`) is malformed, and so is a folder mixing version folders with other
 /// folders. Files and hidden entries are ignored.
