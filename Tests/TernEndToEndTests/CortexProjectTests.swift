@@ -61,6 +61,61 @@ extension EndToEnd {
             #expect(try server.tern("delete", "over-request").status == 0)
         }
 
+        @Test("Cortex 0.20's ONNX iris project (model_path, an ONNXPredictor passing one flat row) answers as scikit-learn does")
+        func cortexONNXPredictorWithAFlatRow() async throws {
+            let server = try Shared.require()
+            let directory = try scratchDirectory(in: server)
+            let training = try runCommand(
+                TestEnvironment.python,
+                [TestEnvironment.packageRoot.appendingPathComponent("examples/onnx-iris/train.py").path, "model.onnx"],
+                directory: directory)
+            try #require(training.status == 0, "train.py: \(training.stdout)\(training.stderr)")
+            try """
+                # Cortex 0.20's examples/onnx/iris-classifier predictor, as its docs show it.
+                labels = ["setosa", "versicolor", "virginica"]
+
+
+                class ONNXPredictor:
+                    def __init__(self, onnx_client, config):
+                        self.client = onnx_client
+
+                    def predict(self, payload):
+                        model_input = [
+                            payload["sepal_length"],
+                            payload["sepal_width"],
+                            payload["petal_length"],
+                            payload["petal_width"],
+                        ]
+                        prediction = self.client.predict(model_input)
+                        predicted_class_id = prediction[0][0]
+                        return labels[predicted_class_id]
+                """.write(to: directory.appendingPathComponent("predictor.py"), atomically: true, encoding: .utf8)
+            try """
+                - name: iris-onnx
+                  kind: RealtimeAPI
+                  predictor:
+                    type: onnx
+                    path: predictor.py
+                    model_path: model.onnx
+                  compute:
+                    cpu: 200m
+                    mem: 100M
+                """.write(to: directory.appendingPathComponent("cortex.yaml"), atomically: true, encoding: .utf8)
+            let deploy = try server.tern("deploy", directory.appendingPathComponent("cortex.yaml").path, "--timeout", "90")
+            #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
+            let cases = [
+                (#"{"sepal_length": 5.2, "sepal_width": 3.6, "petal_length": 1.4, "petal_width": 0.3}"#, "setosa"),
+                (#"{"sepal_length": 6.4, "sepal_width": 3.2, "petal_length": 4.5, "petal_width": 1.5}"#, "versicolor"),
+                (#"{"sepal_length": 7.7, "sepal_width": 3.0, "petal_length": 6.1, "petal_width": 2.3}"#, "virginica"),
+            ]
+            for (payload, label) in cases {
+                let answer = try await server.request("/iris-onnx", body: Data(payload.utf8))
+                #expect(answer.status == 200, "body: \(answer.body)")
+                #expect(answer.body == label || answer.body == "\"\(label)\"", "body: \(answer.body)")
+            }
+            #expect(try server.tern("delete", "iris-onnx").status == 0)
+        }
+
         @Test("a Cortex 0.36+ pod: spec is refused with one error that says what to write instead")
         func podSpecIsRefusedWithOneError() async throws {
             let server = try Shared.require()

@@ -75,6 +75,28 @@ def _dimension(d: Any) -> int:
     return d if isinstance(d, int) and d >= 0 else -1
 
 
+def shaped_like_input(array: Any, shape: list) -> Any:
+    """``array`` reshaped to an input's declared ``shape`` when their ranks differ, as Cortex's
+    ONNX client did (``transform_to_numpy`` in cortexlabs/cortex ``lib/client/onnx.py``): a
+    named dimension (``"batch"``) becomes ``-1``, an unnamed unknown one (``None``) ``1``, and
+    the array is reshaped when at most one dimension is left to infer. So a flat row
+    ``[5.1, 3.5, 1.4, 0.2]`` for an input of shape ``[None, 4]`` is one row ``[[5.1, …]]``.
+
+    Unlike Cortex, an array whose rank already matches is passed as it is (a batch of rows for
+    ``[None, 4]`` stays a batch; Cortex reshaped it to one row and failed). An array that cannot
+    be reshaped is also passed as it is, so onnxruntime's own message says what was expected.
+    """
+    if not shape or array.ndim == len(shape):
+        return array
+    target = [d if isinstance(d, int) and d >= 0 else (-1 if isinstance(d, str) else 1) for d in shape]
+    if target.count(-1) > 1:
+        return array
+    try:
+        return array.reshape(target)
+    except ValueError:
+        return array
+
+
 class OnnxClient:
     """``onnx_client``: runs the API's ONNX models.
 
@@ -140,7 +162,7 @@ class OnnxClient:
             value = feed[spec.name]
             datatype = ONNX_DATATYPES.get(spec.type)
             dtype = object if datatype == "BYTES" else (DATATYPES[datatype][2] if datatype else None)
-            converted[spec.name] = numpy.asarray(value, dtype=dtype)
+            converted[spec.name] = shaped_like_input(numpy.asarray(value, dtype=dtype), spec.shape)
         return session.run(None, converted)
 
     def get_model(self, model_name: str | None = None, model_version: str | int = "latest") -> dict:

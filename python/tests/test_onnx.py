@@ -53,6 +53,39 @@ class OnnxTests(unittest.TestCase):
             header, body = client.predict(b'"signature"')
             self.assertEqual(json.loads(body), {"input": {"shape": [-1, 4], "type": "float32"}})
 
+    def test_inputs_are_shaped_like_cortex_did(self):
+        """A flat row for an input of shape [None, 4] is one row (Cortex's onnx_client reshaped
+        to the declared shape); a nested list stays a batch; a dict names the input."""
+        expected = train.train().predict(ROWS).tolist()
+        with Runtime("onnx", onnx_project(), type="onnx", models={"path": "model.onnx"}) as rt:
+            client = rt.connect()
+            header, body = client.predict(json.dumps(ROWS[1]).encode())
+            self.assertEqual(header["status"], 200, body)
+            self.assertEqual(json.loads(body), {"label": expected[1:2], "rows": 1})
+            header, body = client.predict(json.dumps(ROWS).encode())
+            self.assertEqual(json.loads(body), {"label": expected, "rows": 3})
+            header, body = client.predict(json.dumps({"input": ROWS[2]}).encode())
+            self.assertEqual(header["status"], 200, body)
+            self.assertEqual(json.loads(body), {"label": expected[2:3], "rows": 1})
+            header, body = client.predict(json.dumps({"input": ROWS[:2]}).encode())
+            self.assertEqual(json.loads(body), {"label": expected[:2], "rows": 2})
+            # Three values cannot be a row of 4: onnxruntime's own message, answered as 500.
+            header, body = client.predict(b"[1.0, 2.0, 3.0]")
+            self.assertEqual(header["status"], 500, body)
+
+    def test_shaped_like_input_follows_cortex_for_lower_ranks_only(self):
+        import numpy
+        from tern_runtime.onnx import shaped_like_input
+        flat = numpy.arange(4.0)
+        self.assertEqual(shaped_like_input(flat, [None, 4]).shape, (1, 4))
+        self.assertEqual(shaped_like_input(flat, ["batch", 4]).shape, (1, 4))
+        self.assertEqual(shaped_like_input(numpy.arange(8.0), ["batch", 4]).shape, (2, 4))
+        self.assertEqual(shaped_like_input(numpy.zeros((3, 4)), [None, 4]).shape, (3, 4))
+        self.assertEqual(shaped_like_input(numpy.arange(12.0), [None, 3, 4]).shape, (1, 3, 4))
+        self.assertEqual(shaped_like_input(numpy.arange(3.0), [None, 4]).shape, (3,))
+        self.assertEqual(shaped_like_input(flat, ["a", "b"]).shape, (4,))
+        self.assertEqual(shaped_like_input(flat, []).shape, (4,))
+
     def test_version_folders_and_v2_frames(self):
         with Runtime("onnx", onnx_project(versions=True), type="onnx",
                      models={"path": "model"}) as rt:
