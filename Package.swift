@@ -17,6 +17,8 @@ let package = Package(
         // For bench/micro only (a separate package that depends on this one by path): the
         // modules whose hot-path types it measures. Not a supported library.
         .library(name: "TernBenchmarkTargets", targets: ["TernCore", "TernScaling", "TernGateway"]),
+        // The Python serving runtime as it ships inside `tern`, for tools that package it.
+        .library(name: "TernRuntimeBundle", targets: ["TernRuntimeBundle"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -66,10 +68,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The Python runtime embedded at build time (Plugins/EmbedRuntimePlugin runs
+        // TernRuntimeEmbedder over python/tern_runtime); reusable by an image builder.
+        .executableTarget(name: "TernRuntimeEmbedder", swiftSettings: swiftSettings),
+        .plugin(name: "EmbedRuntimePlugin", capability: .buildTool(), dependencies: ["TernRuntimeEmbedder"]),
+        .target(name: "TernRuntimeBundle", swiftSettings: swiftSettings, plugins: ["EmbedRuntimePlugin"]),
         .target(
             name: "TernSupervisor",
             dependencies: [
-                "TernCore",
+                "TernCore", "TernRuntimeBundle",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -148,7 +155,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "TernSupervisorTests", dependencies: ["TernSupervisor", "TernCore", "TernTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "TernSupervisorTests", dependencies: ["TernSupervisor", "TernCore", "TernTesting", "TernRuntimeBundle"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TernControlPlaneTests",
             dependencies: ["TernControlPlane", "TernCore", "TernTesting", .product(name: "ZIPFoundation", package: "ZIPFoundation")],

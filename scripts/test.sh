@@ -7,9 +7,6 @@ cd "$(dirname "$0")/.."
 scripts/setup-python.sh
 export TERN_TEST_PYTHON="$PWD/.venv/bin/python"
 
-echo "==> Checking the embedded Python runtime is up to date"
-python3 scripts/embed-runtime.py --check
-
 echo "==> Python runtime tests"
 (cd python && "$TERN_TEST_PYTHON" -m unittest discover -s tests 2>&1 | tail -n 5)
 

@@ -1,13 +1,7 @@
 import Foundation
+import TernRuntimeBundle
 
-/// One embedded file: its path relative to the `PYTHONPATH` folder and its base64 contents,
-/// split in chunks to keep the generated source readable.
-struct EmbeddedFile: Sendable {
-    var path: String
-    var chunks: [String]
-}
-
-/// Unpacks the embedded Python runtime into `TERN_HOME/runtime/<digest>/`.
+/// Unpacks the embedded Python runtime (``EmbeddedRuntime`` of TernRuntimeBundle) into `TERN_HOME/runtime/<digest>/`.
 public enum RuntimeInstaller {
     /// Writes the runtime's files under `home/runtime/<digest>` unless already there and returns
     /// that folder (to put on `PYTHONPATH`).
@@ -19,7 +13,7 @@ public enum RuntimeInstaller {
         let staging = folder + ".tmp-\(getpid())"
         try? FileManager.default.removeItem(atPath: staging)
         for file in EmbeddedRuntime.files {
-            guard let data = Data(base64Encoded: file.chunks.joined()) else {
+            guard let data = file.contents else {
                 throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: file.path])
             }
             let url = URL(fileURLWithPath: staging + "/" + file.path)
