@@ -156,8 +156,8 @@ extension APISpecParser {
         return source.map { ModelsSpec(source: $0, cacheSize: cacheSize, diskCacheSize: diskCacheSize) }
     }
 
-    /// The caching rules: both sizes or neither; memory ≤ disk; one process per replica; no
-    /// more than there are models; room on disk for every model of the project.
+    /// The caching rules: both sizes or neither; memory ≤ disk; one process per replica; room on
+    /// disk for every model of the project. The sizes count model versions.
     private mutating func checkCache(
         _ section: YAMLMapping, source: ModelSource?, sourceKey: String?, _ cacheSize: Int?, _ diskCacheSize: Int?,
         processes: Int
@@ -191,11 +191,8 @@ extension APISpecParser {
             default: return
             }
             let sourcePath = section.path(sourceKey ?? "paths")
-            for (key, size) in [("cache_size", cache), ("disk_cache_size", disk)] where size > models.count {
-                reader.report(
-                    "\(size) must not exceed the number of models in \(sourcePath) (\(models.count))",
-                    at: section.path(key), line: section.valueLine(key))
-            }
+            // No upper bound from the number of models: the sizes count versions (a model is a
+            // name and a version, as in Cortex), which only the model folders show.
             let local = models.filter(\.isLocal).count
             if disk < local {
                 reader.report(

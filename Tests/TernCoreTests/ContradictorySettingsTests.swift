@@ -90,11 +90,10 @@ import Testing
             issues("{dir: models, cache_size: 1, disk_cache_size: 2}", processes: 2) == [
                 prefix + ".cache_size: model caching needs predictor.processes_per_replica to be 1 (got 2)"
             ])
-        #expect(
-            issues("{paths: [{name: a, path: s3://b/a}], cache_size: 2, disk_cache_size: 2}") == [
-                prefix + ".cache_size: 2 must not exceed the number of models in predictor.models.paths (1)",
-                prefix + ".disk_cache_size: 2 must not exceed the number of models in predictor.models.paths (1)",
-            ])
+        // Cache sizes count versions (a model is a name and a version), which only the model's
+        // folder shows: one model may fill a cache of 2 with two versions (issue 12 item 4).
+        #expect(issues("{paths: [{name: a, path: s3://b/a}], cache_size: 2, disk_cache_size: 2}") == [])
+        #expect(issues("{path: s3://b/a, cache_size: 1, disk_cache_size: 2}") == [])
         #expect(
             issues("{dir: models, cache_size: 0, disk_cache_size: 1}") == [
                 prefix + ".cache_size: must be between 1 and 100000 (got 0)"

@@ -116,6 +116,42 @@ extension EndToEnd {
             #expect(try server.tern("delete", "iris-onnx").status == 0)
         }
 
+        @Test("cache sizes count versions as in Cortex: one model with 3 versions, cache_size 1 and disk_cache_size 2 deploys and serves each version")
+        func cacheSizesCountVersions() async throws {
+            let server = try Shared.require()
+            let outside = try scratchDirectory(in: server)
+            for version in 1...3 {
+                let file = outside.appendingPathComponent("m/\(version)/model.json")
+                try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try #"{"answer": "v\#(version)"}"#.write(to: file, atomically: true, encoding: .utf8)
+            }
+            let config = try makeProject(
+                yaml: """
+                    - name: versioned
+                      kind: RealtimeAPI
+                      predictor:
+                        type: python
+                        path: predictor.py
+                        models:
+                          path: file://\(outside.path)/m
+                          cache_size: 1
+                          disk_cache_size: 2
+                    """, predictorOf: "models-multi", in: server)
+            let deploy = try server.tern("deploy", config.path, "--timeout", "60")
+            #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
+            var loads: [Int] = []
+            for version in [1, 2, 3, 1, 3] {
+                let answer = try await server.request("/versioned?version=\(version)", body: Data("{}".utf8))
+                #expect(answer.status == 200, "body: \(answer.body)")
+                let body = try jsonObject(answer.body)
+                #expect(body["answer"] as? String == "v\(version)")
+                loads.append(body["loads"] as? Int ?? -1)
+            }
+            // Room for one version in memory: every switch loads.
+            #expect(loads == [1, 2, 3, 4, 5], "\(loads)")
+            #expect(try server.tern("delete", "versioned").status == 0)
+        }
+
         @Test("a Cortex 0.36+ pod: spec is refused with one error that says what to write instead")
         func podSpecIsRefusedWithOneError() async throws {
             let server = try Shared.require()
