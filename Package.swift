@@ -142,7 +142,11 @@ let package = Package(
         ),
         .testTarget(name: "TernCoreTests", dependencies: ["TernCore"], swiftSettings: swiftSettings),
         .testTarget(name: "TernCLITests", dependencies: ["TernCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftSettings),
-        .testTarget(name: "TernScalingTests", dependencies: ["TernScaling", "TernTesting"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TernScalingTests",
+            dependencies: ["TernScaling", "TernTesting", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "TernGatewayTests",
             dependencies: [
@@ -158,7 +162,10 @@ let package = Package(
         .testTarget(name: "TernSupervisorTests", dependencies: ["TernSupervisor", "TernCore", "TernTesting", "TernRuntimeBundle"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TernControlPlaneTests",
-            dependencies: ["TernControlPlane", "TernCore", "TernTesting", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: [
+                "TernControlPlane", "TernCore", "TernTesting", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -19,20 +19,26 @@ public struct AutoscalerConfiguration: Sendable {
 /// Runs a ``ScalingDecider`` per API: samples in-flight requests from its `InFlightSource` (the
 /// gateway, or ``SummedInFlightSource`` over several) every `sampleInterval`, decides every `tick`, and calls the backend only when the desired replica
 /// count differs from the current one.
-public actor Autoscaler: ScalingRegistry, Service {
+///
+/// Every wait and every `now` goes through `clock` (`ContinuousClock` in `tern serve`), so tests
+/// drive the ticks with a manual clock instead of sleeping.
+public actor Autoscaler<C: Clock>: ScalingRegistry, Service where C.Duration == Duration {
     private let configuration: AutoscalerConfiguration
+    private let clock: C
     private let backend: any ReplicaBackend
     private let inFlight: any InFlightSource
     private let logger: Logger
-    private var deciders: [String: ScalingDecider<ContinuousClock.Instant>] = [:]
+    private var deciders: [String: ScalingDecider<C.Instant>] = [:]
     private var lastDecisions: [String: ScalingDecision] = [:]
 
-    /// Creates the autoscaler; `inFlight` gives the in-flight requests of each API.
+    /// Creates the autoscaler; `inFlight` gives the in-flight requests of each API, `clock` the
+    /// time its samples and decisions are taken at and its sleeps between them.
     public init(
-        configuration: AutoscalerConfiguration = AutoscalerConfiguration(), backend: any ReplicaBackend,
+        configuration: AutoscalerConfiguration = AutoscalerConfiguration(), clock: C, backend: any ReplicaBackend,
         inFlight: any InFlightSource, logger: Logger
     ) {
         self.configuration = configuration
+        self.clock = clock
         self.backend = backend
         self.inFlight = inFlight
         self.logger = logger
@@ -55,13 +61,13 @@ public actor Autoscaler: ScalingRegistry, Service {
     public func awaken(api: String) async {
         guard deciders[api] != nil else { return }
         guard let requested = await backend.requestedReplicas(api: api), requested == 0 else { return }
-        deciders[api]?.awaken(at: .now)
+        deciders[api]?.awaken(at: clock.now)
         logger.info("scaling from zero", metadata: ["api": "\(api)"])
         await backend.setReplicas(api: api, count: 1)
     }
 
     public func averageInFlight(api: String) -> Double? {
-        deciders[api]?.averageInFlight(at: .now)
+        deciders[api]?.averageInFlight(at: clock.now)
     }
 
     /// The last decision for `api` (for status and benchmarks).
@@ -74,7 +80,7 @@ public actor Autoscaler: ScalingRegistry, Service {
         var sinceTick = Duration.zero
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
-                try await Task.sleep(for: configuration.sampleInterval)
+                try await clock.sleep(for: configuration.sampleInterval)
             } catch {
                 return
             }
@@ -88,7 +94,7 @@ public actor Autoscaler: ScalingRegistry, Service {
     }
 
     private func sample() async {
-        let now = ContinuousClock.now
+        let now = clock.now
         for api in deciders.keys {
             let count = await inFlight.inFlight(api: api)
             deciders[api]?.record(inFlight: Double(count), at: now)
@@ -96,7 +102,7 @@ public actor Autoscaler: ScalingRegistry, Service {
     }
 
     private func decideAll() async {
-        let now = ContinuousClock.now
+        let now = clock.now
         for api in Array(deciders.keys) {
             guard let current = await backend.requestedReplicas(api: api), var decider = deciders[api] else { continue }
             let decision = decider.decide(currentReplicas: current, at: now)
@@ -112,5 +118,16 @@ public actor Autoscaler: ScalingRegistry, Service {
                 await backend.setReplicas(api: api, count: decision.desiredReplicas)
             }
         }
+    }
+}
+
+extension Autoscaler where C == ContinuousClock {
+    /// Creates the autoscaler on the continuous clock (`tern serve`'s); `inFlight` gives the
+    /// in-flight requests of each API.
+    public init(
+        configuration: AutoscalerConfiguration = AutoscalerConfiguration(), backend: any ReplicaBackend,
+        inFlight: any InFlightSource, logger: Logger
+    ) {
+        self.init(configuration: configuration, clock: ContinuousClock(), backend: backend, inFlight: inFlight, logger: logger)
     }
 }

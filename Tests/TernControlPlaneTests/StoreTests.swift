@@ -1,24 +1,18 @@
 import Foundation
 import TernControlPlane
 import TernCore
+import TernTesting
 import Testing
 
 @Suite struct StoreTests {
     private func spec(_ name: String, threads: Int = 1) throws -> APISpec {
-        let yaml = """
-            - name: \(name)
-              kind: RealtimeAPI
-              predictor:
-                type: python
-                path: src/predictor.py
-                config: {threshold: 0.25, labels: [a, "b c"], nested: {on: true, none: null}}
-                env: {LOG_LEVEL: debug}
-                threads_per_process: \(threads)
-              networking: {endpoint: /models/\(name), request_timeout: 30s}
-              compute: {cpu: 500m, mem: 1Gi}
-              autoscaling: {min_replicas: 1, max_replicas: 5, max_replica_concurrency: 4}
-              monitoring: {model_type: classification, key: label}
-            """
+        let yaml = SpecYAML.realtime(
+            name: name, path: "src/predictor.py",
+            predictor: ["env": ["LOG_LEVEL": "debug"], "threads_per_process": "\(threads)"],
+            config: ["threshold": 0.25, "labels": ["a", "\"b c\""], "nested": ["on": true, "none": "null"]],
+            networking: ["endpoint": "/models/\(name)", "request_timeout": "30s"], compute: ["cpu": "500m", "mem": "1Gi"],
+            minReplicas: 1, maxReplicas: 5, autoscaling: ["max_replica_concurrency": 4],
+            extra: "monitoring: {model_type: classification, key: label}")
         let config = try ConfigLoader.load(yaml: yaml, fileName: "tern.yaml")
         return try #require(config.apis.first)
     }

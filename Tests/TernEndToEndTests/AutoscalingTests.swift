@@ -5,20 +5,12 @@ import TernTesting
 
 /// An autoscaled `slow` API with windows short enough for a test (the server decides every second).
 private func autoscaledYAML(name: String, maxReplicas: Int, target: Int) -> String {
-    """
-    - name: \(name)
-      kind: RealtimeAPI
-      predictor:
-        type: python
-        path: predictor.py
-      autoscaling:
-        min_replicas: 1
-        max_replicas: \(maxReplicas)
-        target_replica_concurrency: \(target)
-        window: 2s
-        upscale_stabilization_period: 1s
-        downscale_stabilization_period: 3s
-    """
+    SpecYAML.realtime(
+        name: name, minReplicas: 1, maxReplicas: maxReplicas,
+        autoscaling: [
+            "target_replica_concurrency": "\(target)", "window": "2s", "upscale_stabilization_period": "1s",
+            "downscale_stabilization_period": "3s",
+        ])
 }
 
 /// Requested and ready replicas as `tern get -o json` reports them.

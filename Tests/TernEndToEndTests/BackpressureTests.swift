@@ -4,48 +4,19 @@ import TernCore
 import TernTesting
 
 /// `slow` with one replica of one slot that admits 4 requests in flight (C18).
-private let boundedYAML = """
-    - name: bounded
-      kind: RealtimeAPI
-      predictor:
-        type: python
-        path: predictor.py
-        processes_per_replica: 1
-        threads_per_process: 1
-      autoscaling:
-        min_replicas: 1
-        max_replicas: 1
-        max_replica_concurrency: 4
-    """
+private let boundedYAML = SpecYAML.realtime(
+    name: "bounded", predictor: ["processes_per_replica": 1, "threads_per_process": 1], minReplicas: 1, maxReplicas: 1,
+    autoscaling: ["max_replica_concurrency": 4])
 
 /// `slow` with one slot and `networking.request_timeout: 1s` (C11).
-private let timeoutYAML = """
-    - name: timeout
-      kind: RealtimeAPI
-      predictor:
-        type: python
-        path: predictor.py
-      networking:
-        request_timeout: 1s
-      autoscaling:
-        min_replicas: 1
-        max_replicas: 1
-    """
+private let timeoutYAML = SpecYAML.realtime(
+    name: "timeout", networking: ["request_timeout": "1s"], minReplicas: 1, maxReplicas: 1)
 
 /// `slow` on one replica with one slot (plus the request staged behind it) admitting
 /// `maxReplicaConcurrency` requests in flight: for the client-disconnect tests.
 private func oneSlotYAML(_ name: String, maxReplicaConcurrency: Int) -> String {
-    """
-    - name: \(name)
-      kind: RealtimeAPI
-      predictor:
-        type: python
-        path: predictor.py
-      autoscaling:
-        min_replicas: 1
-        max_replicas: 1
-        max_replica_concurrency: \(maxReplicaConcurrency)
-    """
+    SpecYAML.realtime(
+        name: name, minReplicas: 1, maxReplicas: 1, autoscaling: ["max_replica_concurrency": "\(maxReplicaConcurrency)"])
 }
 
 private let trioYAML = oneSlotYAML("trio", maxReplicaConcurrency: 3)

@@ -193,13 +193,7 @@ extension EndToEnd {
             let (server, _) = try await deployedDeps()
             let project = try Self.copyFixture("deps", in: server)
             let config = project.appendingPathComponent("tern.yaml")
-            try """
-                - name: deps-held
-                  kind: RealtimeAPI
-                  predictor:
-                    type: python
-                    path: predictor.py
-                """.write(to: config, atomically: true, encoding: .utf8)
+            try SpecYAML.realtime(name: "deps-held").write(to: config, atomically: true, encoding: .utf8)
             let first = try server.tern("deploy", config.path, "--timeout", "120")
             #expect(first.status == 0, "\(first.stdout)\n\(first.stderr)")
             try "./wheels/absent-1.0-py3-none-any.whl\n".write(

@@ -9,15 +9,7 @@ import Glibc
 
 /// `slow-init` under `name`, loading for `seconds` in `__init__`.
 private func slowInitYAML(_ name: String, seconds: Double) -> String {
-    """
-    - name: \(name)
-      kind: RealtimeAPI
-      predictor:
-        type: python
-        path: predictor.py
-        config:
-          init_seconds: \(seconds)
-    """
+    SpecYAML.realtime(name: name, config: ["init_seconds": "\(seconds)"])
 }
 
 /// SIGKILLs `pid` if it is still a replica process (never a reused pid of something else).

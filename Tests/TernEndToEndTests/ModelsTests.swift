@@ -13,16 +13,7 @@ private func writeModel(_ file: URL, answer: String? = nil, loadSeconds: Double 
 
 /// A `models-multi` API named `name` whose single model is `file://<folder>`.
 private func reloadingYAML(name: String, folder: URL) -> String {
-    """
-    - name: \(name)
-      kind: RealtimeAPI
-      predictor:
-        type: python
-        path: predictor.py
-        threads_per_process: 4
-        models:
-          path: file://\(folder.path)
-    """
+    SpecYAML.realtime(name: name, predictor: ["threads_per_process": 4, "models": ["path": "file://\(folder.path)"]])
 }
 
 extension EndToEnd {
@@ -186,22 +177,18 @@ extension EndToEnd {
             let outside = try scratchDirectory(in: server)
             try writeModel(outside.appendingPathComponent("a/model.json"), answer: "A")
             try writeModel(outside.appendingPathComponent("b/1/model.json"), answer: "B")
-            let yaml = """
-                - name: cached
-                  kind: RealtimeAPI
-                  predictor:
-                    type: python
-                    path: predictor.py
-                    threads_per_process: 4
-                    models:
-                      paths:
-                        - name: a
-                          path: file://\(outside.path)/a
-                        - name: b
-                          path: file://\(outside.path)/b
-                      cache_size: 1
-                      disk_cache_size: 2
-                """
+            let yaml = SpecYAML.realtime(
+                name: "cached",
+                predictor: [
+                    "threads_per_process": 4,
+                    "models": [
+                        "paths": [
+                            ["name": "a", "path": "file://\(outside.path)/a"],
+                            ["name": "b", "path": "file://\(outside.path)/b"],
+                        ],
+                        "cache_size": 1, "disk_cache_size": 2,
+                    ],
+                ])
             try await deployExpectingSuccess(yaml, predictorOf: "models-multi", on: server)
             try await server.waitUntilLive("cached")
 

@@ -184,13 +184,8 @@ extension EndToEnd {
             #expect(ready.body == #"{"name":"onnx-iris","ready":true}"#)
 
             let directory = try scratchDirectory(in: server)
-            try """
-                - name: v2-split
-                  kind: TrafficSplitter
-                  apis:
-                    - {name: v2-python, weight: 50}
-                    - {name: v2-untyped, weight: 50}
-                """.write(to: directory.appendingPathComponent("tern.yaml"), atomically: true, encoding: .utf8)
+            try SpecYAML.trafficSplitter(name: "v2-split", apis: ["v2-python": 50, "v2-untyped": 50])
+                .write(to: directory.appendingPathComponent("tern.yaml"), atomically: true, encoding: .utf8)
             let deploy = try server.tern("deploy", directory.appendingPathComponent("tern.yaml").path)
             #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
             for (path, method) in [("/v2/models/v2-split/ready", "GET"), ("/v2/models/v2-split", "GET"), ("/v2/models/v2-split/infer", "POST")] {
@@ -274,19 +269,13 @@ extension EndToEnd {
                 try FileManager.default.copyItem(
                     at: project.directory.appendingPathComponent("model.onnx"), to: directory.appendingPathComponent(name))
             }
-            try """
-                - name: onnx-pair
-                  kind: RealtimeAPI
-                  predictor:
-                    type: onnx
-                    path: predictor.py
-                    models:
-                      paths:
-                        - {name: first, path: first.onnx}
-                        - {name: second, path: second.onnx}
-                  compute:
-                    cpu: 100m
-                """.write(to: directory.appendingPathComponent("tern.yaml"), atomically: true, encoding: .utf8)
+            try SpecYAML.realtime(
+                name: "onnx-pair", type: "onnx",
+                predictor: [
+                    "models": ["paths": [["name": "first", "path": "first.onnx"], ["name": "second", "path": "second.onnx"]]]
+                ],
+                compute: ["cpu": "100m"]
+            ).write(to: directory.appendingPathComponent("tern.yaml"), atomically: true, encoding: .utf8)
             // The example's __init__ calls get_model() without a name, which needs a single model.
             try "class ONNXPredictor:\n    def predict(self, payload):\n        return 1\n"
                 .write(to: directory.appendingPathComponent("predictor.py"), atomically: true, encoding: .utf8)

@@ -20,18 +20,11 @@ extension EndToEnd {
         private func twoConcurrentSeconds(_ shape: Shape) async throws -> (Double, [LoadResponse]) {
             let server = try Shared.require()
             try await deployExpectingSuccess(
-                """
-                - name: \(shape.name)
-                  kind: RealtimeAPI
-                  predictor:
-                    type: python
-                    path: predictor.py
-                    processes_per_replica: \(shape.processes)
-                    threads_per_process: \(shape.threads)
-                  autoscaling:
-                    min_replicas: 1
-                    max_replicas: 1
-                """, predictorOf: "slow", on: server)
+                SpecYAML.realtime(
+                    name: shape.name,
+                    predictor: ["processes_per_replica": "\(shape.processes)", "threads_per_process": "\(shape.threads)"],
+                    minReplicas: 1, maxReplicas: 1),
+                predictorOf: "slow", on: server)
             try await server.waitUntilLive(shape.name)
             let api = try server.api(shape.name)
             #expect(api.replicas.count == 1)

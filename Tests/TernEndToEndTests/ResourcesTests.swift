@@ -20,15 +20,8 @@ private enum OutOfMemoryChecks {
     /// (a) `__init__` allocates 300 MiB under `compute.mem_limit: 128Mi`.
     static func initOverLimit(name: String, on server: TestServer) async throws {
         let config = try makeProject(
-            yaml: """
-                - name: \(name)
-                  kind: RealtimeAPI
-                  predictor:
-                    type: python
-                    path: predictor.py
-                    config: {init_mib: 300}
-                  compute: {cpu: 100m, mem_limit: 128Mi}
-                """, predictorOf: "hog", in: server)
+            yaml: SpecYAML.realtime(name: name, config: ["init_mib": 300], compute: ["cpu": "100m", "mem_limit": "128Mi"]),
+            predictorOf: "hog", in: server)
         let deploy = try server.tern("deploy", config.path, "--timeout", "60")
         #expect(deploy.status != 0)
         #expect(deploy.stderr.contains("error (out of memory)"), "stderr: \(deploy.stderr)")
@@ -56,14 +49,7 @@ private enum OutOfMemoryChecks {
     /// (b) `predict` allocates 300 MiB under `compute.mem_limit: 128Mi`: 502 at once, then a restart.
     static func predictOverLimit(name: String, holdSeconds: Double, on server: TestServer) async throws {
         let config = try makeProject(
-            yaml: """
-                - name: \(name)
-                  kind: RealtimeAPI
-                  predictor:
-                    type: python
-                    path: predictor.py
-                  compute: {cpu: 100m, mem_limit: 128Mi}
-                """, predictorOf: "hog", in: server)
+            yaml: SpecYAML.realtime(name: name, compute: ["cpu": "100m", "mem_limit": "128Mi"]), predictorOf: "hog", in: server)
         let deploy = try server.tern("deploy", config.path, "--timeout", "60")
         #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
         let small = try await server.request("/\(name)", body: try json(["mib": 1]))
@@ -155,18 +141,14 @@ extension EndToEnd.ResourcesTests {
     /// `tern serve --cpus 1`: requests beyond it wait.
     @Suite(.serialized, .sharedServer("--cpus", "1"))
     struct ComputeCapacity {
-        private func project(name: String, replicas: Int, extra: String = "", in server: TestServer) throws -> URL {
+        private func project(
+            name: String, replicas: Int, updateStrategy: SpecYAML.Mapping = [:], in server: TestServer
+        ) throws -> URL {
             try makeProject(
-                yaml: """
-                    - name: \(name)
-                      kind: RealtimeAPI
-                      predictor:
-                        type: python
-                        path: predictor.py
-                      compute: {cpu: 600m}
-                      autoscaling: {min_replicas: \(replicas), max_replicas: \(replicas)}
-                    \(extra)
-                    """, predictorOf: "echo", in: server)
+                yaml: SpecYAML.realtime(
+                    name: name, compute: ["cpu": "600m"], minReplicas: replicas, maxReplicas: replicas,
+                    updateStrategy: updateStrategy),
+                predictorOf: "echo", in: server)
         }
 
         @Test("a replica that does not fit waits, the API shows `compute unavailable` and what is missing; fewer replicas make it live")
@@ -191,7 +173,7 @@ extension EndToEnd.ResourcesTests {
 
             // One replica fits. Replacing it in place needs room for no extra replica.
             let one = try project(
-                name: "cap", replicas: 1, extra: "  update_strategy: {max_surge: 0, max_unavailable: 1}", in: server)
+                name: "cap", replicas: 1, updateStrategy: ["max_surge": 0, "max_unavailable": 1], in: server)
             let redeploy = try server.tern("deploy", one.path, "--timeout", "60")
             #expect(redeploy.status == 0, "\(redeploy.stdout)\(redeploy.stderr)")
             try await server.waitUntilLive("cap")
@@ -209,14 +191,7 @@ extension EndToEnd.ResourcesTests {
             // On a machine with GPUs, one would fit: nothing to check here.
             guard OutOfMemoryChecks.serverLog(server).contains(", 0 GPUs") else { return }
             let config = try makeProject(
-                yaml: """
-                    - name: gpu
-                      kind: RealtimeAPI
-                      predictor:
-                        type: python
-                        path: predictor.py
-                      compute: {cpu: 100m, gpu: 1}
-                    """, predictorOf: "echo", in: server)
+                yaml: SpecYAML.realtime(name: "gpu", compute: ["cpu": "100m", "gpu": 1]), predictorOf: "echo", in: server)
             #expect(try server.tern("deploy", config.path, "--no-wait").status == 0)
             var api = try server.api("gpu")
             try await server.waitUntil(timeout: 30, "gpu to wait for compute") {

@@ -9,23 +9,11 @@ import Glibc
 
 /// Fixture `version` as API `name` with 2 replicas, answering `version`.
 private func versionYAML(
-    name: String, version: String, maxSurge: Int = 1, maxUnavailable: Int = 0, extraConfig: String = ""
+    name: String, version: String, maxSurge: Int = 1, maxUnavailable: Int = 0, extraConfig: SpecYAML.Mapping = [:]
 ) -> String {
-    """
-    - name: \(name)
-      kind: RealtimeAPI
-      predictor:
-        type: python
-        path: predictor.py
-        config:
-          version: \(version)\(extraConfig)
-      autoscaling:
-        min_replicas: 2
-        max_replicas: 2
-      update_strategy:
-        max_surge: \(maxSurge)
-        max_unavailable: \(maxUnavailable)
-    """
+    SpecYAML.realtime(
+        name: name, config: ["version": "\(version)"] + extraConfig, minReplicas: 2, maxReplicas: 2,
+        updateStrategy: ["max_surge": "\(maxSurge)", "max_unavailable": "\(maxUnavailable)"])
 }
 
 extension EndToEnd {
@@ -75,7 +63,7 @@ extension EndToEnd {
         func maxUnavailableBoundsReadyReplicas() async throws {
             let server = try Shared.require()
             // Replicas take 0.5 s to load, so that each step of the update lasts long enough to be seen.
-            let v1 = versionYAML(name: "unavail", version: "v1", maxSurge: 0, maxUnavailable: 1, extraConfig: "\n      init_seconds: 0.5")
+            let v1 = versionYAML(name: "unavail", version: "v1", maxSurge: 0, maxUnavailable: 1, extraConfig: ["init_seconds": 0.5])
             try await deployExpectingSuccess(v1, predictorOf: "slow-init", on: server)
             try await server.waitUntilLive("unavail")
 
@@ -86,7 +74,7 @@ extension EndToEnd {
             }
             let load = LoadGenerator(url: server.gatewayURL + "/unavail", clients: 3, body: empty)
             try await Task.sleep(for: .milliseconds(300))
-            let v2 = versionYAML(name: "unavail", version: "v2", maxSurge: 0, maxUnavailable: 1, extraConfig: "\n      init_seconds: 0.5")
+            let v2 = versionYAML(name: "unavail", version: "v2", maxSurge: 0, maxUnavailable: 1, extraConfig: ["init_seconds": 0.5])
             let deploy = try await deployProject(v2, predictorOf: "slow-init", on: server)
             try await Task.sleep(for: .milliseconds(500))
             let responses = await load.stop()
@@ -166,19 +154,9 @@ extension EndToEnd {
         func concurrentDeployIsRefusedWithoutForce() async throws {
             let server = try Shared.require()
             func yaml(_ version: String, initSeconds: Double) -> String {
-                """
-                - name: busy
-                  kind: RealtimeAPI
-                  predictor:
-                    type: python
-                    path: predictor.py
-                    config:
-                      version: \(version)
-                      init_seconds: \(initSeconds)
-                  autoscaling:
-                    min_replicas: 1
-                    max_replicas: 1
-                """
+                SpecYAML.realtime(
+                    name: "busy", config: ["version": "\(version)", "init_seconds": "\(initSeconds)"], minReplicas: 1,
+                    maxReplicas: 1)
             }
             try await deployExpectingSuccess(yaml("v1", initSeconds: 0), predictorOf: "slow-init", on: server)
             try await server.waitUntilLive("busy")

@@ -8,19 +8,9 @@ import Glibc
 #endif
 
 /// `slow` that scales to zero after 2 s without traffic.
-private let zeroYAML = """
-    - name: zero
-      kind: RealtimeAPI
-      predictor:
-        type: python
-        path: predictor.py
-      autoscaling:
-        min_replicas: 0
-        max_replicas: 1
-        init_replicas: 1
-        window: 1s
-        downscale_stabilization_period: 2s
-    """
+private let zeroYAML = SpecYAML.realtime(
+    name: "zero", minReplicas: 0, maxReplicas: 1, initReplicas: 1,
+    autoscaling: ["window": "1s", "downscale_stabilization_period": "2s"])
 
 extension EndToEnd {
     /// `min_replicas: 0` (C16): idle APIs give back every replica; a request that arrives then is
@@ -76,18 +66,8 @@ extension EndToEnd {
             try await server.start(extraArguments: ["--autoscaler-tick-seconds", "1", "--cold-start-timeout-seconds", "2"])
             defer { try? FileManager.default.removeItem(at: server.home) }
             try await deployExpectingSuccess(
-                """
-                - name: late
-                  kind: RealtimeAPI
-                  predictor:
-                    type: python
-                    path: predictor.py
-                    config:
-                      init_seconds: 4
-                  autoscaling:
-                    min_replicas: 0
-                    max_replicas: 1
-                """, predictorOf: "slow-init", on: server)
+                SpecYAML.realtime(name: "late", config: ["init_seconds": 4], minReplicas: 0, maxReplicas: 1),
+                predictorOf: "slow-init", on: server)
             #expect(try server.api("late").status == .scaledToZero)
 
             let response = await LoadClient.post(server.gatewayURL + "/late", body: Data("{}".utf8))
@@ -111,16 +91,7 @@ extension EndToEnd {
             try await server.start(extraArguments: ["--autoscaler-tick-seconds", "1", "--cold-start-timeout-seconds", "10"])
             defer { try? FileManager.default.removeItem(at: server.home) }
             try await deployExpectingSuccess(
-                """
-                - name: broken-zero
-                  kind: RealtimeAPI
-                  predictor:
-                    type: python
-                    path: predictor.py
-                  autoscaling:
-                    min_replicas: 0
-                    max_replicas: 1
-                """, predictorOf: "bad-init", on: server)
+                SpecYAML.realtime(name: "broken-zero", minReplicas: 0, maxReplicas: 1), predictorOf: "bad-init", on: server)
             #expect(try server.api("broken-zero").status == .scaledToZero)
 
             // A client deadline of 7 s bounds the test; the cold-start limit is 10 s.

@@ -18,17 +18,8 @@ extension EndToEnd {
             try await server.start()
             defer { try? FileManager.default.removeItem(at: server.home) }
             try await deployExpectingSuccess(
-                """
-                - name: drain
-                  kind: RealtimeAPI
-                  predictor:
-                    type: python
-                    path: predictor.py
-                    threads_per_process: 3
-                  autoscaling:
-                    min_replicas: 1
-                    max_replicas: 1
-                """, predictorOf: "slow", on: server)
+                SpecYAML.realtime(name: "drain", predictor: ["threads_per_process": 3], minReplicas: 1, maxReplicas: 1),
+                predictorOf: "slow", on: server)
             try await server.waitUntilLive("drain")
             let replicas = replicaProcesses(of: try server.api("drain"))
             #expect(!replicas.isEmpty)
@@ -71,16 +62,7 @@ extension EndToEnd {
             try await server.start()
             defer { try? FileManager.default.removeItem(at: server.home) }
             try await deployExpectingSuccess(
-                """
-                - name: long
-                  kind: RealtimeAPI
-                  predictor:
-                    type: python
-                    path: predictor.py
-                  autoscaling:
-                    min_replicas: 1
-                    max_replicas: 1
-                """, predictorOf: "slow", on: server)
+                SpecYAML.realtime(name: "long", minReplicas: 1, maxReplicas: 1), predictorOf: "slow", on: server)
             try await server.waitUntilLive("long")
             let replicas = replicaProcesses(of: try server.api("long"))
 
@@ -111,17 +93,7 @@ extension EndToEnd {
             try await server.start()
             defer { try? FileManager.default.removeItem(at: server.home) }
             func yaml(replicas: Int) -> String {
-                """
-                - name: shrink
-                  kind: RealtimeAPI
-                  predictor:
-                    type: python
-                    path: predictor.py
-                  autoscaling:
-                    min_replicas: 1
-                    max_replicas: \(replicas)
-                    init_replicas: \(replicas)
-                """
+                SpecYAML.realtime(name: "shrink", minReplicas: 1, maxReplicas: replicas, initReplicas: replicas)
             }
             try await deployExpectingSuccess(yaml(replicas: 3), predictorOf: "slow", on: server)
             try await server.waitUntilLive("shrink")

@@ -8,14 +8,7 @@ import Glibc
 #endif
 
 /// An echo API whose replica runs two worker processes (so "no child left" covers forked workers).
-let twoWorkerEcho = """
-    - name: echo2
-      kind: RealtimeAPI
-      predictor:
-        type: python
-        path: predictor.py
-        processes_per_replica: 2
-    """
+let twoWorkerEcho = SpecYAML.realtime(name: "echo2", predictor: ["processes_per_replica": 2])
 
 /// Deploys `echo2` (two workers) and `counter` on `server`; returns every process below the server.
 private func deployTwoAPIs(on server: TestServer) async throws -> Set<Int32> {

@@ -285,7 +285,7 @@ extension EndToEnd {
         @Test("changing an API's kind (RealtimeAPI → TrafficSplitter) is refused with kind_change naming the line and both kinds; --force does it")
         func kindChangeNeedsForce() async throws {
             let server = try await serverWithTargets()
-            let realtime = "- name: kc\n  kind: RealtimeAPI\n  predictor: {type: python, path: predictor.py, config: {name: kc}}\n"
+            let realtime = SpecYAML.realtime(name: "kc", config: ["name": "kc"])
             try await deployExpectingSuccess(realtime, predictorOf: "traffic-split", on: server)
             try await server.waitUntilLive("kc")
             let splitter = "- name: kc\n  kind: TrafficSplitter\n  apis:\n    - {name: ts-a, weight: 100}\n"
