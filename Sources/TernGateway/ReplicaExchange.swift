@@ -89,6 +89,11 @@ struct ReplicaRequest: Sendable {
                 status: 502, kind: .badReplicaResponse, message: "the replica sent an unreadable response header",
                 api: api, shape: errorShape)
         }
+        if let problem = ReplicaProtocol.statusProblem(header.status, isError: header.error != nil) {
+            return .error(
+                status: 502, kind: .badReplicaResponse, message: problem, api: api,
+                headers: [.requestID: requestID], shape: errorShape)
+        }
         if let failure = header.error {
             return .error(
                 status: header.status, kind: ErrorKind(rawValue: failure.kind), message: failure.message, api: api,
@@ -99,7 +104,26 @@ struct ReplicaRequest: Sendable {
             .requestID: requestID,
         ]
         if let length = header.inferenceHeaderLength { fields[.inferenceHeaderLength] = String(length) }
+        if let pairs = header.headers { Self.append(pairs, to: &fields) }
         return GatewayAnswer(status: header.status, headers: fields, body: reply.body)
+    }
+
+    /// Header fields the gateway writes itself; a predictor's response object cannot set them.
+    static let gatewayOwnedFields: Set<HTTPField.Name> = [
+        .contentLength, .contentType, .transferEncoding, .connection, .upgrade, .te, .trailer, .date,
+        .requestID, HTTPField.Name("Keep-Alive")!,
+    ]
+
+    /// Appends a response object's `[name, value]` pairs (see ``ReplicaResponseHeader/headers``)
+    /// in order, skipping pairs that are not two strings, names or values HTTP does not allow,
+    /// and ``gatewayOwnedFields``.
+    static func append(_ pairs: [[String]], to fields: inout HTTPFields) {
+        for pair in pairs where pair.count == 2 {
+            guard let name = HTTPField.Name(pair[0]), !gatewayOwnedFields.contains(name),
+                HTTPField.isValidValue(pair[1])
+            else { continue }
+            fields.append(HTTPField(name: name, value: pair[1]))
+        }
     }
 
     /// The 504 for a request whose `request_timeout` passed (`inBatch`: while it waited for or

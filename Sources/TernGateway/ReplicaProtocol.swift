@@ -13,6 +13,15 @@ import TernCore
 
 /// Constants of the replica protocol.
 enum ReplicaProtocol {
+    /// Why a status a replica sent cannot be the client's (nil when it can): an answer's must
+    /// be 200–599 (a predictor's response object sets it), an error's 400–599. The gateway
+    /// answers 502 `bad_replica_response` instead of writing it.
+    static func statusProblem(_ status: Int, isError: Bool) -> String? {
+        let allowed = isError ? 400...599 : 200...599
+        if allowed.contains(status) { return nil }
+        return "the replica answered with status \(status); \(isError ? "an error's" : "an answer's") status must be \(allowed.lowerBound) to \(allowed.upperBound)"
+    }
+
     /// The protocol version the gateway speaks, sent in `hello`.
     static let version = 1
     /// The header of the `hello` frame that opens every connection.
@@ -194,6 +203,7 @@ enum PredictBatch {
         }
         guard let header = try? BatchResponseHeader(parsing: reply.header) else { return bad("the replica sent an unreadable response header to a batch") }
         guard let items = header.items else {
+            if let problem = ReplicaProtocol.statusProblem(header.status, isError: true) { return bad(problem) }
             if let failure = header.error {
                 return everyone(.failure(status: header.status, kind: failure.kind, message: failure.message))
             }
@@ -205,6 +215,9 @@ enum PredictBatch {
         let total = items.reduce(0) { $0 + ($1.error == nil ? max($1.length ?? 0, 0) : 0) }
         guard total == reply.body.readableBytes else {
             return bad("the lengths of the replica's answers add up to \(total) bytes, not \(reply.body.readableBytes)")
+        }
+        if let problem = items.lazy.compactMap({ ReplicaProtocol.statusProblem($0.status, isError: $0.error != nil) }).first {
+            return bad(problem)
         }
         var body = reply.body
         return items.map { item in
@@ -245,9 +258,13 @@ public struct ReplicaResponseHeader: Decodable, Sendable {
     public var pid: Int32?
     /// `v2_infer` only: the size of the JSON part of a body followed by binary tensors.
     public var inferenceHeaderLength: Int?
+    /// `predict` only: header fields a predictor set on a returned response object, as
+    /// `[name, value]` pairs in order (repeats kept). The gateway drops pairs that are not two
+    /// valid strings and the fields it owns (see ``ReplicaExchange/answer(for:api:)``).
+    public var headers: [[String]]?
 
     enum CodingKeys: String, CodingKey {
-        case id, status, error, accepts, pid
+        case id, status, error, accepts, pid, headers
         case contentType = "content_type"
         case inferenceHeaderLength = "inference_header_length"
     }
@@ -311,6 +328,18 @@ extension ReplicaResponseHeader {
                 header.pid = try reader.readNull() ? nil : try reader.readInteger()
             } else if key.isEqual(to: "inference_header_length"), seen.first(6) {
                 header.inferenceHeaderLength = try reader.readNull() ? nil : try reader.readInteger()
+            } else if key.isEqual(to: "headers"), seen.first(7) {
+                if try reader.readNull() {
+                    header.headers = nil
+                } else {
+                    var pairs: [[String]] = []
+                    try reader.readArray { (reader) throws(FrameHeaderJSON.SyntaxError) in
+                        var pair: [String] = []
+                        try reader.readArray { (reader) throws(FrameHeaderJSON.SyntaxError) in pair.append(try reader.readString()) }
+                        pairs.append(pair)
+                    }
+                    header.headers = pairs
+                }
             } else if key.isEqual(to: "accepts"), seen.first(5) {
                 if try reader.readNull() {
                     header.accepts = nil

@@ -152,6 +152,58 @@ extension EndToEnd {
             #expect(try server.tern("delete", "versioned").status == 0)
         }
 
+        @Test("a Cortex 0.25 predictor returning Starlette responses (without Starlette installed) gets their status, fields and body; post_predict runs after the answer")
+        func starletteResponsesPassThroughAndPostPredictRunsAfter() async throws {
+            let server = try Shared.require()
+            let config = TestEnvironment.fixture("cortex-responses").appendingPathComponent("cortex.yaml")
+            let deploy = try server.tern("deploy", config.path, "--timeout", "60")
+            #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
+            func ask(_ action: String) async throws -> (status: Int, headers: [String: String], body: String) {
+                try await server.request("/responses", body: try json(["action": action]))
+            }
+            let started = Date()
+            let created = try await ask("created")
+            let latency = Date().timeIntervalSince(started)
+            #expect(created.status == 201)
+            #expect(created.headers["location"] == "/items/7")
+            #expect(created.headers["x-model-version"] == "3")
+            #expect(created.headers["content-type"] == "application/json")
+            #expect(created.headers["x-request-id"]?.isEmpty == false)
+            #expect(try jsonObject(created.body)["name"] as? String == "café")
+            #expect(latency < 0.35, "the answer waited for post_predict's 0.4 s: \(latency) s")
+
+            let teapot = try await ask("teapot")
+            #expect(teapot.status == 418)
+            #expect(teapot.headers["content-type"] == "text/plain; charset=utf-8")
+            #expect(teapot.body == "short and stout")
+
+            let bytes = try await ask("bytes")
+            #expect(bytes.status == 200)
+            #expect(bytes.headers["content-type"] == "application/x-tern-test")
+            #expect(bytes.headers["content-length"] == "3")
+            #expect(bytes.headers["cache-control"] == "no-store")
+
+            let empty = try await ask("empty")
+            #expect(empty.status == 204)
+            #expect(empty.body == "")
+
+            let bad = try await ask("bad-status")
+            #expect(bad.status == 500)
+            #expect(bad.body.contains(#""kind":"invalid_response""#), "\(bad.body)")
+            #expect(bad.body.contains("status_code 99"), "\(bad.body)")
+
+            let which = try await ask("which")
+            #expect(which.body == #"{"starlette.responses":null}"#)
+
+            // One thread: history waits for the slot until every earlier post_predict is done.
+            let history = try await ask("history")
+            let seen = try #require(try jsonObject(history.body)["post_predict"] as? [[String: Any]])
+            #expect(seen.map { $0["action"] as? String } == ["created", "teapot", "bytes", "empty", "which"])
+            #expect(seen.map { $0["status"] as? Int } == [201, 418, 200, 204, 200])
+            #expect(try server.api("responses").replicas.first?.restarts == 0)
+            #expect(try server.tern("delete", "responses").status == 0)
+        }
+
         @Test("a Cortex 0.36+ pod: spec is refused with one error that says what to write instead")
         func podSpecIsRefusedWithOneError() async throws {
             let server = try Shared.require()

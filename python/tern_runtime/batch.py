@@ -13,7 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from .frames import MAX_BODY
-from .payload import PayloadError, ResultError, decode_payload, encode_result, parse_query
+from .payload import (OCTET_STREAM, PayloadError, ResultError, decode_payload, encode_result,
+                      parse_query)
+from .responses import AnswerError, answer_parts, is_response
 
 
 class BatchError(ValueError):
@@ -38,13 +40,19 @@ class BatchOutcome:
 
     def answer(self, index: int, value: Any) -> None:
         """Encode ``value`` as the answer of item ``index`` (500 ``invalid_response`` if it
-        cannot be encoded)."""
+        cannot be encoded). A response object gives the item its status, content type and
+        body; its other header fields are not sent (a batch item carries none)."""
+        status = 200
         try:
-            content_type, body = encode_result(value)
-        except ResultError as e:
-            self.fail(index, 500, "invalid_response", f"answer {index} of the batch: {e.message}")
+            if is_response(value):
+                status, content_type, body, _ = answer_parts(value)
+                content_type = content_type or OCTET_STREAM
+            else:
+                content_type, body = encode_result(value)
+        except (ResultError, AnswerError) as e:
+            self.fail(index, 500, "invalid_response", f"answer {index} of the batch: {e}")
             return
-        self.items[index] = {"status": 200, "content_type": content_type, "length": len(body)}
+        self.items[index] = {"status": status, "content_type": content_type, "length": len(body)}
         self.bodies[index] = body
 
     def frame(self, header: dict, timing: dict | None) -> tuple[dict, bytes]:
@@ -52,7 +60,7 @@ class BatchOutcome:
         body = b"".join(self.bodies)
         if len(body) > MAX_BODY:
             for index, item in enumerate(self.items):
-                if item is not None and item["status"] == 200:
+                if item is not None and "error" not in item:
                     self.fail(index, 500, "invalid_response",
                               f"the batch's answers are {len(body)} bytes; the limit is {MAX_BODY}")
             body = b""

@@ -16,6 +16,8 @@ from typing import Any, Callable
 
 from .errors import LoadError, describe_exception, format_traceback
 from .models import ModelManager
+from .responses import install_fallback
+from .signature import ARGUMENTS, POST_PREDICT_ARGUMENTS, accepted_arguments
 
 MODULE_NAME = "tern_predictor"
 
@@ -26,13 +28,21 @@ class Predictor:
     Attributes:
         instance: the user's object.
         accepts: the names among ``payload``, ``query_params``, ``headers`` that ``predict``
-            takes, in that order (the ``accepts`` list of ``hello``).
+            takes, in that order.
         wants_payload, wants_query, wants_headers: the same, as booleans.
         predict: the bound ``predict`` method; call it with keyword arguments only.
         manager: the ``ModelManager`` of ``predictor.models``, or None.
         onnx_client: the ONNX client (type ``onnx``), or None.
         batched: the API has ``server_side_batching``: ``predict`` takes lists (one element per
             request) and returns a list (set by the worker from the spec; default False).
+        post_predict: the bound ``post_predict`` method (Cortex 0.25: called after the answer
+            is sent, with what ``predict`` returned as ``response``), or None.
+        post_accepts: the names among ``POST_PREDICT_ARGUMENTS`` that ``post_predict`` takes.
+        hello_accepts: what the gateway must send (the ``accepts`` of ``hello``): the names
+            among ``ARGUMENTS`` that ``predict`` or ``post_predict`` takes.
+
+    Raises:
+        LoadError: ``post_predict`` requires a parameter Tern cannot pass.
     """
 
     def __init__(self, instance: Any, predict: Callable[..., Any], accepts: list[str],
@@ -46,6 +56,14 @@ class Predictor:
         self.wants_payload = "payload" in accepts
         self.wants_query = "query_params" in accepts
         self.wants_headers = "headers" in accepts
+        self.post_predict = None
+        self.post_accepts: list[str] = []
+        if callable(getattr(type(instance), "post_predict", None)):
+            self.post_accepts = accepted_arguments(
+                type(instance), type(instance).__name__, "post_predict", POST_PREDICT_ARGUMENTS)
+            self.post_predict = instance.post_predict
+        wanted = set(accepts) | set(self.post_accepts)
+        self.hello_accepts = [name for name in ARGUMENTS if name in wanted]
 
 
 def prepare_paths(project_dir: str, python_path: str | None) -> None:
@@ -74,6 +92,7 @@ def import_predictor_class(project_dir: str, path: str, class_name: str, note: s
     file = os.path.join(project_dir, path)
     if not os.path.isfile(file):
         raise LoadError(f"predictor file not found: {file} (predictor.path is {path!r})")
+    install_fallback()  # starlette.responses for Cortex predictors, when Starlette is absent
     try:
         spec = importlib.util.spec_from_file_location(MODULE_NAME, file)
         module = importlib.util.module_from_spec(spec)

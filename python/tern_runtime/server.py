@@ -27,6 +27,7 @@ from .loading import Predictor
 from .log import log
 from .payload import (JSON, OCTET_STREAM, TEXT, PayloadError, ResultError, decode_payload,
                       encode_result, parse_query)
+from .responses import AnswerError, answer_parts, is_response
 
 _READ_BUFFER = 1 << 16  # bytes; a small request arrives with one recv
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -70,9 +71,15 @@ class Worker:
         # Frame kind → ``handler(connection, header, body)``, False to close the connection; in
         # the order the unknown-kind answer lists them. ``partial`` (C code) binds each predict
         # kind's runner without a Python frame of its own.
+        if predictor.post_predict is None:
+            predict = functools.partial(self._predict, self._run_predict)
+        else:
+            predict = functools.partial(self._predict, self._run_predict, after=self._post_predict)
+            if predictor.batched:
+                log("post_predict is not called for batches (server_side_batching is on)")
         self._handlers = {
             "hello": self._hello,
-            "predict": functools.partial(self._predict, self._run_predict),
+            "predict": predict,
             "predict_batch": functools.partial(self._predict, self._run_predict_batch),
             "v2_metadata": self._v2_metadata,  # Open Inference Protocol (``v2``)
             "v2_infer": functools.partial(self._predict, self._run_v2_infer),
@@ -204,7 +211,7 @@ class Worker:
         send_frame(connection, {
             "kind": "hello", "id": header.get("id"), "status": 200,
             "protocol": PROTOCOL_VERSION, "pid": os.getpid(), "worker": self._index,
-            "runtime": __version__, "accepts": self._predictor.accepts,
+            "runtime": __version__, "accepts": self._predictor.hello_accepts,
         })
         return True
 
@@ -218,17 +225,29 @@ class Worker:
         send_frame(connection, *v2.handle_metadata(self._predictor, header))
         return True
 
-    def _predict(self, run, connection: socket.socket, header: dict, body: bytes) -> bool:
+    def _predict(self, run, connection: socket.socket, header: dict, body: bytes,
+                 after=None) -> bool:
         """Run one prediction (``run`` is ``_run_predict``, ``_run_predict_batch`` or
-        ``_run_v2_infer``) and send its response; return False if the worker is closing."""
+        ``_run_v2_infer``) and send its response; return False if the worker is closing.
+
+        With ``after`` (``_post_predict``), ``run`` also gets a list to keep what ``predict``
+        returned and its arguments in, and ``after(header, kept)`` runs once the response is
+        sent, still counted in flight (a stop waits for it)."""
         lock = self._lock
         with lock:
             if self._closed:
                 return False
             self._in_flight += 1
         try:
-            response, response_body = run(header, body)
-            send_frame(connection, response, response_body)
+            if after is None:
+                response, response_body = run(header, body)
+                send_frame(connection, response, response_body)
+            else:
+                kept = []
+                response, response_body = run(header, body, kept)
+                send_frame(connection, response, response_body)
+                if kept:
+                    after(header, kept)
         finally:
             with lock:
                 self._in_flight -= 1
@@ -237,7 +256,11 @@ class Worker:
                     self._state.notify_all()
         return True
 
-    def _run_predict(self, header: dict, body: bytes) -> tuple[dict, bytes]:
+    def _run_predict(self, header: dict, body: bytes, kept: list | None = None
+                     ) -> tuple[dict | bytes, bytes]:
+        """One ``predict`` call. A returned response object (Starlette's ``Response`` family)
+        gives the answer's status, content type, header fields and body. On success, with
+        ``kept``, appends what ``predict`` returned and the arguments it got."""
         predictor = self._predictor
         arguments = {}
         try:
@@ -266,6 +289,11 @@ class Worker:
                 response["timing"] = timing
                 return response, b""
             timing = {"predict_us": (time.perf_counter_ns() - started) // 1000}
+        if type(result) not in _PLAIN_RESULTS and is_response(result):
+            response, response_body = _response_answer(header, result, timing)
+            if kept is not None and "error" not in response:
+                kept += (result, arguments, body)
+            return response, response_body
         try:
             content_type, response_body = encode_result(result)
             if len(response_body) > MAX_BODY:
@@ -276,7 +304,39 @@ class Worker:
             response = _error(header, 500, "invalid_response", e.message)
             response["timing"] = timing
             return response, b""
+        if kept is not None:
+            kept += (result, arguments, body)
         return _success_header(header.get("id"), content_type, timing["predict_us"]), response_body
+
+    def _post_predict(self, header: dict, kept: list) -> None:
+        """Call ``post_predict`` (after the answer was sent) with what ``predict`` returned as
+        ``response`` and the request's payload, query parameters and headers, as Cortex 0.25
+        did; it takes a prediction slot like ``predict``. An exception is logged with its
+        traceback and changes nothing else."""
+        predictor = self._predictor
+        result, arguments, body = kept
+        offered = {}
+        for name in predictor.post_accepts:
+            if name == "response":
+                offered[name] = result
+            elif name in arguments:
+                offered[name] = arguments[name]
+            elif name == "query_params":
+                offered[name] = parse_query(header.get("query"))
+            elif name == "headers":
+                offered[name] = header.get("headers") or {}
+            else:  # payload, which predict does not take: decoded here, raw if it cannot be
+                try:
+                    offered[name] = decode_payload(body, header.get("content_type"))
+                except PayloadError:
+                    offered[name] = body
+        with self._slots:
+            try:
+                predictor.post_predict(**offered)
+            except BaseException as e:
+                log(f"post_predict raised {describe_exception(e)} "
+                    f"(request {header.get('request_id')})")
+                _log_traceback(header.get("request_id"), e)
 
     def _run_v2_infer(self, header: dict, body: bytes) -> tuple[dict, bytes]:
         """One Open Inference Protocol inference (see ``v2.handle_infer``)."""
@@ -320,6 +380,30 @@ class Worker:
             else:
                 outcome.fail(index, failure[2], failure[0], failure[1])
         return outcome.frame(header, timing)
+
+
+#: Types ``predict`` returns that are never response objects (checked before ``is_response``).
+_PLAIN_RESULTS = frozenset({dict, list, str, bytes, int, float, bool, type(None), tuple})
+
+
+def _response_answer(header: dict, result, timing: dict) -> tuple[dict, bytes]:
+    """The frame for a returned response object: its status, content type, header fields
+    (``headers``: ``[name, value]`` pairs) and body; 500 ``invalid_response`` if it cannot be
+    sent (see ``responses.answer_parts``)."""
+    try:
+        status, content_type, body, fields = answer_parts(result)
+        if len(body) > MAX_BODY:
+            raise AnswerError(f"the result is {len(body)} bytes; the limit is {MAX_BODY}")
+    except AnswerError as e:
+        response = _error(header, 500, "invalid_response", str(e))
+        response["timing"] = timing
+        return response, b""
+    response = {"id": header.get("id"), "status": status, "timing": timing}
+    if content_type is not None:
+        response["content_type"] = content_type
+    if fields:
+        response["headers"] = fields
+    return response, body
 
 
 _SUCCESS_HEADERS = {  # the content types of ``encode_result``, pre-encoded

@@ -24,10 +24,15 @@ FIXTURES = os.path.join(REPO, "Tests", "fixtures")
 _PREFIX = struct.Struct(">II")
 
 
-def runtime_env() -> dict:
-    """The environment the supervisor gives a replica (PYTHONPATH holds the runtime)."""
+#: The real Starlette, installed apart from .venv by scripts/setup-python.sh.
+STARLETTE_DIR = os.path.join(REPO, ".python-extras", "starlette")
+
+
+def runtime_env(extra_path: tuple[str, ...] = ()) -> dict:
+    """The environment the supervisor gives a replica (PYTHONPATH holds the runtime), with
+    ``extra_path`` after it."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = PYTHON_DIR
+    env["PYTHONPATH"] = os.pathsep.join((PYTHON_DIR, *extra_path))
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -68,8 +73,10 @@ class Runtime:
     Use as a context manager, or call ``start()`` and ``stop()``.
     """
 
-    def __init__(self, fixture: str, project_dir: str | None = None, **predictor):
+    def __init__(self, fixture: str, project_dir: str | None = None,
+                 extra_path: tuple[str, ...] = (), **predictor):
         self.spec = make_spec(fixture, project_dir, **predictor)
+        self.extra_path = extra_path
         self.dir = tempfile.mkdtemp(prefix="tern-rt-")
         self.socket_dir = os.path.join(self.dir, "sockets")
         self.spec_file = os.path.join(self.dir, "spec.json")
@@ -84,7 +91,8 @@ class Runtime:
         self._stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(
             runtime_command(self.spec_file, self.socket_dir, os.getpid()),
-            cwd=self.spec["project_dir"], env=runtime_env(), stdin=subprocess.DEVNULL,
+            cwd=self.spec["project_dir"], env=runtime_env(self.extra_path),
+            stdin=subprocess.DEVNULL,
             stdout=self._stderr, stderr=self._stderr, start_new_session=True,
         )
         if wait_ready:
