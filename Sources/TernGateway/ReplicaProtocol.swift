@@ -203,8 +203,8 @@ enum PredictBatch {
         }
         guard let header = try? BatchResponseHeader(parsing: reply.header) else { return bad("the replica sent an unreadable response header to a batch") }
         guard let items = header.items else {
-            if let problem = ReplicaProtocol.statusProblem(header.status, isError: true) { return bad(problem) }
             if let failure = header.error {
+                if let problem = ReplicaProtocol.statusProblem(header.status, isError: true) { return bad(problem) }
                 return everyone(.failure(status: header.status, kind: failure.kind, message: failure.message))
             }
             return bad("the replica answered a batch of \(count) without items (status \(header.status))")

@@ -124,6 +124,8 @@ class ResponseFrameTests(unittest.TestCase):
             self.assertLess(answered - started, 0.4)  # not held for post_predict's 0.5 s
             header, _ = client.predict_json({"action": "teapot"})
             self.assertEqual(header["status"], 418)
+            header, _ = client.predict_json({"action": "bad-status"})  # not sent: no post_predict
+            self.assertEqual(header["status"], 500)
             # One thread: this predict waits for the slot until both post_predicts are done.
             header, body = client.predict_json({"action": "history"})
             seen = body["post_predict"]
@@ -131,7 +133,7 @@ class ResponseFrameTests(unittest.TestCase):
                              [("created", 201, {"tag": "a"}), ("teapot", 418, {})])
             self.assertGreaterEqual(seen[0]["at"], started + 0.5)
 
-    def test_post_predict_is_not_called_for_a_failed_answer_and_its_exception_is_logged(self):
+    def test_an_exception_in_post_predict_is_logged_and_the_replica_serves_on(self):
         project = _project_with_failing_post_predict()
         with Runtime("post-predict-fails", project_dir=project) as runtime:
             client = runtime.connect()
