@@ -23,12 +23,16 @@ extension Tern {
                   tern get -o yaml -e prod
                   tern get iris-split     (a TrafficSplitter: its targets and their status)
                   tern get --watch
+                  tern get digits 0193a1b2c3d4e5f6     (a job of a BatchAPI or TaskAPI: progress, ETA)
                 """)
 
         @OptionGroup var global: GlobalOptions
 
         @Argument(help: "An API name; omit to list all.")
         var name: String?
+
+        @Argument(help: "A job id of the API (a BatchAPI or TaskAPI).")
+        var job: String?
 
         @Option(name: .shortAndLong, help: "Output format: table, json or yaml.")
         var output: OutputFormat = .table
@@ -47,6 +51,11 @@ extension Tern {
         }
 
         private func render(client: TernClient, terminal: Terminal) async throws -> String {
+            if let name, let job {
+                let document = try await client.getJob(name, id: job)
+                if output != .table { return try Self.encoded(document, as: output) }
+                return JobView.detail(document)
+            }
             if let name {
                 let api = try await client.getAPI(name)
                 if output != .table { return try Self.encoded(api, as: output) }
@@ -56,6 +65,11 @@ extension Tern {
                         statuses[target.name] = try? await client.getAPI(target.name).status
                     }
                     return Self.splitterDetail(api, targets: targets, statuses: statuses, terminal: terminal)
+                }
+                if APIKind(rawValue: api.kind)?.runsJobs == true {
+                    let jobs = try await client.listJobs(name)
+                    return Self.detail(api, terminal: terminal) + "\n\n"
+                        + (jobs.isEmpty ? "No jobs yet; submit one with `tern submit \(name) job.json`." : JobView.table(jobs, withAPI: false))
                 }
                 return Self.detail(api, terminal: terminal)
             }

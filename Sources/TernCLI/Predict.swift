@@ -91,12 +91,16 @@ extension Tern {
                   tern logs iris -f
                   tern logs iris --tail 50
                   tern logs iris --random-pod
+                  tern logs digits 0193a1b2c3d4e5f6 -f     (a job's workers)
                 """)
 
         @OptionGroup var global: GlobalOptions
 
         @Argument(help: "The API's name.")
         var name: String
+
+        @Argument(help: "A job id of a BatchAPI or TaskAPI: only its workers' lines.")
+        var job: String?
 
         @Flag(name: .shortAndLong, help: "Keep printing new lines until interrupted.")
         var follow = false
@@ -112,11 +116,12 @@ extension Tern {
 
         func validate() throws {
             if randomPod && replica != nil { throw ValidationError("give --random-pod or --replica, not both") }
+            if job != nil && (randomPod || replica != nil) { throw ValidationError("give a job id or --replica/--random-pod, not both") }
         }
 
         func run() async throws {
             let client = try await global.client()
-            var replica = self.replica
+            var replica = self.replica ?? job
             if randomPod {
                 let replicas = try await client.getAPI(name).replicas
                 let pick = replicas.filter { $0.state == .ready }.randomElement() ?? replicas.randomElement()
@@ -164,12 +169,16 @@ extension Tern {
                 Examples:
                   tern delete iris
                   tern delete iris -f -e prod
+                  tern delete digits 0193a1b2c3d4e5f6     (stops a job)
                 """)
 
         @OptionGroup var global: GlobalOptions
 
         @Argument(help: "The API's name.")
         var name: String
+
+        @Argument(help: "A job id: stop that job of a BatchAPI or TaskAPI instead of deleting the API.")
+        var job: String?
 
         @Flag(name: .shortAndLong, help: "Delete without asking (Tern asks nothing; accepted for Cortex scripts).")
         var force = false
@@ -179,6 +188,11 @@ extension Tern {
 
         func run() async throws {
             let client = try await global.client()
+            if let job {
+                let stopped = try await client.stopJob(name, id: job)
+                Terminal.standardOutput.line("Job \(job) of \(name): \(stopped.status.rawValue).")
+                return
+            }
             try await client.deleteAPI(name)
             Terminal.standardOutput.line("Deleted \(name).")
         }

@@ -40,6 +40,12 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Seconds between autoscaling decisions (Cortex's tick).")
     var autoscalerTickSeconds = 10.0
 
+    @Option(help: "Hours a finished BatchAPI or TaskAPI job (spec, progress, errors, dead letters) is kept before it is deleted.")
+    var jobRetentionHours = 168.0
+
+    @Option(help: "Seconds a job worker holds a batch without a heartbeat before the batch is delivered to another worker (the visibility timeout).")
+    var jobLeaseSeconds = 30.0
+
     @Option(help: "Seconds a request may wait for an API with min_replicas: 0 to start a replica.")
     var coldStartTimeoutSeconds = 300.0
 
@@ -138,6 +144,12 @@ struct ServerOptions: ParsableArguments {
         guard idleTimeoutSeconds >= 0.1, idleTimeoutSeconds.isFinite else {
             throw ValidationError("--idle-timeout-seconds: must be at least 0.1")
         }
+        guard jobRetentionHours > 0, jobRetentionHours.isFinite else {
+            throw ValidationError("--job-retention-hours: must be more than 0")
+        }
+        guard jobLeaseSeconds >= 1, jobLeaseSeconds <= 3600 else {
+            throw ValidationError("--job-lease-seconds: must be between 1 and 3600")
+        }
         guard healthIntervalSeconds >= 0.1, healthIntervalSeconds.isFinite else {
             throw ValidationError("--health-interval-seconds: must be at least 0.1")
         }
@@ -166,6 +178,8 @@ struct ServerOptions: ParsableArguments {
             ("--max-body-bytes", String(maxBodyBytes)), ("--max-bundle-bytes", String(maxBundleBytes)),
             ("--stop-grace-seconds", String(stopGraceSeconds)),
             ("--autoscaler-tick-seconds", String(autoscalerTickSeconds)),
+            ("--job-retention-hours", String(jobRetentionHours)),
+            ("--job-lease-seconds", String(jobLeaseSeconds)),
             ("--cold-start-timeout-seconds", String(coldStartTimeoutSeconds)),
             ("--idle-timeout-seconds", String(idleTimeoutSeconds)),
             ("--startup-timeout-seconds", String(startupTimeoutSeconds)),
@@ -248,7 +262,7 @@ extension Tern {
                     drainGracePeriod: .seconds(options.stopGraceSeconds),
                     idleTimeout: .milliseconds(Int64(options.idleTimeoutSeconds * 1000))),
                 logger: logger)
-            let backend: any ReplicaBackend
+            let backend: any ReplicaBackend & WorkerBackend
             switch try options.backendChoice {
             case .local:
                 backend = LocalBackend(
@@ -266,6 +280,12 @@ extension Tern {
                 backend: backend, inFlight: gateway, logger: logger)
             gateway.setScalingRegistry(autoscaler)
             let store = try Store(path: home.database)
+            let jobs = JobService(
+                store: store, workers: backend, controlURL: "http://\(options.host):\(options.controlPort)",
+                configuration: JobServiceConfiguration(leaseSeconds: options.jobLeaseSeconds, retentionSeconds: options.jobRetentionHours * 3600),
+                logger: logger,
+                revision: { try? store.deployedRevision(api: $0) })
+            gateway.setQueueEndpoint(jobs)  // Cortex's submit/status/stop on the API's endpoint
             let controlPlane = ControlPlane(
                 store: store,
                 extractor: BundleExtractor(
@@ -273,7 +293,7 @@ extension Tern {
                     limits: BundleLimits(
                         maxUploadBytes: options.maxBundleBytes,
                         maxExtractedBytes: max(UInt64(options.maxBundleBytes) * 4, 1 << 30))),
-                backend: backend, routes: gateway, inFlight: gateway, scaling: autoscaler, gatewayURL: "http://\(options.host):\(options.port)",
+                backend: backend, routes: gateway, inFlight: gateway, scaling: autoscaler, jobs: jobs, gatewayURL: "http://\(options.host):\(options.port)",
                 logger: logger)
 
             let info = ServerInfo(
@@ -329,7 +349,11 @@ struct ReplicaService: Service {
         } catch {
             logger.error("could not restore deployed APIs", metadata: ["error": "\(error)"])
         }
+        let jobs = controlPlane.jobs
+        await jobs?.restore()
+        let monitor = Task { await jobs?.run() }
         try? await gracefulShutdown()
+        monitor.cancel()
         logger.info("stopping replicas")
         // Not cancelled with the service group: replicas always get their SIGTERM, grace, SIGKILL.
         await Task { await backend.shutdown() }.value

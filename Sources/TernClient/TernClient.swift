@@ -90,6 +90,37 @@ public struct TernClient: Sendable {
         return response.body
     }
 
+    /// `POST /v1/apis/{name}/jobs`: submits a job (the JSON job spec) to a BatchAPI or TaskAPI.
+    public func submitJob(_ name: String, spec: Data) async throws -> JobDocument {
+        try await call(.POST, "/v1/apis/\(Self.escape(name))/jobs", body: spec, contentType: "application/json")
+    }
+
+    /// `GET /v1/apis/{name}/jobs`, or `GET /v1/jobs` for every API's when `name` is nil.
+    public func listJobs(_ name: String?) async throws -> [JobDocument] {
+        try await call(.GET, name.map { "/v1/apis/\(Self.escape($0))/jobs" } ?? "/v1/jobs")
+    }
+
+    /// `GET /v1/apis/{name}/jobs/{id}`.
+    public func getJob(_ name: String, id: String) async throws -> JobDocument {
+        try await call(.GET, "/v1/apis/\(Self.escape(name))/jobs/\(Self.escape(id))")
+    }
+
+    /// `DELETE /v1/apis/{name}/jobs/{id}`: stops the job.
+    public func stopJob(_ name: String, id: String) async throws -> JobDocument {
+        try await call(.DELETE, "/v1/apis/\(Self.escape(name))/jobs/\(Self.escape(id))")
+    }
+
+    /// `GET /v1/apis/{name}/jobs/{id}/dead-letters`.
+    public func deadLetters(_ name: String, id: String) async throws -> [DeadLetter] {
+        try await call(.GET, "/v1/apis/\(Self.escape(name))/jobs/\(Self.escape(id))/dead-letters")
+    }
+
+    /// `POST /v1/apis/{name}/jobs/{id}/retry`: queues the dead letters again; returns how many.
+    public func retryJob(_ name: String, id: String) async throws -> Int {
+        let answer: [String: Int] = try await call(.POST, "/v1/apis/\(Self.escape(name))/jobs/\(Self.escape(id))/retry")
+        return answer["requeued"] ?? 0
+    }
+
     private struct Empty: Decodable {}
 
     private func call<T: Decodable>(

@@ -13,6 +13,8 @@ public actor ControlPlane {
     private let routes: any RouteTable
     private let inFlight: any InFlightSource
     private let scaling: (any ScalingRegistry)?
+    /// BatchAPI and TaskAPI jobs.
+    public nonisolated let jobs: JobService?
     private let logger: Logger
     /// Base URL of the gateway, for endpoint URLs in documents.
     public let gatewayURL: String
@@ -21,8 +23,10 @@ public actor ControlPlane {
     /// documents read their in-flight requests.
     public init(
         store: Store, extractor: BundleExtractor, backend: any ReplicaBackend, routes: any RouteTable,
-        inFlight: any InFlightSource, scaling: (any ScalingRegistry)? = nil, gatewayURL: String, logger: Logger
+        inFlight: any InFlightSource, scaling: (any ScalingRegistry)? = nil, jobs: JobService? = nil, gatewayURL: String,
+        logger: Logger
     ) {
+        self.jobs = jobs
         self.inFlight = inFlight
         self.scaling = scaling
         self.store = store
@@ -136,6 +140,7 @@ public actor ControlPlane {
             throw refusal
         }
         try store.deleteAPI(name)
+        await jobs?.apiDeleted(name)
         await scaling?.untrack(api: name)
         await routes.removeRoute(api: name)
         await backend.remove(api: name)
@@ -174,12 +179,12 @@ public actor ControlPlane {
             ).description
         }
         for spec in config.apis {
-            guard spec.kind == .realtimeAPI || spec.kind == .trafficSplitter else {
+            guard spec.kind != .asyncAPI else {
                 throw ControlPlaneError(
                     status: .unprocessableContent, kind: .unsupportedKind,
                     message: located(
                         spec, "kind",
-                        "\(spec.kind.rawValue) is not supported yet; this version serves RealtimeAPI and TrafficSplitter"),
+                        "AsyncAPI is not supported yet; this version runs RealtimeAPI, BatchAPI, TaskAPI and TrafficSplitter"),
                     api: spec.name)
             }
             if let other = deployed.first(where: {
@@ -227,8 +232,16 @@ public actor ControlPlane {
         var env = environment
             ?? (try? String(contentsOfFile: projectDirectory + "/.env", encoding: .utf8)).map(DotEnv.parse) ?? [:]
         for (key, value) in stored.spec.predictor?.env ?? [:] { env[key] = value }
-        await routes.setRoute(stored.spec)
-        await scaling?.track(stored.spec)
+        if stored.spec.kind.runsJobs {
+            // The endpoint takes jobs (Cortex's submit/status/stop); no replicas and no
+            // autoscaling: workers start with each job (JobService).
+            await routes.removeRoute(api: stored.api)
+            await routes.setQueueRoute(api: stored.api, endpoint: stored.spec.networking.endpoint)
+            await scaling?.untrack(api: stored.api)
+        } else {
+            await routes.setRoute(stored.spec)
+            await scaling?.track(stored.spec)
+        }
         await backend.apply(
             Deployment(spec: stored.spec, revision: stored.revision, projectDirectory: projectDirectory, environment: env))
     }
@@ -236,8 +249,11 @@ public actor ControlPlane {
     private func document(for stored: StoredRevision) async -> APIDocument {
         if stored.spec.kind == .trafficSplitter { return await splitterDocument(for: stored) }
         let status = await backend.status(api: stored.api)
+        var derived = status?.status ?? .updating
+        // A BatchAPI or TaskAPI runs no replicas between jobs: it is ready for jobs, not scaled down.
+        if stored.spec.kind.runsJobs, derived == .scaledToZero { derived = .live }
         return APIDocument(
-            name: stored.api, kind: stored.spec.kind.rawValue, status: status?.status ?? .updating,
+            name: stored.api, kind: stored.spec.kind.rawValue, status: derived,
             message: status?.message, phase: status?.phase, endpoint: gatewayURL + stored.spec.networking.endpoint,
             revision: stored.revision, requestedReplicas: status?.requestedReplicas ?? 0,
             readyReplicas: status?.readyReplicas ?? 0, inFlight: await inFlight.inFlight(api: stored.api),

@@ -37,7 +37,15 @@ public struct ControlPlaneServerConfiguration: Sendable {
 /// | GET | `/v1/apis` | `[APIDocument]` |
 /// | GET | `/v1/apis/{name}` | ``APIDocument`` |
 /// | DELETE | `/v1/apis/{name}` | 204 |
-/// | GET | `/v1/apis/{name}/logs?follow=true&tail=N&replica=ID` | the API's log as text, streamed with `follow` |
+/// | GET | `/v1/apis/{name}/logs?follow=true&tail=N&replica=ID` | the API's log as text, streamed with `follow` (`replica` may be a job id: its workers' lines) |
+/// | POST | `/v1/apis/{name}/jobs` | body: a job spec (``JobSpecParser``); returns ``JobDocument`` |
+/// | GET | `/v1/apis/{name}/jobs` | `[JobDocument]`, newest first |
+/// | GET | `/v1/apis/{name}/jobs/{id}` | ``JobDocument`` |
+/// | DELETE | `/v1/apis/{name}/jobs/{id}` | stops the job; ``JobDocument`` |
+/// | GET | `/v1/apis/{name}/jobs/{id}/dead-letters` | `[DeadLetter]` |
+/// | POST | `/v1/apis/{name}/jobs/{id}/retry` | queues the dead letters again: `{"requeued": N}` |
+/// | GET | `/v1/jobs` | every job, newest first |
+/// | POST | `/v1/work/jobs/{id}/…` | the work protocol of the job's workers (docs/work-protocol.md; the job's own token) |
 public enum ControlPlaneServer {
     /// Builds the HTTP service. `onRunning` receives the bound port.
     public static func makeService(
@@ -82,6 +90,10 @@ public enum ControlPlaneServer {
             try await controlPlane.refresh(try context.parameters.require("name"))
             return Response(status: .accepted)
         }
+        if let jobs = controlPlane.jobs {
+            addJobRoutes(v1, jobs: jobs, bodyLimit: uploadLimit)
+            addWorkRoutes(router.group("v1/work/jobs"), jobs: jobs)
+        }
         v1.get("apis/:name/logs") { request, context in
             let name = try context.parameters.require("name")
             let follow = request.uri.queryParameters.get("follow").map { $0 == "true" || $0 == "1" } ?? false
@@ -105,6 +117,65 @@ public enum ControlPlaneServer {
             logger: logger)
     }
 
+    private static func addJobRoutes(_ v1: RouterGroup<BasicRequestContext>, jobs: JobService, bodyLimit: Int) {
+        v1.post("apis/:name/jobs") { request, context in
+            let body = try await collect(request, limit: bodyLimit)
+            return try json(try await jobs.submit(api: try context.parameters.require("name"), body: body))
+        }
+        v1.get("apis/:name/jobs") { _, context in try json(try await jobs.jobs(api: try context.parameters.require("name"))) }
+        v1.get("jobs") { _, _ in try json(try await jobs.jobs(api: nil)) }
+        v1.get("apis/:name/jobs/:id") { _, context in
+            try json(try await jobs.job(api: try context.parameters.require("name"), id: try context.parameters.require("id")))
+        }
+        v1.delete("apis/:name/jobs/:id") { _, context in
+            try json(try await jobs.stop(api: try context.parameters.require("name"), id: try context.parameters.require("id")))
+        }
+        v1.get("apis/:name/jobs/:id/dead-letters") { _, context in
+            try json(try await jobs.deadLetters(api: try context.parameters.require("name"), id: try context.parameters.require("id")))
+        }
+        v1.post("apis/:name/jobs/:id/retry") { _, context in
+            let count = try await jobs.retry(api: try context.parameters.require("name"), id: try context.parameters.require("id"))
+            return try json(["requeued": count])
+        }
+    }
+
+    /// The work protocol (docs/work-protocol.md): each route checks the job's own token.
+    private static func addWorkRoutes(_ work: RouterGroup<BasicRequestContext>, jobs: JobService) {
+        let fields = WorkRequest.fields, token = WorkRequest.token, ok = WorkRequest.ok
+        work.post(":id/lease") { request, context in
+            let answer = try await jobs.lease(
+                job: try context.parameters.require("id"), token: token(request), worker: try await fields(request).worker ?? "?")
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: answer.json)))
+        }
+        work.post(":id/complete") { request, context in
+            let body = try await fields(request)
+            try await jobs.completed(job: try context.parameters.require("id"), token: token(request), worker: body.worker ?? "?", error: body.error)
+            return ok()
+        }
+        work.post(":id/items/:item/:action") { request, context in
+            let id = try context.parameters.require("id")
+            let item = try context.parameters.require("item")
+            let body = try await fields(request)
+            let receipt = body.receipt ?? ""
+            switch try context.parameters.require("action") {
+            case "heartbeat": try await jobs.heartbeat(job: id, token: token(request), item: item, receipt: receipt)
+            case "done": try await jobs.done(job: id, token: token(request), item: item, receipt: receipt)
+            case "failed":
+                try await jobs.failed(job: id, token: token(request), item: item, receipt: receipt, error: body.error ?? "failed")
+            default: throw ControlPlaneError(status: .notFound, kind: .notFound, message: "no such work route")
+            }
+            return ok()
+        }
+    }
+
+    private static func collect(_ request: Request, limit: Int) async throws -> [UInt8] {
+        do {
+            return Array(try await request.body.collect(upTo: limit).readableBytesView)
+        } catch is NIOTooManyBytesError {
+            throw ControlPlaneError(status: .contentTooLarge, kind: .payloadTooLarge, message: "the body is larger than \(limit) bytes")
+        }
+    }
+
     private static func bundleTooLarge(_ limit: Int) -> ControlPlaneError {
         ControlPlaneError(
             status: .contentTooLarge, kind: .bundleTooLarge,
@@ -114,6 +185,34 @@ public enum ControlPlaneServer {
     static func json(_ value: some Encodable) throws -> Response {
         let data = try WireJSON.encoder().encode(value)
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Reading the requests of the work protocol.
+private enum WorkRequest {
+    struct Fields: Decodable {
+        var worker: String?
+        var receipt: String?
+        var error: String?
+    }
+
+    @Sendable static func fields(_ request: Request) async throws -> Fields {
+        var request = request
+        let body = try await request.collectBody(upTo: 1 << 20)
+        guard body.readableBytes > 0 else { return Fields() }
+        do {
+            return try JSONDecoder().decode(Fields.self, from: Data(body.readableBytesView))
+        } catch {
+            throw ControlPlaneError(status: .badRequest, kind: .badRequest, message: "the body is not the JSON the work protocol expects")
+        }
+    }
+
+    @Sendable static func token(_ request: Request) -> String? {
+        request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+    }
+
+    @Sendable static func ok() -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{}")))
     }
 }
 

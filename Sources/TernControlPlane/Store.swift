@@ -22,9 +22,10 @@ public struct StoredRevision: Sendable, Equatable {
 ///
 /// Schema (migration `v1`): `revision(api, revision, spec_json, bundle_digest, config_dir,
 /// created_at)` with primary key (api, revision), and `api(name PRIMARY KEY, revision)` pointing
-/// at the deployed revision. Deleting an API deletes its rows.
+/// at the deployed revision. Deleting an API deletes its rows. Jobs and queued work: see
+/// `Store+Jobs.swift` (migration `v2`).
 public final class Store: Sendable {
-    private let database: DatabaseQueue
+    let database: DatabaseQueue
 
     /// Opens (creating and migrating) the database at `path`.
     /// - Throws: GRDB errors when the file cannot be opened or migrated.
@@ -46,6 +47,7 @@ public final class Store: Sendable {
                 table.column("revision", .integer).notNull()
             }
         }
+        Self.registerJobMigrations(&migrator)
         try migrator.migrate(database)
     }
 

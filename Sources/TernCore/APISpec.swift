@@ -60,6 +60,16 @@ public enum APIKind: String, Sendable, Equatable, Codable, CaseIterable {
     case taskAPI = "TaskAPI"
     /// Splits traffic between other RealtimeAPIs by weight.
     case trafficSplitter = "TrafficSplitter"
+
+    /// True for a RealtimeAPI: replicas answer requests from the gateway.
+    public var servesRequests: Bool { self == .realtimeAPI }
+
+    /// True for BatchAPI, TaskAPI and AsyncAPI: work waits in the control plane's durable queue
+    /// and workers pull it (docs/work-protocol.md).
+    public var queuesWork: Bool { self == .batchAPI || self == .taskAPI || self == .asyncAPI }
+
+    /// True for BatchAPI and TaskAPI, whose work comes as jobs.
+    public var runsJobs: Bool { self == .batchAPI || self == .taskAPI }
 }
 
 /// `networking`: where an API is served.

@@ -63,8 +63,8 @@ struct APISpecParser {
             reader.reportMissing("name", in: written, what: "a DNS-1035 label such as \"iris\"")
         }
 
-        let entry = acceptingHandler(written)
-        let kind: APIKind? = reader.choice("kind", in: entry, what: "a kind of API")
+        let kind: APIKind? = reader.choice("kind", in: written, what: "a kind of API")
+        let entry = acceptingHandler(kind == .taskAPI ? acceptingDefinition(written) : written)
         result.kind = kind
         result.kindLine = entry.valueLine("kind")
         if !entry.has("kind") {
@@ -126,9 +126,31 @@ struct APISpecParser {
         return YAMLMapping(path: entry.path, line: entry.line, entries: entries)
     }
 
+    /// A TaskAPI's `definition:` (Cortex's name for a task's code: `path` to a file with a class
+    /// `Task`, `python_path`, `env`) read as `predictor:`; both at once is a problem.
+    private mutating func acceptingDefinition(_ entry: YAMLMapping) -> YAMLMapping {
+        guard let definition = entry.entry("definition") else { return entry }
+        if entry.entry("predictor") != nil {
+            reader.report(
+                "cannot be combined with predictor: a TaskAPI's code is its definition: {path: task.py}; keep one",
+                at: "definition", line: definition.keyLine)
+            return YAMLMapping(path: entry.path, line: entry.line, entries: entry.entries.filter { $0.key != "definition" })
+        }
+        let entries = entry.entries.map { item -> YAMLMapping.Entry in
+            guard item.key == "definition" else { return item }
+            var value = item.value
+            // Cortex's definition has no `type`: a task is Python code.
+            if case .mapping(var mapping) = value, mapping[Node("type")] == nil {
+                mapping[Node("type")] = Node("python")
+                value = .mapping(mapping)
+            }
+            return .init(key: "predictor", keyLine: item.keyLine, value: value)
+        }
+        return YAMLMapping(path: entry.path, line: entry.line, entries: entries)
+    }
+
     /// A Cortex schema this version cannot run, said once instead of as unknown keys and a
-    /// missing predictor: a `pod:` spec (Cortex 0.36 and later: the API's containers) and a
-    /// TaskAPI's `definition:` (until TaskAPI exists). Returns the key it reported, if any.
+    /// missing predictor: a `pod:` spec (Cortex 0.36 and later: the API's containers) Returns the key it reported, if any.
     private mutating func checkOtherCortexSchemas(_ entry: YAMLMapping, kind: APIKind?) -> String? {
         if let pod = entry.entry("pod") {
             let mixed = entry.has("predictor") ? " It cannot be combined with predictor: keep one." : ""
@@ -139,13 +161,6 @@ struct APISpecParser {
                     + "container's server did (docs/cortex.md, \"From Cortex 0.36+\")." + mixed,
                 at: "pod", line: pod.keyLine)
             return "pod"
-        }
-        if kind == .taskAPI, let definition = entry.entry("definition") {
-            reader.report(
-                "TaskAPI (a definition: with a Task class) is not supported yet; this version deploys RealtimeAPI "
-                    + "and TrafficSplitter (docs/cortex.md)",
-                at: "definition", line: definition.keyLine)
-            return "definition"
         }
         return nil
     }

@@ -65,6 +65,9 @@ public struct ReplicaState: RawRepresentable, Hashable, Sendable, Codable, Custo
     public static let draining = ReplicaState(rawValue: "draining")
     /// Exited; waiting out its restart backoff.
     public static let backoff = ReplicaState(rawValue: "backoff")
+    /// A worker (of a job or queue) that exited and is not started again: it finished, or it
+    /// failed without restarts.
+    public static let exited = ReplicaState(rawValue: "exited")
 
     public var description: String { rawValue }
 }

@@ -113,3 +113,12 @@ extension ErrorKind {
     /// 422: the API (a TrafficSplitter) has no replicas of its own to act on.
     public static let noReplicas: Self = "no_replicas"
 }
+
+// MARK: jobs
+
+extension ErrorKind {
+    /// 422: a job submission the API cannot run (the message names the key).
+    public static let invalidJob: Self = "invalid_job"
+    /// 409 (work protocol): the worker's lease of an item is gone.
+    public static let leaseLost: Self = "lease_lost"
+}

@@ -155,7 +155,11 @@ public protocol RouteTable: Sendable {
     /// endpoint. Requests that already picked a target are not affected by a replacement.
     /// ``removeRoute(api:)`` removes it.
     func setSplit(api: String, endpoint: String, targets: [TrafficTarget]) async
-    /// Removes the route of `api` (a RealtimeAPI or a TrafficSplitter): later requests get 404 at
+    /// Adds or moves the route of queueing API `api` (BatchAPI, TaskAPI) at `endpoint`: its
+    /// requests (submit, status, stop, as in Cortex) go to the ``QueueEndpoint`` the gateway was
+    /// given. ``removeRoute(api:)`` removes it.
+    func setQueueRoute(api: String, endpoint: String) async
+    /// Removes the route of `api` (a RealtimeAPI, TrafficSplitter or queueing API): later requests get 404 at
     /// once, queued ones 503; returns once the running ones finished (within the gateway's drain
     /// grace period).
     func removeRoute(api: String) async
@@ -180,4 +184,144 @@ public protocol ScalingRegistry: Sendable {
     func awaken(api: String) async
     /// The average in-flight requests of `api` over its autoscaling window, nil before any sample.
     func averageInFlight(api: String) async -> Double?
+}
+
+// MARK: workers (BatchAPI, TaskAPI, AsyncAPI)
+
+/// Worker processes of one job (or of an AsyncAPI's queue): runtime processes that pull their
+/// work from the control plane (docs/work-protocol.md) instead of being sent frames.
+public struct WorkerGroup: Sendable, Equatable {
+    /// The API whose deployed revision the workers run (its project, environment, `compute`).
+    public var api: String
+    /// The group's id: the job id, or `async` for an AsyncAPI's queue. Worker ids are
+    /// `<id>-<n>` for a job, `<api>-async-<n>` for a queue.
+    public var id: String
+    /// Processes to run now (an AsyncAPI's autoscaler moves it; 0 stops them all).
+    public var count: Int
+    /// Base URL of the group's queue in the work protocol.
+    public var workURL: String
+    /// The group's bearer token for the work protocol (`TERN_WORK_TOKEN`).
+    public var token: String
+    /// The JSON the workers read with `--job-file` (kind, job id, merged config, job spec).
+    public var jobFile: [UInt8]
+    /// Start a worker again (with the replica restart backoff) when it exits with a non-zero
+    /// code; false for a TaskAPI, whose one process either succeeds or fails the job.
+    public var restartOnFailure: Bool
+
+    /// Memberwise initialiser.
+    public init(api: String, id: String, count: Int, workURL: String, token: String, jobFile: [UInt8], restartOnFailure: Bool) {
+        self.api = api
+        self.id = id
+        self.count = count
+        self.workURL = workURL
+        self.token = token
+        self.jobFile = jobFile
+        self.restartOnFailure = restartOnFailure
+    }
+}
+
+/// One worker process as the backend sees it.
+public struct WorkerSnapshot: Sendable, Equatable {
+    /// Worker id.
+    public var id: String
+    /// `starting`, `ready` (running), `backoff` (waiting to restart), `exited` (not started
+    /// again: finished, or failed without restart).
+    public var state: ReplicaState
+    /// Starts after the first.
+    public var restarts: Int
+    /// Exits in a row that came soon after a start (reset by a run that lasted).
+    public var consecutiveFailures: Int
+    /// How the last run ended, e.g. `exited with code 1`.
+    public var lastExit: String?
+    /// Exit code of the last run, when it exited rather than being signalled.
+    public var lastExitCode: Int32?
+    /// The last run was killed for going over `compute.mem_limit`.
+    public var outOfMemory: Bool
+    /// The last line the worker printed (the exception of a traceback, say).
+    public var lastOutputLine: String?
+    /// Why the process has not started (waiting for compute or for the API's dependencies).
+    public var waiting: String?
+
+    /// Memberwise initialiser.
+    public init(
+        id: String, state: ReplicaState, restarts: Int, consecutiveFailures: Int, lastExit: String?,
+        lastExitCode: Int32?, outOfMemory: Bool, lastOutputLine: String?, waiting: String?
+    ) {
+        self.id = id
+        self.state = state
+        self.restarts = restarts
+        self.consecutiveFailures = consecutiveFailures
+        self.lastExit = lastExit
+        self.lastExitCode = lastExitCode
+        self.outOfMemory = outOfMemory
+        self.lastOutputLine = lastOutputLine
+        self.waiting = waiting
+    }
+}
+
+/// Runs worker processes for the control plane's jobs and queues (the local backend; Kubernetes
+/// Jobs or worker Deployments later).
+public protocol WorkerBackend: Sendable {
+    /// Starts the group's workers, or brings a running group to `group.count` (extra workers
+    /// are stopped: SIGTERM, then SIGKILL after the stop grace). Workers wait for the API's
+    /// dependencies and for compute like replicas do. No-op when the backend does not run `api`.
+    func runWorkers(_ group: WorkerGroup) async
+    /// Stops the group's workers and returns once their processes are gone.
+    func stopWorkers(api: String, group: String) async
+    /// The group's workers now, in start order; `[]` for an unknown group.
+    func workers(api: String, group: String) async -> [WorkerSnapshot]
+}
+
+/// A request to the endpoint of a BatchAPI, TaskAPI or AsyncAPI, handed from the gateway to the
+/// control plane's job service (Cortex served these on the API's own endpoint).
+public struct QueueRequest: Sendable {
+    /// The API.
+    public var api: String
+    /// The API's endpoint path, e.g. `/digits`.
+    public var endpoint: String
+    /// `GET`, `POST`, `DELETE`, …
+    public var method: String
+    /// What follows the endpoint in the path, without its `/`: `""` for the endpoint itself,
+    /// `<id>` for `GET <endpoint>/<id>` of an AsyncAPI.
+    public var subpath: String
+    /// Query parameters (`jobID`).
+    public var query: [String: String]
+    /// The request's `Content-Type`.
+    public var contentType: String?
+    /// The body (at most the gateway's `--max-body-bytes`).
+    public var body: [UInt8]
+
+    /// Memberwise initialiser.
+    public init(api: String, endpoint: String, method: String, subpath: String, query: [String: String], contentType: String?, body: [UInt8]) {
+        self.api = api
+        self.endpoint = endpoint
+        self.method = method
+        self.subpath = subpath
+        self.query = query
+        self.contentType = contentType
+        self.body = body
+    }
+}
+
+/// The answer to a ``QueueRequest``.
+public struct QueueAnswer: Sendable, Equatable {
+    /// HTTP status.
+    public var status: Int
+    /// `Content-Type` of `body`.
+    public var contentType: String
+    /// The body.
+    public var body: [UInt8]
+
+    /// Memberwise initialiser.
+    public init(status: Int, contentType: String = "application/json", body: [UInt8]) {
+        self.status = status
+        self.contentType = contentType
+        self.body = body
+    }
+}
+
+/// Serves the endpoints of APIs that queue their work (the control plane's job service).
+public protocol QueueEndpoint: Sendable {
+    /// Answers a request to a queueing API's endpoint (submit, status, stop, results).
+    func handle(_ request: QueueRequest) async -> QueueAnswer
 }

@@ -64,12 +64,25 @@ public final class Gateway: RouteTable, ReplicaRegistry, InFlightSource, Sendabl
     let splits = SplitTable()
     /// How many slot connections were opened: the next one goes on loop `count % loops`.
     private let connectionsOpened = Atomic<Int>(0)
+    /// Endpoints of queueing APIs (BatchAPI, TaskAPI): endpoint path → API name, and who serves them.
+    private let queues = Mutex<(endpoints: [String: String], handler: (any QueueEndpoint)?)>(([:], nil))
     /// Where to ask for a replica when a request arrives for an API without one.
     private let scaling = Mutex<(any ScalingRegistry)?>(nil)
 
     /// Connects the gateway to the autoscaler, which it wakes for scale-from-zero.
     public func setScalingRegistry(_ registry: any ScalingRegistry) {
         scaling.withLock { $0 = registry }
+    }
+
+    /// Connects the gateway to the job service, which answers requests to queueing APIs'
+    /// endpoints (submit, status, stop); until then those get 503.
+    public func setQueueEndpoint(_ handler: any QueueEndpoint) {
+        queues.withLock { $0.handler = handler }
+    }
+
+    /// The queueing API at endpoint `path` and who serves it (nil handler: not connected yet).
+    func queueRoute(forPath path: String) -> (api: String, handler: (any QueueEndpoint)?)? {
+        queues.withLock { queues in queues.endpoints[path].map { ($0, queues.handler) } }
     }
 
     /// Creates a gateway; call ``makeService(onRunning:)`` to serve HTTP.
@@ -130,8 +143,16 @@ public final class Gateway: RouteTable, ReplicaRegistry, InFlightSource, Sendabl
 
     // MARK: RouteTable
 
+    public func setQueueRoute(api: String, endpoint: String) async {
+        queues.withLock { queues in
+            queues.endpoints = queues.endpoints.filter { $0.value != api }
+            queues.endpoints[endpoint] = api
+        }
+    }
+
     public func setRoute(_ spec: APISpec) async {
         splits.remove(api: spec.name)  // a TrafficSplitter that became a RealtimeAPI
+        removeQueueRoute(api: spec.name)
         let existing: APIRouter? = table.withLock { table in
             table.endpoints = table.endpoints.filter { $0.value != spec.name }
             table.endpoints[spec.networking.endpoint] = spec.name
@@ -144,8 +165,13 @@ public final class Gateway: RouteTable, ReplicaRegistry, InFlightSource, Sendabl
         existing?.configure(spec)
     }
 
+    func removeQueueRoute(api: String) {
+        queues.withLock { $0.endpoints = $0.endpoints.filter { $0.value != api } }
+    }
+
     public func removeRoute(api: String) async {
         splits.remove(api: api)  // TrafficSplitter routes
+        removeQueueRoute(api: api)
         let router: APIRouter? = table.withLock { table in
             table.endpoints = table.endpoints.filter { $0.value != api }
             return table.routers.removeValue(forKey: api)

@@ -39,6 +39,9 @@ struct GatewayResponder: HTTPResponder {
                 return answer.response
             }
         }
+        if let queue = gateway.queueRoute(forPath: path) {
+            return await answerQueue(request, api: queue.api, handler: queue.handler)
+        }
         guard let router = gateway.router(forPath: path) else {
             return GatewayAnswer.error(
                 status: 404, kind: .notFound,
@@ -66,6 +69,27 @@ struct GatewayResponder: HTTPResponder {
         return .json(
             200,
             #"{"api":\#(JSONText.quoted(router.apiName)),"status":"\#(status)","ready_replicas":\#(ready),"in_flight":\#(inFlight)}"#)
+    }
+
+    /// A request to a BatchAPI's or TaskAPI's endpoint, answered by the job service as Cortex
+    /// did: `POST` submits a job, `GET ?jobID=` gives its status, `DELETE ?jobID=` stops it.
+    private func answerQueue(_ request: Request, api: String, handler: (any QueueEndpoint)?) async -> Response {
+        guard let handler else {
+            return GatewayAnswer.error(status: 503, kind: .unreachable, message: "the job service is not running yet; retry in a moment", api: api).response
+        }
+        var body: [UInt8] = []
+        if request.method == .post {
+            switch await request.collectBody(limit: gateway.configuration.maxBodyBytes, api: api) {
+            case .success(let read): body = Array(read.readableBytesView)
+            case .failure(let refusal): return refusal.response
+            }
+        }
+        var query: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
+        let answer = await handler.handle(
+            QueueRequest(api: api, endpoint: request.uri.path, method: request.method.rawValue, subpath: "", query: query, contentType: request.headers[.contentType], body: body))
+        return Response(
+            status: .init(code: answer.status), headers: [.contentType: answer.contentType], body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
     }
 
     /// Reads the body and runs the `predict` exchange (a batch item for a batching API).

@@ -166,6 +166,7 @@ extension Gateway {
     /// RealtimeAPI until now, its route is removed first (its requests drain).
     public func setSplit(api: String, endpoint: String, targets: [TrafficTarget]) async {
         if router(forAPI: api) != nil { await removeRoute(api: api) }
+        removeQueueRoute(api: api)  // a BatchAPI or TaskAPI that became a TrafficSplitter
         splits.set(TrafficSplit(api: api, endpoint: endpoint, targets: targets))
     }
 

@@ -83,7 +83,8 @@ final class APILogReader: @unchecked Sendable {
         }
         let split = Self.lines(in: bytes, flushingPartial: flushingPartial)
         partial = split.rest
-        return split.lines.filter { replica == nil || $0.source == replica }
+        // A job id selects its workers (`<job id>-<n>`) and Tern's lines about it.
+        return split.lines.filter { replica == nil || $0.source == replica || $0.source.hasPrefix(replica! + "-") }
     }
 
     /// The lines of `bytes` (split at `\n`) and the bytes after the last newline; with

@@ -76,7 +76,11 @@ public struct LocalBackendConfiguration: Sendable {
 /// ``DependencyInstaller`` has its virtual environment ready (``DependencyPhase``); until then
 /// the API is `updating`, and a failed install makes it `error` while older replicas keep
 /// serving. See docs/dependencies.md.
-public actor LocalBackend: ReplicaBackend {
+///
+/// BatchAPI, TaskAPI and AsyncAPI revisions run no replicas: their workers are started as
+/// ``WorkerBackend`` groups, with the same environment, compute reservation, memory limit and
+/// log as replicas.
+public actor LocalBackend: ReplicaBackend, WorkerBackend {
     private struct ManagedAPI {
         var deployment: Deployment
         /// Replicas wanted for the current revision (the autoscaler moves this).
@@ -88,6 +92,14 @@ public actor LocalBackend: ReplicaBackend {
         var log: APILog
         /// The current revision's `requirements.txt` environment.
         var dependencies: DependencyPhase = .notNeeded
+        /// Worker groups of jobs and queues (``WorkerBackend``), by group id.
+        var workerGroups: [String: WorkerGroupState] = [:]
+    }
+
+    /// A worker group and its processes (finished workers stay listed until the group stops).
+    private struct WorkerGroupState {
+        var group: WorkerGroup
+        var runners: [ReplicaRunner] = []
     }
 
     private let configuration: LocalBackendConfiguration
@@ -152,9 +164,13 @@ public actor LocalBackend: ReplicaBackend {
                 ["rolling update to revision \(deployment.revision) (\(managed.desired) replica(s))"], source: "tern")
         } else {
             let log = APILog(path: logPath(api: name))
-            apis[name] = ManagedAPI(
-                deployment: deployment, desired: max(autoscaling.initReplicas, 0), current: [], previous: [], log: log)
-            await log.append(["deploying revision \(deployment.revision) with \(autoscaling.initReplicas) replica(s)"], source: "tern")
+            let replicas = deployment.spec.kind.servesRequests ? max(autoscaling.initReplicas, 0) : 0
+            apis[name] = ManagedAPI(deployment: deployment, desired: replicas, current: [], previous: [], log: log)
+            await log.append(
+                [deployment.spec.kind.servesRequests
+                    ? "deploying revision \(deployment.revision) with \(replicas) replica(s)"
+                    : "deploying revision \(deployment.revision) (\(deployment.spec.kind.rawValue): workers start with each job)"],
+                source: "tern")
         }
         if case .ready(let python)? = prepared, FileManager.default.isExecutableFile(atPath: python) {
             apis[name]!.dependencies = .ready(python: python)
@@ -210,6 +226,7 @@ public actor LocalBackend: ReplicaBackend {
                 ["\(DependencyPhase.requirementsFile): \(how) environment \(prepared.key); replicas run \(prepared.python)"],
                 source: "tern")
             await reconcile(api: api)
+            for id in apis[api]?.workerGroups.keys.sorted() ?? [] { await reconcileWorkers(api: api, group: id) }
         case .failure(let error):
             apis[api]!.dependencies = .failed(error.message)
             await managed.log.append(
@@ -226,13 +243,13 @@ public actor LocalBackend: ReplicaBackend {
     public func remove(api: String) async {
         rollouts.removeValue(forKey: api)?.cancel()
         guard let managed = apis.removeValue(forKey: api) else { return }
-        await stopAll(managed.current + managed.previous)
+        await stopAll(managed.current + managed.previous + managed.workerGroups.values.flatMap(\.runners))
         await managed.log.append(["API deleted; all replicas stopped"], source: "tern")
         await managed.log.close()  // followers read that line, then end
     }
 
     public func setReplicas(api: String, count: Int) async {
-        guard apis[api] != nil else { return }
+        guard let managed = apis[api], managed.deployment.spec.kind.servesRequests else { return }
         apis[api]!.desired = max(0, count)
         await apis[api]!.log.append(["scaling to \(max(0, count)) replica(s)"], source: "tern")
         await reconcile(api: api)
@@ -264,7 +281,7 @@ public actor LocalBackend: ReplicaBackend {
     public func shutdown() async {
         for task in rollouts.values { task.cancel() }
         rollouts.removeAll()
-        let all = apis.values.flatMap { $0.current + $0.previous } + retiring
+        let all = apis.values.flatMap { $0.current + $0.previous + $0.workerGroups.values.flatMap(\.runners) } + retiring
         let logs = apis.values.map(\.log)
         apis.removeAll()
         for log in logs { await log.close() }
@@ -344,15 +361,74 @@ public actor LocalBackend: ReplicaBackend {
         return ready
     }
 
-    private func makeRunner(_ deployment: Deployment, log: APILog) -> ReplicaRunner {
+    private func makeRunner(_ deployment: Deployment, log: APILog, worker: WorkerGroup? = nil, id: String? = nil) -> ReplicaRunner {
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        let launch = ReplicaRunner.Launch(
-            deployment: deployment, replicaID: "\(deployment.spec.name)-\(suffix)",
+        var launch = ReplicaRunner.Launch(
+            deployment: deployment, replicaID: id ?? "\(deployment.spec.name)-\(suffix)",
             python: apis[deployment.spec.name]?.dependencies.python(configured: configuration.python) ?? configuration.python,
             runtimePath: configuration.runtimePath, runDirectory: configuration.runDirectory,
             restartPolicy: configuration.restartPolicy, stopGracePeriod: configuration.stopGracePeriod,
             healthChecks: configuration.healthChecks, compute: compute, memoryLimiter: memoryLimiter, clock: clock)
+        launch.worker = worker
         return ReplicaRunner(launch: launch, registry: registry, log: log, logger: logger)
+    }
+
+    // MARK: WorkerBackend
+
+    public func runWorkers(_ group: WorkerGroup) async {
+        guard apis[group.api] != nil else { return }
+        apis[group.api]!.workerGroups[group.id, default: WorkerGroupState(group: group)].group = group
+        await reconcileWorkers(api: group.api, group: group.id)
+    }
+
+    public func stopWorkers(api: String, group: String) async {
+        guard let state = apis[api]?.workerGroups.removeValue(forKey: group) else { return }
+        await stopAll(state.runners)
+    }
+
+    public func workers(api: String, group: String) async -> [WorkerSnapshot] {
+        guard let managed = apis[api], let state = managed.workerGroups[group] else { return [] }
+        var snapshots: [WorkerSnapshot] = []
+        for runner in state.runners { snapshots.append(await runner.workerSnapshot) }
+        if !managed.dependencies.allowsReplicas, snapshots.count < state.group.count {
+            let waiting: String
+            if case .failed(let message) = managed.dependencies {
+                waiting = "installing \(DependencyPhase.requirementsFile) failed: \(message)"
+            } else {
+                waiting = "waiting for \(DependencyPhase.requirementsFile) to install"
+            }
+            snapshots += (snapshots.count..<state.group.count).map {
+                WorkerSnapshot(
+                    id: Self.workerID(state.group, index: $0), state: .starting, restarts: 0, consecutiveFailures: 0,
+                    lastExit: nil, lastExitCode: nil, outOfMemory: false, lastOutputLine: nil, waiting: waiting)
+            }
+        }
+        return snapshots
+    }
+
+    /// `<job id>-<n>` for a job's workers, `<api>-async-<n>` for a queue's.
+    private static func workerID(_ group: WorkerGroup, index: Int) -> String {
+        group.id == "async" ? "\(group.api)-async-\(index)" : "\(group.id)-\(index)"
+    }
+
+    /// Starts missing workers of the group (once the API's dependencies are ready) and stops
+    /// those beyond its count, newest first.
+    private func reconcileWorkers(api: String, group id: String) async {
+        guard let managed = apis[api], var state = managed.workerGroups[id], managed.dependencies.allowsReplicas else { return }
+        var started: [ReplicaRunner] = []
+        var index = state.runners.count
+        while state.runners.count < state.group.count {
+            let runner = makeRunner(
+                managed.deployment, log: managed.log, worker: state.group, id: Self.workerID(state.group, index: index))
+            index += 1
+            state.runners.append(runner)
+            started.append(runner)
+        }
+        let extra = Array(state.runners.dropFirst(max(state.group.count, 0)))
+        state.runners.removeLast(extra.count)
+        apis[api]!.workerGroups[id] = state
+        for runner in started { await runner.start() }
+        retire(extra)
     }
 
     /// Stops `runners` in the background (drain, then stop); ``shutdown()`` still waits for them.

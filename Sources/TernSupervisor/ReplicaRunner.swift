@@ -37,6 +37,10 @@ actor ReplicaRunner {
         var memoryLimiter: any MemoryLimiter
         /// Every wait of the runner (polls, backoff, probes, stop grace) sleeps on it.
         var clock: SupervisorClock = SupervisorClock(ContinuousClock())
+        /// Set for a worker of a job or queue (docs/work-protocol.md): it pulls its work, so it
+        /// is never attached to the data plane, is `ready` while it runs, and is not started
+        /// again once it exits with code 0 (or at all without ``WorkerGroup/restartOnFailure``).
+        var worker: WorkerGroup?
     }
 
     let launch: Launch
@@ -112,6 +116,14 @@ actor ReplicaRunner {
         return ModelProblems.read(socketDirectory: launch.runDirectory + "/" + launch.replicaID)
     }
 
+    /// A snapshot for job and queue status reports (workers).
+    var workerSnapshot: WorkerSnapshot {
+        WorkerSnapshot(
+            id: launch.replicaID, state: state, restarts: restarts, consecutiveFailures: consecutiveFailures,
+            lastExit: lastExit, lastExitCode: lastExitCode, outOfMemory: lastExitOutOfMemory,
+            lastOutputLine: lastOutputLine, waiting: computeWait)
+    }
+
     /// Starts the run loop.
     func start() {
         guard loop == nil else { return }
@@ -121,8 +133,10 @@ actor ReplicaRunner {
     /// Drains and stops the replica; returns when its process group is gone.
     func stop() async {
         stopping = true
-        state = .draining
-        await registry.detach(api: launch.deployment.spec.name, replicaID: launch.replicaID, grace: launch.stopGracePeriod)
+        if state != .exited { state = .draining }
+        if launch.worker == nil {
+            await registry.detach(api: launch.deployment.spec.name, replicaID: launch.replicaID, grace: launch.stopGracePeriod)
+        }
         if let pid {
             signalGroup(pid, SIGTERM)
             let deadline = launch.clock.now + launch.stopGracePeriod
@@ -173,6 +187,11 @@ actor ReplicaRunner {
             state = .starting
             await runOnce()
             if stopping || Task.isCancelled { break }
+            if let worker = launch.worker, lastExitCode == 0 || !worker.restartOnFailure {
+                state = .exited
+                await log.append(["worker \(launch.replicaID) \(lastExit ?? "exited")"], source: "tern")
+                break
+            }
             consecutiveFailures += 1
             restarts += 1
             let delay = launch.restartPolicy.delay(afterConsecutiveFailures: consecutiveFailures)
@@ -212,10 +231,21 @@ actor ReplicaRunner {
         }
         var options = PlatformOptions()
         options.createSession = true
-        let arguments = [
+        var arguments = [
             "-m", "tern_runtime", "--spec", specPath, "--socket-dir", socketDirectory,
             "--replica-id", launch.replicaID, "--parent-pid", String(getpid()),
         ]
+        if let worker = launch.worker {
+            let jobPath = socketDirectory + "/job.json"
+            do {
+                try Data(worker.jobFile).write(to: URL(fileURLWithPath: jobPath))
+            } catch {
+                lastExit = "could not write \(jobPath): \(error)"
+                return
+            }
+            arguments += ["--work-url", worker.workURL, "--job-file", jobPath]
+            environment["TERN_WORK_TOKEN"] = worker.token
+        }
         let executable: Executable = launch.python.contains("/") ? .path(FilePath(launch.python)) : .name(launch.python)
         let result: TerminationStatus
         do {
@@ -228,7 +258,11 @@ actor ReplicaRunner {
                 limit?.attach(pid: processID)  // before the replica allocates anything
                 await self.started(pid: processID)
                 await withTaskGroup(of: Void.self) { group in
-                    group.addTask { await self.attachWhenReady(socketDirectory: socketDirectory, limit: limit) }
+                    if launch.worker == nil {
+                        group.addTask { await self.attachWhenReady(socketDirectory: socketDirectory, limit: limit) }
+                    } else {
+                        await self.workerRunning()
+                    }
                     if let watch = MemoryRequestWatch(launch.deployment.spec.compute) {
                         group.addTask { await self.watchMemoryRequest(watch, pid: processID) }
                     }
@@ -243,6 +277,13 @@ actor ReplicaRunner {
             return
         }
         await exited(result, limit: limit)
+    }
+
+    /// A worker counts as ready while its process runs (it has no sockets to wait for).
+    private func workerRunning() {
+        guard !stopping else { return }
+        state = .ready
+        readySince = launch.clock.now
     }
 
     private func started(pid: Int32) async {
@@ -394,7 +435,9 @@ actor ReplicaRunner {
         consecutiveFailures = launch.restartPolicy.consecutiveFailures(
             consecutiveFailures, afterRunReadyFor: readySince.map { launch.clock.now - $0 })
         readySince = nil
-        await registry.detach(api: launch.deployment.spec.name, replicaID: launch.replicaID, grace: .zero)
+        if launch.worker == nil {
+            await registry.detach(api: launch.deployment.spec.name, replicaID: launch.replicaID, grace: .zero)
+        }
         let termination: ReplicaExit.Termination
         switch status {
         case .exited(let code): termination = .exited(code)
@@ -411,7 +454,7 @@ actor ReplicaRunner {
         lastExitOutOfMemory = exit.outOfMemory
         if exit.outOfMemory { outOfMemoryKills += 1 }
         await limit?.release()
-        if !lastRunWasReady && !stopping {
+        if !lastRunWasReady && !stopping && launch.worker == nil {
             let reason = lastOutputLine.map { ": \($0)" } ?? ""
             await registry.startFailed(
                 api: launch.deployment.spec.name,

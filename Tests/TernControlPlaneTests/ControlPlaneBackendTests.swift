@@ -24,6 +24,7 @@ private actor RecordingRoutes: RouteTable, InFlightSource {
     func setSplit(api: String, endpoint: String, targets: [TrafficTarget]) async {
         events.append(.setSplit(api: api, targets: targets))
     }
+    func setQueueRoute(api: String, endpoint: String) async {}  // job kinds are not under test here
     func removeRoute(api: String) async {
         events.append(.removeRoute(api: api, backendCommandsBefore: await backend.commands.count))
     }

@@ -140,8 +140,8 @@ struct CortexSchemaTests {
         #expect(mixed.first?.hasSuffix("It cannot be combined with predictor: keep one.") == true)
     }
 
-    /// A Cortex TaskAPI (`definition:`) is refused in one error until TaskAPI exists.
-    @Test func taskAPIDefinitionIsOneError() {
+    /// A Cortex TaskAPI's `definition:` is its code: read as a Python predictor section.
+    @Test func taskAPIDefinitionIsItsPredictor() throws {
         let yaml = """
             - name: trainer
               kind: TaskAPI
@@ -151,11 +151,13 @@ struct CortexSchemaTests {
               compute: {cpu: 1}
 
             """
-        #expect(
-            configIssues(yaml) == [
-                #"tern.yaml:3: api "trainer": definition: TaskAPI (a definition: with a Task class) is not supported yet; "#
-                    + "this version deploys RealtimeAPI and TrafficSplitter (docs/cortex.md)"
-            ])
+        let spec = try loadSingleAPI(yaml)
+        #expect(spec.kind == .taskAPI)
+        #expect(spec.predictor?.path == "task.py")
+        #expect(spec.predictor?.type == .python)
+        #expect(spec.predictor?.config == .object(["epochs": .number(3)]))
+        let both = configIssues(yaml.replacingOccurrences(of: "  compute:", with: "  predictor: {type: python, path: p.py}\n  compute:"))
+        #expect(both == [#"tern.yaml:3: api "trainer": definition: cannot be combined with predictor: a TaskAPI's code is its definition: {path: task.py}; keep one"#])
     }
 
     /// `compute.mem` is a request and `compute.mem_limit` the limit (Kubernetes' split); a limit

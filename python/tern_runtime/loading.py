@@ -76,7 +76,8 @@ def prepare_paths(project_dir: str, python_path: str | None) -> None:
     sys.path[:0] = front
 
 
-def import_predictor_class(project_dir: str, path: str, class_name: str, note: str = "") -> type:
+def import_predictor_class(project_dir: str, path: str, class_name: str, note: str = "",
+                           method: str = "predict") -> type:
     """Import the predictor file as module ``tern_predictor`` and return its ``class_name``.
 
     Args:
@@ -84,10 +85,11 @@ def import_predictor_class(project_dir: str, path: str, class_name: str, note: s
         path: the predictor file, relative to ``project_dir``.
         class_name: ``PythonPredictor`` or ``ONNXPredictor``.
         note: appended to the "defines no class" message, e.g. ``" (predictor.type is onnx)"``.
+        method: the method the class must have (``predict``; a TaskAPI's ``Task``: ``__call__``).
 
     Raises:
         LoadError: the file is missing, its import raised, it defines no such class, or the
-            class has no ``predict`` method.
+            class has no ``method``.
     """
     file = os.path.join(project_dir, path)
     if not os.path.isfile(file):
@@ -105,6 +107,9 @@ def import_predictor_class(project_dir: str, path: str, class_name: str, note: s
     cls = getattr(module, class_name, None)
     if not inspect.isclass(cls):
         raise LoadError(f"{path} defines no class {class_name}{note}")
-    if not callable(getattr(cls, "predict", None)):
-        raise LoadError(f"{class_name} in {path} has no predict method")
+    # Looked up in the class's own MRO: every class inherits a ``__call__`` from ``type``.
+    defined = next((vars(k)[method] for k in cls.__mro__ if k is not object and method in vars(k)),
+                   None)
+    if not callable(defined) and not isinstance(defined, (staticmethod, classmethod)):
+        raise LoadError(f"{class_name} in {path} has no {method} method")
     return cls

@@ -43,6 +43,10 @@ class Spec:
         server_side_batching: ``predictor.server_side_batching`` (``{"max_batch_size": int,
             "batch_interval_ms": int}``), or None: with it, ``predict`` takes lists, also when
             called for an Open Inference Protocol request (``v2``).
+        work_url: ``--work-url``: the process is a job or queue worker that pulls work from
+            this URL (docs/work-protocol.md) instead of serving sockets; None for a replica.
+        job_file: ``--job-file``: the JSON of the job (kind, job id, merged config, job spec);
+            given exactly when ``work_url`` is.
     """
 
     api_name: str
@@ -58,6 +62,8 @@ class Spec:
     type: str = "python"
     models: dict | None = None
     server_side_batching: dict | None = None
+    work_url: str | None = None
+    job_file: str | None = None
 
     def socket_path(self, worker: int) -> str:
         """Path of worker ``worker``'s socket: ``<socket_dir>/worker-<worker>.sock``."""
@@ -97,6 +103,9 @@ def _parser() -> argparse.ArgumentParser:
         help="the supervisor's pid; when the parent changes, the replica kills its process "
         "group (0: do not watch)",
     )
+    parser.add_argument("--work-url", help="run as a job worker pulling work from this URL "
+                        "(docs/work-protocol.md); needs --job-file")
+    parser.add_argument("--job-file", help="JSON file describing the job (with --work-url)")
     return parser
 
 
@@ -117,6 +126,8 @@ def parse(argv: list[str] | None = None) -> Spec:
             ``SystemExit``.
     """
     args = _parser().parse_args(argv)
+    if (args.work_url is None) != (args.job_file is None):
+        raise SpecError("--work-url and --job-file go together")
     try:
         with open(args.spec, "rb") as f:
             raw = json.loads(f.read().decode("utf-8"))
@@ -146,6 +157,8 @@ def parse(argv: list[str] | None = None) -> Spec:
         models=_models(predictor.get("models")),
         server_side_batching=_get(predictor, "server_side_batching", dict,
                                   "predictor.server_side_batching", None),
+        work_url=args.work_url,
+        job_file=os.path.abspath(args.job_file) if args.job_file else None,
     )
     if spec.processes < 1 or spec.threads < 1:
         raise SpecError("processes_per_replica and threads_per_process must be at least 1")

@@ -1,0 +1,318 @@
+"""Job workers: a BatchAPI worker pulling batches from the control plane, and a TaskAPI's one
+process running its ``Task``.
+
+A worker is started as ``python -m tern_runtime ... --work-url URL --job-file FILE`` with
+``TERN_WORK_TOKEN`` in its environment; the protocol (lease, heartbeat, done, failed, complete)
+is docs/work-protocol.md. It mirrors Cortex 0.25's batch worker, which pulled messages from SQS
+with a visibility timeout it kept extending while ``predict`` ran, and called
+``on_job_complete`` once after the last batch.
+
+Exit codes: 0 finished (or the job is gone), 1 a TaskAPI's task raised, 3 the predictor or
+task failed to load, 4 bad job file, 5 the control plane stayed unreachable.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import urllib.parse
+from typing import Any, Callable
+
+from .errors import LoadError, describe_exception, format_traceback
+from .loading import import_predictor_class
+from .log import log, set_identity
+from .signature import accepted_arguments, init_arguments
+from .spec import Spec
+from .supervise import EXIT_LOAD_FAILED, EXIT_USAGE, watch_parent
+
+EXIT_FINISHED = 0  #: the job is over (or gone)
+EXIT_TASK_FAILED = 1  #: a TaskAPI's task raised; the traceback is in the log
+EXIT_UNREACHABLE = 5  #: the control plane could not be reached for ``unreachable_seconds``
+
+#: What a BatchAPI predictor's ``predict`` may take (Cortex 0.25: ``payload``, ``batch_id``).
+BATCH_ARGUMENTS = ("payload", "batch_id")
+
+_GONE = {401, 404, 410}
+
+
+class WorkGone(Exception):
+    """The control plane answered 401, 404 or 410: the job or its token no longer exists."""
+
+
+class Unreachable(Exception):
+    """The control plane could not be reached for the whole retry window."""
+
+
+class WorkClient:
+    """The worker's side of the work protocol: JSON POSTs to ``<url>/<path>`` with the bearer
+    token, on one kept-alive HTTP/1.1 connection per thread, retried while the control plane
+    cannot be reached (``tern serve`` restarting).
+
+    Args:
+        url: the queue's base URL, e.g. ``http://127.0.0.1:8889/v1/work/jobs/<id>``.
+        token: the job's work token.
+        unreachable_seconds: how long to retry a refused or reset connection before raising
+            ``Unreachable`` (backoff 0.1 s doubling to 2 s).
+        timeout: seconds to wait for one answer.
+    """
+
+    def __init__(self, url: str, token: str, unreachable_seconds: float = 120.0,
+                 timeout: float = 30.0):
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"work URL must be http://host:port/path, not {url!r}")
+        self._host = parts.hostname
+        self._port = parts.port or 80
+        self._base = parts.path.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self._unreachable = unreachable_seconds
+        self._timeout = timeout
+        self._local = threading.local()
+
+    def post(self, path: str, body: dict) -> tuple[int, Any]:
+        """POST ``body`` as JSON to ``<url>/<path>``.
+
+        Returns:
+            ``(status, decoded JSON or None)`` for any status but 401/404/410.
+
+        Raises:
+            WorkGone: the answer was 401, 404 or 410.
+            Unreachable: no answer for ``unreachable_seconds``.
+        """
+        data = json.dumps(body).encode()
+        delay, deadline = 0.1, time.monotonic() + self._unreachable
+        while True:
+            connection = self._connection()
+            try:
+                connection.request("POST", f"{self._base}/{path}", data, self._headers)
+                answer = connection.getresponse()
+                raw = answer.read()
+                break
+            except (OSError, http.client.HTTPException) as e:
+                connection.close()
+                self._local.connection = None
+                if time.monotonic() + delay > deadline:
+                    raise Unreachable(f"the control plane at {self._host}:{self._port} has not "
+                                      f"answered for {self._unreachable:g} s ({e})") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        if answer.status in _GONE:
+            raise WorkGone(f"{answer.status} {raw[:200].decode(errors='replace')}")
+        try:
+            return answer.status, json.loads(raw) if raw else None
+        except ValueError:
+            return answer.status, None
+
+    def _connection(self) -> http.client.HTTPConnection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+            self._local.connection = connection
+        return connection
+
+
+class Heartbeat:
+    """Extends the lease of one item every ``lease_seconds / 3`` from a daemon thread until
+    ``stop()``; logs and stops when the control plane answers 409 (the lease was lost)."""
+
+    def __init__(self, client: WorkClient, item: str, receipt: str, lease_seconds: float):
+        self._client, self._item, self._receipt = client, item, receipt
+        self._interval = max(lease_seconds / 3, 0.05)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tern-heartbeat", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop heart-beating (returns at once; the thread ends after its current request)."""
+        self._stopped.set()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            try:
+                status, _ = self._client.post(f"items/{self._item}/heartbeat",
+                                              {"receipt": self._receipt})
+            except (WorkGone, Unreachable):
+                return
+            if status == 409:
+                log(f"lost the lease of batch {self._item} (it will be delivered again)")
+                return
+
+
+def run_job_worker(spec: Spec) -> int:
+    """Run the job worker ``spec`` describes (``spec.work_url`` and ``spec.job_file`` set) and
+    return its exit code; the working directory and ``sys.path`` must be prepared."""
+    set_identity(spec.replica_id)
+    watch_parent(spec.parent_pid, os.getpid())
+    # SIGTERM (tern stopping the job or shutting down) ends the worker as a clean exit; an
+    # item it held is given back by the control plane.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(EXIT_FINISHED))
+    try:
+        with open(spec.job_file, "rb") as f:
+            job = json.loads(f.read())
+        kind = job["kind"]
+        config = job.get("config") or {}
+        job_spec = job.get("job_spec") or {}
+        if not isinstance(config, dict) or not isinstance(job_spec, dict):
+            raise ValueError("config and job_spec must be objects")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        log(f"cannot read job file {spec.job_file}: {e}")
+        return EXIT_USAGE
+    if kind == "TaskAPI":
+        return run_task(spec, config)
+    if kind != "BatchAPI":
+        log(f"job kind {kind!r} has no worker in this runtime (BatchAPI, TaskAPI)")
+        return EXIT_USAGE
+    unreachable = float(os.environ.get("TERN_WORK_UNREACHABLE_SECONDS", "120"))
+    client = WorkClient(spec.work_url, os.environ.get("TERN_WORK_TOKEN", ""), unreachable)
+    try:
+        batch = load_batch_predictor(spec.project_dir, spec.path, config, job_spec)
+    except LoadError as e:
+        if e.details:
+            sys.stderr.write(e.details)
+        log(f"failed to load the predictor of API {spec.api_name}: {e.message}")
+        return EXIT_LOAD_FAILED
+    return BatchWorker(client, batch, spec.replica_id).run()
+
+
+class BatchPredictor:
+    """A constructed BatchAPI ``PythonPredictor``.
+
+    Attributes:
+        predict: ``predict(payload, batch_id)`` called with the arguments it declares.
+        on_job_complete: the bound ``on_job_complete`` method, or None.
+    """
+
+    def __init__(self, predict: Callable[[Any, str], Any], on_job_complete: Callable[[], Any] | None):
+        self.predict = predict
+        self.on_job_complete = on_job_complete
+
+
+def load_batch_predictor(project_dir: str, path: str, config: dict, job_spec: dict) -> BatchPredictor:
+    """Import the predictor file and construct ``PythonPredictor(config=, job_spec=)`` with the
+    parameters its ``__init__`` declares (Cortex 0.25's BatchAPI interface).
+
+    Raises:
+        LoadError: the file is missing or its import raised, it has no ``PythonPredictor`` with
+            a ``predict``, ``predict`` requires something other than ``payload`` and
+            ``batch_id``, or ``__init__`` raised.
+    """
+    cls = import_predictor_class(project_dir, path, "PythonPredictor")
+    accepts = accepted_arguments(cls, "PythonPredictor", "predict", BATCH_ARGUMENTS)
+    try:
+        instance = cls(**init_arguments(cls, {"config": config, "job_spec": job_spec},
+                                        uninspectable={"config": config}))
+    except BaseException as e:
+        raise LoadError(f"PythonPredictor.__init__ raised {describe_exception(e)}",
+                        format_traceback(e)) from None
+    wants_payload, wants_batch_id = "payload" in accepts, "batch_id" in accepts
+
+    def predict(payload: Any, batch_id: str) -> Any:
+        arguments = {}
+        if wants_payload:
+            arguments["payload"] = payload
+        if wants_batch_id:
+            arguments["batch_id"] = batch_id
+        return instance.predict(**arguments)
+
+    complete = getattr(instance, "on_job_complete", None)
+    return BatchPredictor(predict, complete if callable(complete) else None)
+
+
+class BatchWorker:
+    """The lease loop of one BatchAPI worker (docs/work-protocol.md, "What a worker does")."""
+
+    def __init__(self, client: WorkClient, predictor: BatchPredictor, worker_id: str):
+        self._client, self._predictor, self._id = client, predictor, worker_id
+
+    def run(self) -> int:
+        """Lease and process batches until the job is over; return the exit code."""
+        try:
+            while True:
+                status, answer = self._client.post("lease", {"worker": self._id})
+                if status != 200 or not isinstance(answer, dict):
+                    log(f"lease answered {status}; retrying")
+                    time.sleep(1.0)
+                    continue
+                kind = answer.get("type")
+                if kind == "item":
+                    self._process(answer)
+                elif kind == "wait":
+                    time.sleep(min(max(float(answer.get("seconds", 0.5)), 0.01), 5.0))
+                elif kind == "complete":
+                    self._complete()
+                elif kind == "exit":
+                    return EXIT_FINISHED
+                else:
+                    log(f"lease answered an unknown type {kind!r}; retrying")
+                    time.sleep(1.0)
+        except WorkGone:
+            return EXIT_FINISHED
+        except Unreachable as e:
+            log(str(e))
+            return EXIT_UNREACHABLE
+
+    def _process(self, item: dict) -> None:
+        item_id, receipt = str(item["id"]), str(item["receipt"])
+        heartbeat = Heartbeat(self._client, item_id, receipt, float(item.get("lease_seconds", 30)))
+        try:
+            self._predictor.predict(item.get("payload"), item_id)
+        except Exception as e:
+            heartbeat.stop()
+            details = format_traceback(e)
+            sys.stderr.write(details)
+            message = describe_exception(e)
+            log(f"batch {item_id} failed: {message}")
+            self._client.post(f"items/{item_id}/failed",
+                              {"receipt": receipt, "error": message, "traceback": details})
+            return
+        heartbeat.stop()
+        status, _ = self._client.post(f"items/{item_id}/done", {"receipt": receipt})
+        if status == 409:
+            log(f"batch {item_id} was done after its lease was lost; the other delivery counts")
+
+    def _complete(self) -> None:
+        error = None
+        if self._predictor.on_job_complete is not None:
+            try:
+                self._predictor.on_job_complete()
+            except Exception as e:
+                sys.stderr.write(format_traceback(e))
+                error = f"on_job_complete raised {describe_exception(e)}"
+                log(error)
+        self._client.post("complete", {"worker": self._id, "error": error})
+
+
+def run_task(spec: Spec, config: dict) -> int:
+    """Import the TaskAPI's file, construct ``Task()`` and call ``task(config)`` once.
+
+    Returns:
+        0 when it returned, 1 when it raised (traceback on stderr), 3 when it could not be
+        imported or constructed.
+    """
+    try:
+        cls = import_predictor_class(spec.project_dir, spec.path, "Task", method="__call__")
+        accepts = accepted_arguments(cls, "Task", "__call__", ("config",))
+        task = cls()
+    except LoadError as e:
+        if e.details:
+            sys.stderr.write(e.details)
+        log(f"failed to load the task of API {spec.api_name}: {e.message}")
+        return EXIT_LOAD_FAILED
+    except BaseException as e:
+        sys.stderr.write(format_traceback(e))
+        log(f"Task.__init__ raised {describe_exception(e)}")
+        return EXIT_LOAD_FAILED
+    started = time.monotonic()
+    try:
+        task(**({"config": config} if "config" in accepts else {}))
+    except Exception as e:
+        sys.stderr.write(format_traceback(e))
+        log(f"the task raised {describe_exception(e)} after {time.monotonic() - started:.1f} s")
+        return EXIT_TASK_FAILED
+    log(f"the task finished in {time.monotonic() - started:.1f} s")
+    return EXIT_FINISHED
