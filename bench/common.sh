@@ -1,7 +1,8 @@
 # Shared set-up of the benchmark scripts (sourced from the repository root, with ROOT set):
-# checks for wrk, sets PY (the README's .venv, created if missing) and TERN (a release build of
-# tern, built into .build-release if missing; TERN_BINARY overrides it).
-command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
+# checks for wrk (unless BENCH_NO_WRK=1: a script that sends no HTTP load), sets PY (the README's
+# .venv, created if missing) and TERN (a release build of tern, built into .build-release if
+# missing; TERN_BINARY overrides it).
+[ "${BENCH_NO_WRK:-0}" = 1 ] || command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 PY=$ROOT/.venv/bin/python
 [ -x "$PY" ] || scripts/setup-python.sh
 TERN=${TERN_BINARY:-$ROOT/.build-release/release/tern}

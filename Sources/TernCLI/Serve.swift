@@ -285,7 +285,19 @@ extension Tern {
                 configuration: JobServiceConfiguration(leaseSeconds: options.jobLeaseSeconds, retentionSeconds: options.jobRetentionHours * 3600),
                 logger: logger,
                 revision: { try? store.deployedRevision(api: $0) })
-            gateway.setQueueEndpoint(jobs)  // Cortex's submit/status/stop on the API's endpoint
+            let asyncQueues = AsyncQueueService(
+                store: store, workers: backend, controlURL: "http://\(options.host):\(options.controlPort)",
+                configuration: AsyncQueueConfiguration(leaseSeconds: options.jobLeaseSeconds, retentionSeconds: options.jobRetentionHours * 3600),
+                logger: logger)
+            // AsyncAPI workers scale like replicas, on queue length plus requests in progress.
+            let asyncAutoscaler = Autoscaler(
+                configuration: AutoscalerConfiguration(
+                    sampleInterval: .milliseconds(Int64(min(1, options.autoscalerTickSeconds) * 1000)),
+                    tick: .milliseconds(Int64(options.autoscalerTickSeconds * 1000))),
+                backend: asyncQueues, inFlight: asyncQueues, logger: logger)
+            await asyncQueues.setScaling(asyncAutoscaler)
+            // Cortex's job routes and AsyncAPI requests on the APIs' own endpoints.
+            gateway.setQueueEndpoint(QueueRouter(jobs: jobs, async: asyncQueues, kind: { try? store.deployedRevision(api: $0)?.spec.kind }))
             let controlPlane = ControlPlane(
                 store: store,
                 extractor: BundleExtractor(
@@ -293,7 +305,7 @@ extension Tern {
                     limits: BundleLimits(
                         maxUploadBytes: options.maxBundleBytes,
                         maxExtractedBytes: max(UInt64(options.maxBundleBytes) * 4, 1 << 30))),
-                backend: backend, routes: gateway, inFlight: gateway, scaling: autoscaler, jobs: jobs, gatewayURL: "http://\(options.host):\(options.port)",
+                backend: backend, routes: gateway, inFlight: gateway, scaling: autoscaler, jobs: jobs, asyncQueues: asyncQueues, gatewayURL: "http://\(options.host):\(options.port)",
                 logger: logger)
 
             let info = ServerInfo(
@@ -322,6 +334,8 @@ extension Tern {
                 ListeningService(
                     gateway.makeService(onRunning: { _ in await readiness.started() }),
                     host: options.host, port: options.port, flag: "--port"),
+                asyncAutoscaler,
+                AsyncQueueMonitor(queues: asyncQueues),
             ]
             var groupConfiguration = ServiceGroupConfiguration(
                 services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -357,6 +371,20 @@ struct ReplicaService: Service {
         logger.info("stopping replicas")
         // Not cancelled with the service group: replicas always get their SIGTERM, grace, SIGKILL.
         await Task { await backend.shutdown() }.value
+    }
+}
+
+/// Expires AsyncAPI leases and deletes old results while the server runs. Listed last, so it is
+/// the first told of a shutdown: it ends the workers' long-polling leases at once, so that the
+/// control plane's server does not wait for them.
+struct AsyncQueueMonitor: Service {
+    let queues: AsyncQueueService
+
+    func run() async throws {
+        let monitor = Task { await queues.run() }
+        try? await gracefulShutdown()
+        monitor.cancel()
+        await queues.shutdown()
     }
 }
 

@@ -15,6 +15,8 @@ public actor ControlPlane {
     private let scaling: (any ScalingRegistry)?
     /// BatchAPI and TaskAPI jobs.
     public nonisolated let jobs: JobService?
+    /// AsyncAPI queues.
+    public nonisolated let asyncQueues: AsyncQueueService?
     private let logger: Logger
     /// Base URL of the gateway, for endpoint URLs in documents.
     public let gatewayURL: String
@@ -23,10 +25,12 @@ public actor ControlPlane {
     /// documents read their in-flight requests.
     public init(
         store: Store, extractor: BundleExtractor, backend: any ReplicaBackend, routes: any RouteTable,
-        inFlight: any InFlightSource, scaling: (any ScalingRegistry)? = nil, jobs: JobService? = nil, gatewayURL: String,
+        inFlight: any InFlightSource, scaling: (any ScalingRegistry)? = nil, jobs: JobService? = nil,
+        asyncQueues: AsyncQueueService? = nil, gatewayURL: String,
         logger: Logger
     ) {
         self.jobs = jobs
+        self.asyncQueues = asyncQueues
         self.inFlight = inFlight
         self.scaling = scaling
         self.store = store
@@ -141,6 +145,7 @@ public actor ControlPlane {
         }
         try store.deleteAPI(name)
         await jobs?.apiDeleted(name)
+        await asyncQueues?.remove(api: name)
         await scaling?.untrack(api: name)
         await routes.removeRoute(api: name)
         await backend.remove(api: name)
@@ -166,8 +171,7 @@ public actor ControlPlane {
         return await backend.logs(api: name, replica: replica, follow: follow, tail: tail)
     }
 
-    /// The rules that need what is deployed: a kind this version serves (422
-    /// `unsupported_kind`), an endpoint no other API uses (409 `endpoint_taken`), the
+    /// The rules that need what is deployed: an endpoint no other API uses (409 `endpoint_taken`), the
     /// TrafficSplitter rules (``TrafficSplitRules``), and no change of kind of a deployed API
     /// unless `force` (409 `kind_change`). Messages name the file, line, API and key path.
     private func checkDeployable(_ config: ProjectConfig, fileName: String, force: Bool) async throws {
@@ -179,14 +183,6 @@ public actor ControlPlane {
             ).description
         }
         for spec in config.apis {
-            guard spec.kind != .asyncAPI else {
-                throw ControlPlaneError(
-                    status: .unprocessableContent, kind: .unsupportedKind,
-                    message: located(
-                        spec, "kind",
-                        "AsyncAPI is not supported yet; this version runs RealtimeAPI, BatchAPI, TaskAPI and TrafficSplitter"),
-                    api: spec.name)
-            }
             if let other = deployed.first(where: {
                 $0.api != spec.name && $0.spec.networking.endpoint == spec.networking.endpoint
             }) {
@@ -232,9 +228,10 @@ public actor ControlPlane {
         var env = environment
             ?? (try? String(contentsOfFile: projectDirectory + "/.env", encoding: .utf8)).map(DotEnv.parse) ?? [:]
         for (key, value) in stored.spec.predictor?.env ?? [:] { env[key] = value }
-        if stored.spec.kind.runsJobs {
-            // The endpoint takes jobs (Cortex's submit/status/stop); no replicas and no
-            // autoscaling: workers start with each job (JobService).
+        if stored.spec.kind.queuesWork {
+            // The endpoint takes jobs (Cortex's submit/status/stop) or an AsyncAPI's requests;
+            // no replicas: workers start with each job (JobService) or scale with the queue
+            // (AsyncQueueService, with an autoscaler of its own).
             await routes.removeRoute(api: stored.api)
             await routes.setQueueRoute(api: stored.api, endpoint: stored.spec.networking.endpoint)
             await scaling?.untrack(api: stored.api)
@@ -244,6 +241,7 @@ public actor ControlPlane {
         }
         await backend.apply(
             Deployment(spec: stored.spec, revision: stored.revision, projectDirectory: projectDirectory, environment: env))
+        if stored.spec.kind == .asyncAPI { await asyncQueues?.apply(stored) }  // after the backend knows the API
     }
 
     private func document(for stored: StoredRevision) async -> APIDocument {
@@ -252,11 +250,21 @@ public actor ControlPlane {
         var derived = status?.status ?? .updating
         // A BatchAPI or TaskAPI runs no replicas between jobs: it is ready for jobs, not scaled down.
         if stored.spec.kind.runsJobs, derived == .scaledToZero { derived = .live }
+        var requested = status?.requestedReplicas ?? 0
+        var ready = status?.readyReplicas ?? 0
+        var inFlight = await inFlight.inFlight(api: stored.api)
+        if stored.spec.kind == .asyncAPI, let queues = asyncQueues {
+            // An AsyncAPI's replicas are its queue workers; its in-flight is queued plus in progress.
+            requested = await queues.requestedReplicas(api: stored.api) ?? 0
+            ready = await queues.readyWorkers(api: stored.api)
+            inFlight = await queues.inFlight(api: stored.api)
+            if derived == .scaledToZero, requested > 0 { derived = ready > 0 ? .live : .updating }
+        }
         return APIDocument(
             name: stored.api, kind: stored.spec.kind.rawValue, status: derived,
             message: status?.message, phase: status?.phase, endpoint: gatewayURL + stored.spec.networking.endpoint,
-            revision: stored.revision, requestedReplicas: status?.requestedReplicas ?? 0,
-            readyReplicas: status?.readyReplicas ?? 0, inFlight: await inFlight.inFlight(api: stored.api),
+            revision: stored.revision, requestedReplicas: requested,
+            readyReplicas: ready, inFlight: inFlight,
             averageInFlight: await scaling?.averageInFlight(api: stored.api),
             replicas: status?.replicas ?? [], updatedAt: stored.createdAt)
     }

@@ -46,6 +46,7 @@ public struct ControlPlaneServerConfiguration: Sendable {
 /// | POST | `/v1/apis/{name}/jobs/{id}/retry` | queues the dead letters again: `{"requeued": N}` |
 /// | GET | `/v1/jobs` | every job, newest first |
 /// | POST | `/v1/work/jobs/{id}/…` | the work protocol of the job's workers (docs/work-protocol.md; the job's own token) |
+/// | POST | `/v1/work/async/{api}/…` | the work protocol of an AsyncAPI's workers (the queue's own token) |
 public enum ControlPlaneServer {
     /// Builds the HTTP service. `onRunning` receives the bound port.
     public static func makeService(
@@ -94,6 +95,9 @@ public enum ControlPlaneServer {
             addJobRoutes(v1, jobs: jobs, bodyLimit: uploadLimit)
             addWorkRoutes(router.group("v1/work/jobs"), jobs: jobs)
         }
+        if let queues = controlPlane.asyncQueues {
+            addAsyncWorkRoutes(router.group("v1/work/async"), queues: queues)
+        }
         v1.get("apis/:name/logs") { request, context in
             let name = try context.parameters.require("name")
             let follow = request.uri.queryParameters.get("follow").map { $0 == "true" || $0 == "1" } ?? false
@@ -141,27 +145,57 @@ public enum ControlPlaneServer {
 
     /// The work protocol (docs/work-protocol.md): each route checks the job's own token.
     private static func addWorkRoutes(_ work: RouterGroup<BasicRequestContext>, jobs: JobService) {
-        let fields = WorkRequest.fields, token = WorkRequest.token, ok = WorkRequest.ok
+        let token = WorkRequest.token, ok = WorkRequest.ok
         work.post(":id/lease") { request, context in
             let answer = try await jobs.lease(
-                job: try context.parameters.require("id"), token: token(request), worker: try await fields(request).worker ?? "?")
+                job: try context.parameters.require("id"), token: token(request), worker: try await WorkRequest.fields(request).worker ?? "?")
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: answer.json)))
         }
         work.post(":id/complete") { request, context in
-            let body = try await fields(request)
+            let body = try await WorkRequest.fields(request)
             try await jobs.completed(job: try context.parameters.require("id"), token: token(request), worker: body.worker ?? "?", error: body.error)
             return ok()
         }
         work.post(":id/items/:item/:action") { request, context in
             let id = try context.parameters.require("id")
             let item = try context.parameters.require("item")
-            let body = try await fields(request)
+            let body = try await WorkRequest.fields(request)
             let receipt = body.receipt ?? ""
             switch try context.parameters.require("action") {
             case "heartbeat": try await jobs.heartbeat(job: id, token: token(request), item: item, receipt: receipt)
             case "done": try await jobs.done(job: id, token: token(request), item: item, receipt: receipt)
             case "failed":
                 try await jobs.failed(job: id, token: token(request), item: item, receipt: receipt, error: body.error ?? "failed")
+            default: throw ControlPlaneError(status: .notFound, kind: .notFound, message: "no such work route")
+            }
+            return ok()
+        }
+    }
+
+    /// The work protocol of AsyncAPI workers (docs/work-protocol.md): each route checks the queue's token.
+    private static func addAsyncWorkRoutes(_ work: RouterGroup<BasicRequestContext>, queues: AsyncQueueService) {
+        let token = WorkRequest.token, ok = WorkRequest.ok
+        work.post(":api/lease") { request, context in
+            let answer = try await queues.lease(
+                api: try context.parameters.require("api"), token: token(request), worker: try await WorkRequest.fields(request).worker ?? "?")
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: answer.json)))
+        }
+        work.post(":api/items/:item/:action") { request, context in
+            let api = try context.parameters.require("api")
+            let item = try context.parameters.require("item")
+            let body = try await WorkRequest.fields(request, limit: WorkRequest.resultLimit)
+            let receipt = body.receipt ?? ""
+            switch try context.parameters.require("action") {
+            case "heartbeat": try await queues.heartbeat(api: api, token: token(request), item: item, receipt: receipt)
+            case "done":
+                guard let result = Data(base64Encoded: body.bodyBase64 ?? "") else {
+                    throw ControlPlaneError(status: .badRequest, kind: .badRequest, message: "done needs body_base64 (the result, base64)")
+                }
+                try await queues.done(
+                    api: api, token: token(request), item: item, receipt: receipt, result: [UInt8](result),
+                    contentType: body.contentType ?? "application/octet-stream", status: body.status ?? 200)
+            case "failed":
+                try await queues.failed(api: api, token: token(request), item: item, receipt: receipt, error: body.error ?? "failed")
             default: throw ControlPlaneError(status: .notFound, kind: .notFound, message: "no such work route")
             }
             return ok()
@@ -194,11 +228,29 @@ private enum WorkRequest {
         var worker: String?
         var receipt: String?
         var error: String?
+        /// AsyncAPI `done`: the result.
+        var bodyBase64: String?
+        var contentType: String?
+        var status: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case worker, receipt, error, status
+            case bodyBase64 = "body_base64"
+            case contentType = "content_type"
+        }
     }
 
-    @Sendable static func fields(_ request: Request) async throws -> Fields {
+    /// The largest AsyncAPI result a worker may post (base64 of a 64 MiB result).
+    static let resultLimit = (64 << 20) * 4 / 3 + 4096
+
+    @Sendable static func fields(_ request: Request, limit: Int = 1 << 20) async throws -> Fields {
         var request = request
-        let body = try await request.collectBody(upTo: 1 << 20)
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw ControlPlaneError(status: .contentTooLarge, kind: .payloadTooLarge, message: "the work request is larger than \(limit) bytes")
+        }
         guard body.readableBytes > 0 else { return Fields() }
         do {
             return try JSONDecoder().decode(Fields.self, from: Data(body.readableBytesView))

@@ -16,6 +16,12 @@ import TernCore
 extension JobService: QueueEndpoint {
     public nonisolated func handle(_ request: QueueRequest) async -> QueueAnswer {
         do {
+            guard request.subpath.isEmpty else {
+                throw ControlPlaneError(
+                    status: .notFound, kind: .notFound,
+                    message: "no route \(request.endpoint)/\(request.subpath); a job API takes POST \(request.endpoint), GET and DELETE \(request.endpoint)?jobID=ID",
+                    api: request.api)
+            }
             let jobID = request.query["jobID"] ?? request.query["jobId"] ?? request.query["job_id"]
             switch (request.method, jobID) {
             case ("POST", _):
@@ -32,15 +38,15 @@ extension JobService: QueueEndpoint {
                 throw ControlPlaneError(
                     status: .badRequest, kind: .badRequest, message: "DELETE needs the job to stop: DELETE <endpoint>?jobID=ID", api: request.api)
             default:
-                return Self.error(
+                return QueueAnswer(
                     ControlPlaneError(
                         status: .methodNotAllowed, kind: .methodNotAllowed,
                         message: "use POST to submit a job, GET ?jobID=ID for its status or DELETE ?jobID=ID to stop it", api: request.api))
             }
         } catch let error as ControlPlaneError {
-            return Self.error(error)
+            return QueueAnswer(error)
         } catch {
-            return Self.error(ControlPlaneError(status: .internalServerError, kind: .internalError, message: "\(error)", api: request.api))
+            return QueueAnswer(ControlPlaneError(status: .internalServerError, kind: .internalError, message: "\(error)", api: request.api))
         }
     }
 
@@ -60,10 +66,5 @@ extension JobService: QueueEndpoint {
 
     private static func answer(_ value: some Encodable) throws -> QueueAnswer {
         QueueAnswer(status: 200, body: [UInt8](try WireJSON.encoder().encode(value)))
-    }
-
-    private static func error(_ error: ControlPlaneError) -> QueueAnswer {
-        let body = (try? WireJSON.encoder().encode(ErrorDocument(kind: error.kind, message: error.message, api: error.api))).map { [UInt8]($0) } ?? []
-        return QueueAnswer(status: Int(error.status.code), body: body)
     }
 }

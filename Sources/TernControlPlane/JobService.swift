@@ -7,6 +7,8 @@ import TernCore
 public enum WorkAnswer: Sendable, Equatable {
     /// Work on this item.
     case item(id: String, receipt: String, payload: [UInt8], leaseSeconds: Double)
+    /// Work on this AsyncAPI request: its stored body and content type.
+    case request(id: String, receipt: String, body: [UInt8], contentType: String?, leaseSeconds: Double)
     /// Nothing to lease now; ask again after `seconds`.
     case wait(seconds: Double)
     /// Run `on_job_complete`, then report it.
@@ -21,15 +23,23 @@ public enum WorkAnswer: Sendable, Equatable {
             // The payload is already JSON: spliced in, not decoded and encoded again.
             return Array(#"{"type":"item","id":\#(Self.quoted(id)),"receipt":"\#(receipt)","lease_seconds":\#(lease),"payload":"#.utf8)
                 + payload + Array("}".utf8)
+        case .request(let id, let receipt, let body, let contentType, let lease):
+            let type = contentType.map(Self.quoted) ?? "null"
+            return Array(
+                #"{"type":"item","id":\#(Self.quoted(id)),"receipt":"\#(receipt)","lease_seconds":\#(lease),"content_type":\#(type),"body_base64":"\#(Data(body).base64EncodedString())"}"#
+                    .utf8)
         case .wait(let seconds): return Array(#"{"type":"wait","seconds":\#(seconds)}"#.utf8)
         case .complete: return Array(#"{"type":"complete"}"#.utf8)
         case .exit: return Array(#"{"type":"exit"}"#.utf8)
         }
     }
 
-    private static func quoted(_ text: String) -> String {
-        String(decoding: (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8), as: UTF8.self)
-    }
+    static func quoted(_ text: String) -> String { jsonQuoted(text) }
+}
+
+/// `text` as a JSON string literal, quotes included (for the work protocol's fixed-shape answers).
+func jsonQuoted(_ text: String) -> String {
+    String(decoding: (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8), as: UTF8.self)
 }
 
 /// Settings of the job service.

@@ -48,6 +48,7 @@ public final class Store: Sendable {
             }
         }
         Self.registerJobMigrations(&migrator)
+        Self.registerAsyncMigrations(&migrator)
         try migrator.migrate(database)
     }
 

@@ -52,18 +52,23 @@ public struct BackendAPIStatus: Sendable, Equatable {
     }
 }
 
-/// Starts, probes, restarts and stops replicas (the local process supervisor; Kubernetes later).
-public protocol ReplicaBackend: Sendable {
-    /// Makes the API run `deployment` (starting it, or replacing replicas of an older revision).
-    /// Returns once the change is under way; readiness is reported through ``status(api:)``.
-    func apply(_ deployment: Deployment) async
-    /// Stops every replica of `api` and returns once their processes are gone.
-    func remove(api: String) async
+/// The autoscaler's lever: how many replicas (or queue workers) an API runs. Implemented by
+/// every ``ReplicaBackend``, and by the AsyncAPI queues, whose workers scale the same way.
+public protocol ReplicaScaler: Sendable {
     /// Sets how many replicas of the current revision `api` should run (the autoscaler's lever).
     /// Extra replicas are drained and stopped; missing ones are started. No-op for an unknown API.
     func setReplicas(api: String, count: Int) async
     /// Replicas of the current revision that `api` should run now, or nil for an unknown API.
     func requestedReplicas(api: String) async -> Int?
+}
+
+/// Starts, probes, restarts and stops replicas (the local process supervisor; Kubernetes later).
+public protocol ReplicaBackend: ReplicaScaler {
+    /// Makes the API run `deployment` (starting it, or replacing replicas of an older revision).
+    /// Returns once the change is under way; readiness is reported through ``status(api:)``.
+    func apply(_ deployment: Deployment) async
+    /// Stops every replica of `api` and returns once their processes are gone.
+    func remove(api: String) async
     /// Restarts every replica of `api` as a rolling update of the same revision.
     func refresh(api: String) async
     /// The API's replicas and derived status, or nil for an API the backend does not run.

@@ -85,6 +85,14 @@ public final class Gateway: RouteTable, ReplicaRegistry, InFlightSource, Sendabl
         queues.withLock { queues in queues.endpoints[path].map { ($0, queues.handler) } }
     }
 
+    /// The queueing API whose endpoint is `path` without its last segment (`/ocr/<id>` → the
+    /// API at `/ocr`), with that segment.
+    func queueRoute(forSubpath path: String) -> (api: String, endpoint: String, subpath: String, handler: (any QueueEndpoint)?)? {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return nil }
+        let endpoint = String(path[..<slash])
+        return queueRoute(forPath: endpoint).map { ($0.api, endpoint, String(path[path.index(after: slash)...]), $0.handler) }
+    }
+
     /// Creates a gateway; call ``makeService(onRunning:)`` to serve HTTP.
     public init(
         configuration: GatewayConfiguration,

@@ -40,9 +40,12 @@ struct GatewayResponder: HTTPResponder {
             }
         }
         if let queue = gateway.queueRoute(forPath: path) {
-            return await answerQueue(request, api: queue.api, handler: queue.handler)
+            return await answerQueue(request, api: queue.api, endpoint: path, subpath: "", handler: queue.handler)
         }
         guard let router = gateway.router(forPath: path) else {
+            if let queue = gateway.queueRoute(forSubpath: path) {  // an AsyncAPI's `GET <endpoint>/<id>`
+                return await answerQueue(request, api: queue.api, endpoint: queue.endpoint, subpath: queue.subpath, handler: queue.handler)
+            }
             return GatewayAnswer.error(
                 status: 404, kind: .notFound,
                 message: "no API is deployed at \(path); run `tern get` to list APIs and their endpoints", api: nil
@@ -71,9 +74,11 @@ struct GatewayResponder: HTTPResponder {
             #"{"api":\#(JSONText.quoted(router.apiName)),"status":"\#(status)","ready_replicas":\#(ready),"in_flight":\#(inFlight)}"#)
     }
 
-    /// A request to a BatchAPI's or TaskAPI's endpoint, answered by the job service as Cortex
-    /// did: `POST` submits a job, `GET ?jobID=` gives its status, `DELETE ?jobID=` stops it.
-    private func answerQueue(_ request: Request, api: String, handler: (any QueueEndpoint)?) async -> Response {
+    /// A request to a queueing API's endpoint, answered by the control plane as Cortex did: for
+    /// a BatchAPI or TaskAPI `POST` submits a job, `GET ?jobID=` gives its status, `DELETE
+    /// ?jobID=` stops it; for an AsyncAPI `POST` queues a request and `GET <endpoint>/<id>`
+    /// gives its status and result.
+    private func answerQueue(_ request: Request, api: String, endpoint: String, subpath: String, handler: (any QueueEndpoint)?) async -> Response {
         guard let handler else {
             return GatewayAnswer.error(status: 503, kind: .unreachable, message: "the job service is not running yet; retry in a moment", api: api).response
         }
@@ -87,7 +92,7 @@ struct GatewayResponder: HTTPResponder {
         var query: [String: String] = [:]
         for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
         let answer = await handler.handle(
-            QueueRequest(api: api, endpoint: request.uri.path, method: request.method.rawValue, subpath: "", query: query, contentType: request.headers[.contentType], body: body))
+            QueueRequest(api: api, endpoint: endpoint, method: request.method.rawValue, subpath: subpath, query: query, contentType: request.headers[.contentType], body: body))
         return Response(
             status: .init(code: answer.status), headers: [.contentType: answer.contentType], body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
     }

@@ -25,7 +25,7 @@ public struct AutoscalerConfiguration: Sendable {
 public actor Autoscaler<C: Clock>: ScalingRegistry, Service where C.Duration == Duration {
     private let configuration: AutoscalerConfiguration
     private let clock: C
-    private let backend: any ReplicaBackend
+    private let backend: any ReplicaScaler
     private let inFlight: any InFlightSource
     private let logger: Logger
     private var deciders: [String: ScalingDecider<C.Instant>] = [:]
@@ -34,7 +34,7 @@ public actor Autoscaler<C: Clock>: ScalingRegistry, Service where C.Duration == 
     /// Creates the autoscaler; `inFlight` gives the in-flight requests of each API, `clock` the
     /// time its samples and decisions are taken at and its sleeps between them.
     public init(
-        configuration: AutoscalerConfiguration = AutoscalerConfiguration(), clock: C, backend: any ReplicaBackend,
+        configuration: AutoscalerConfiguration = AutoscalerConfiguration(), clock: C, backend: any ReplicaScaler,
         inFlight: any InFlightSource, logger: Logger
     ) {
         self.configuration = configuration
@@ -125,7 +125,7 @@ extension Autoscaler where C == ContinuousClock {
     /// Creates the autoscaler on the continuous clock (`tern serve`'s); `inFlight` gives the
     /// in-flight requests of each API.
     public init(
-        configuration: AutoscalerConfiguration = AutoscalerConfiguration(), backend: any ReplicaBackend,
+        configuration: AutoscalerConfiguration = AutoscalerConfiguration(), backend: any ReplicaScaler,
         inFlight: any InFlightSource, logger: Logger
     ) {
         self.init(configuration: configuration, clock: ContinuousClock(), backend: backend, inFlight: inFlight, logger: logger)

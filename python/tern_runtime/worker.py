@@ -1,11 +1,12 @@
-"""Job workers: a BatchAPI worker pulling batches from the control plane, and a TaskAPI's one
-process running its ``Task``.
+"""Job and queue workers: a BatchAPI worker pulling batches from the control plane, an
+AsyncAPI worker pulling requests, and a TaskAPI's one process running its ``Task``.
 
 A worker is started as ``python -m tern_runtime ... --work-url URL --job-file FILE`` with
 ``TERN_WORK_TOKEN`` in its environment; the protocol (lease, heartbeat, done, failed, complete)
 is docs/work-protocol.md. It mirrors Cortex 0.25's batch worker, which pulled messages from SQS
 with a visibility timeout it kept extending while ``predict`` ran, and called
-``on_job_complete`` once after the last batch.
+``on_job_complete`` once after the last batch; Cortex's AsyncAPI workers pulled requests from a
+queue the same way and wrote results back.
 
 Exit codes: 0 finished (or the job is gone), 1 a TaskAPI's task raised, 3 the predictor or
 task failed to load, 4 bad job file, 5 the control plane stayed unreachable.
@@ -13,6 +14,7 @@ task failed to load, 4 bad job file, 5 the control plane stayed unreachable.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
@@ -26,6 +28,8 @@ from typing import Any, Callable
 from .errors import LoadError, describe_exception, format_traceback
 from .loading import import_predictor_class
 from .log import log, set_identity
+from .payload import PayloadError, ResultError, decode_payload, encode_result
+from .responses import AnswerError, answer_parts, is_response
 from .signature import accepted_arguments, init_arguments
 from .spec import Spec
 from .supervise import EXIT_LOAD_FAILED, EXIT_USAGE, watch_parent
@@ -36,6 +40,9 @@ EXIT_UNREACHABLE = 5  #: the control plane could not be reached for ``unreachabl
 
 #: What a BatchAPI predictor's ``predict`` may take (Cortex 0.25: ``payload``, ``batch_id``).
 BATCH_ARGUMENTS = ("payload", "batch_id")
+
+#: What an AsyncAPI predictor's ``predict`` may take (Cortex: ``payload``, ``request_id``).
+ASYNC_ARGUMENTS = ("payload", "request_id")
 
 _GONE = {401, 404, 410}
 
@@ -164,26 +171,33 @@ def run_job_worker(spec: Spec) -> int:
         return EXIT_USAGE
     if kind == "TaskAPI":
         return run_task(spec, config)
-    if kind != "BatchAPI":
-        log(f"job kind {kind!r} has no worker in this runtime (BatchAPI, TaskAPI)")
+    if kind not in ("BatchAPI", "AsyncAPI"):
+        log(f"job kind {kind!r} has no worker in this runtime (BatchAPI, TaskAPI, AsyncAPI)")
         return EXIT_USAGE
     unreachable = float(os.environ.get("TERN_WORK_UNREACHABLE_SECONDS", "120"))
     client = WorkClient(spec.work_url, os.environ.get("TERN_WORK_TOKEN", ""), unreachable)
     try:
-        batch = load_batch_predictor(spec.project_dir, spec.path, config, job_spec)
+        if kind == "BatchAPI":
+            predictor = load_queue_predictor(spec.project_dir, spec.path,
+                                             {"config": config, "job_spec": job_spec}, BATCH_ARGUMENTS)
+        else:
+            predictor = load_queue_predictor(spec.project_dir, spec.path, {"config": config},
+                                             ASYNC_ARGUMENTS)
     except LoadError as e:
         if e.details:
             sys.stderr.write(e.details)
         log(f"failed to load the predictor of API {spec.api_name}: {e.message}")
         return EXIT_LOAD_FAILED
-    return BatchWorker(client, batch, spec.replica_id).run()
+    worker = BatchWorker if kind == "BatchAPI" else AsyncWorker
+    return worker(client, predictor, spec.replica_id).run()
 
 
-class BatchPredictor:
-    """A constructed BatchAPI ``PythonPredictor``.
+class QueuePredictor:
+    """A constructed BatchAPI or AsyncAPI ``PythonPredictor``.
 
     Attributes:
-        predict: ``predict(payload, batch_id)`` called with the arguments it declares.
+        predict: ``predict(payload, item_id)``: calls the user's ``predict`` with ``payload``
+            and the item id (as ``batch_id`` or ``request_id``), each when it declares it.
         on_job_complete: the bound ``on_job_complete`` method, or None.
     """
 
@@ -192,45 +206,50 @@ class BatchPredictor:
         self.on_job_complete = on_job_complete
 
 
-def load_batch_predictor(project_dir: str, path: str, config: dict, job_spec: dict) -> BatchPredictor:
-    """Import the predictor file and construct ``PythonPredictor(config=, job_spec=)`` with the
-    parameters its ``__init__`` declares (Cortex 0.25's BatchAPI interface).
+def load_queue_predictor(project_dir: str, path: str, offered: dict,
+                         arguments: tuple[str, str]) -> QueuePredictor:
+    """Import the predictor file and construct ``PythonPredictor`` with those of ``offered``
+    (``config``, a BatchAPI's ``job_spec``) that its ``__init__`` declares.
+
+    Args:
+        arguments: ``BATCH_ARGUMENTS`` or ``ASYNC_ARGUMENTS``: ``payload`` and the name the
+            item id is passed under.
 
     Raises:
         LoadError: the file is missing or its import raised, it has no ``PythonPredictor`` with
-            a ``predict``, ``predict`` requires something other than ``payload`` and
-            ``batch_id``, or ``__init__`` raised.
+            a ``predict``, ``predict`` requires something other than ``arguments``, or
+            ``__init__`` raised.
     """
     cls = import_predictor_class(project_dir, path, "PythonPredictor")
-    accepts = accepted_arguments(cls, "PythonPredictor", "predict", BATCH_ARGUMENTS)
+    accepts = accepted_arguments(cls, "PythonPredictor", "predict", arguments)
     try:
-        instance = cls(**init_arguments(cls, {"config": config, "job_spec": job_spec},
-                                        uninspectable={"config": config}))
+        instance = cls(**init_arguments(cls, offered, uninspectable={"config": offered["config"]}))
     except BaseException as e:
         raise LoadError(f"PythonPredictor.__init__ raised {describe_exception(e)}",
                         format_traceback(e)) from None
-    wants_payload, wants_batch_id = "payload" in accepts, "batch_id" in accepts
+    wants_payload, id_name = "payload" in accepts, arguments[1]
+    wants_id = id_name in accepts
 
-    def predict(payload: Any, batch_id: str) -> Any:
-        arguments = {}
+    def predict(payload: Any, item_id: str) -> Any:
+        given = {}
         if wants_payload:
-            arguments["payload"] = payload
-        if wants_batch_id:
-            arguments["batch_id"] = batch_id
-        return instance.predict(**arguments)
+            given["payload"] = payload
+        if wants_id:
+            given[id_name] = item_id
+        return instance.predict(**given)
 
     complete = getattr(instance, "on_job_complete", None)
-    return BatchPredictor(predict, complete if callable(complete) else None)
+    return QueuePredictor(predict, complete if callable(complete) else None)
 
 
 class BatchWorker:
     """The lease loop of one BatchAPI worker (docs/work-protocol.md, "What a worker does")."""
 
-    def __init__(self, client: WorkClient, predictor: BatchPredictor, worker_id: str):
+    def __init__(self, client: WorkClient, predictor: QueuePredictor, worker_id: str):
         self._client, self._predictor, self._id = client, predictor, worker_id
 
     def run(self) -> int:
-        """Lease and process batches until the job is over; return the exit code."""
+        """Lease and process items until the job or queue is over; return the exit code."""
         try:
             while True:
                 status, answer = self._client.post("lease", {"worker": self._id})
@@ -242,7 +261,7 @@ class BatchWorker:
                 if kind == "item":
                     self._process(answer)
                 elif kind == "wait":
-                    time.sleep(min(max(float(answer.get("seconds", 0.5)), 0.01), 5.0))
+                    time.sleep(min(max(float(answer.get("seconds", 0.5)), 0.0), 5.0))
                 elif kind == "complete":
                     self._complete()
                 elif kind == "exit":
@@ -285,6 +304,55 @@ class BatchWorker:
                 error = f"on_job_complete raised {describe_exception(e)}"
                 log(error)
         self._client.post("complete", {"worker": self._id, "error": error})
+
+
+class AsyncWorker(BatchWorker):
+    """The lease loop of one AsyncAPI worker: each item is a stored request, decoded by its
+    content type as a RealtimeAPI request would be; the result is posted back encoded as a
+    RealtimeAPI answer would be (a JSON value, str, bytes, or a Starlette-style response)."""
+
+    def _process(self, item: dict) -> None:
+        item_id, receipt = str(item["id"]), str(item["receipt"])
+        heartbeat = Heartbeat(self._client, item_id, receipt, float(item.get("lease_seconds", 30)))
+        try:
+            outcome = self._answer(item_id, item)
+        finally:
+            heartbeat.stop()
+        if isinstance(outcome, str):
+            self._client.post(f"items/{item_id}/failed", {"receipt": receipt, "error": outcome})
+            return
+        status, content_type, body = outcome
+        answer, _ = self._client.post(f"items/{item_id}/done", {
+            "receipt": receipt, "status": status, "content_type": content_type,
+            "body_base64": base64.b64encode(body).decode("ascii")})
+        if answer == 409:
+            log(f"request {item_id} was done after its lease was lost; the other delivery counts")
+
+    def _answer(self, item_id: str, item: dict) -> tuple[int, str, bytes] | str:
+        """``(status, content_type, body)``, or the error message of a failed request."""
+        try:
+            body = base64.b64decode(item.get("body_base64") or "")
+            payload = decode_payload(body, item.get("content_type"))
+        except PayloadError as e:
+            return f"{e.kind}: {e}"
+        except ValueError as e:
+            return f"bad_request: the stored body is not base64: {e}"
+        try:
+            result = self._predictor.predict(payload, item_id)
+        except Exception as e:
+            sys.stderr.write(format_traceback(e))
+            message = describe_exception(e)
+            log(f"request {item_id} failed: {message}")
+            return message
+        try:
+            if is_response(result):
+                status, content_type, data, _ = answer_parts(result)
+                return status, content_type or "application/octet-stream", data
+            content_type, data = encode_result(result)
+            return 200, content_type, data
+        except (ResultError, AnswerError) as e:
+            log(f"request {item_id}: {e}")
+            return f"invalid_response: {e}"
 
 
 def run_task(spec: Spec, config: dict) -> int:

@@ -7,6 +7,7 @@ no server at all) is tried in isolation. The real control plane and the worker t
 tested end to end in Tests/TernEndToEndTests/JobsTests.swift.
 """
 
+import base64
 import json
 import os
 import shutil
@@ -208,6 +209,40 @@ class BatchWorkerTests(WorkerTestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         with open(out) as f:
             self.assertEqual(json.load(f), ["a", "b"])
+
+
+def request(number, body, content_type):
+    return 200, {"type": "item", "id": f"q{number}", "receipt": f"r{number}", "lease_seconds": 30,
+                 "content_type": content_type, "body_base64": base64.b64encode(body).decode()}
+
+
+class AsyncWorkerTests(WorkerTestCase):
+    def test_requests_are_decoded_by_content_type_and_results_posted_encoded(self):
+        plane = StandInControlPlane([
+            request(0, b'{"n": 1}', "application/json"), request(1, b"hello", "text/plain"),
+            request(2, b'{"fail": true}', "application/json"), request(3, b"{not json", "application/json"),
+            (200, {"type": "wait", "seconds": 0}), EXIT,
+        ])
+        self.addCleanup(plane.close)
+        result = self.run_worker(plane.url, kind="AsyncAPI", fixture="async-echo",
+                                 config={"label": "L"})
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(plane.paths(), ["lease", "items/q0/done", "lease", "items/q1/done", "lease",
+                                         "items/q2/failed", "lease", "items/q3/failed", "lease",
+                                         "lease"])
+        done = plane.bodies("/done")
+        self.assertEqual(done[0]["status"], 200)
+        self.assertEqual(done[0]["content_type"], "application/json")
+        echoed = json.loads(base64.b64decode(done[0]["body_base64"]))
+        self.assertEqual(echoed["echo"], {"n": 1})
+        self.assertEqual(echoed["request_id"], "q0")
+        self.assertEqual(echoed["label"], "L")
+        self.assertEqual(done[1]["content_type"], "text/plain; charset=utf-8")
+        self.assertEqual(base64.b64decode(done[1]["body_base64"]), b"HELLO")
+        failed = plane.bodies("/failed")
+        self.assertEqual(failed[0], {"receipt": "r2", "error": "ValueError: asked to fail"})
+        self.assertTrue(failed[1]["error"].startswith("invalid_json: invalid JSON"), failed[1])
+        self.assertIn("request q2 failed: ValueError: asked to fail", result.stderr)
 
 
 class TaskTests(WorkerTestCase):
