@@ -37,12 +37,15 @@ extension Tern {
         @Option(name: .shortAndLong, help: "Output format: table, json or yaml.")
         var output: OutputFormat = .table
 
-        @Flag(name: .shortAndLong, help: "Refresh every 2 seconds until interrupted.")
+        @Flag(name: .shortAndLong, help: "Refresh every 2 seconds until interrupted (a job: every second until it ends).")
         var watch = false
 
         func run() async throws {
             let client = try await global.client()
             let terminal = Terminal.standardOutput
+            if watch, let name, let job, output == .table {
+                return try await JobView.watch(client: client, api: name, id: job)  // ends with the job
+            }
             repeat {
                 let text = try await render(client: client, terminal: terminal)
                 if watch && terminal.isTTY { terminal.line("\u{1B}[2J\u{1B}[H" + text) } else { terminal.line(text) }

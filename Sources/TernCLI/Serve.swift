@@ -325,6 +325,7 @@ extension Tern {
             let services: [any Service] = [
                 ReplicaService(controlPlane: controlPlane, backend: backend, logger: logger),
                 autoscaler,
+                asyncAutoscaler,
                 ListeningService(
                     ControlPlaneServer.makeService(
                         controlPlane: controlPlane,
@@ -334,7 +335,7 @@ extension Tern {
                 ListeningService(
                     gateway.makeService(onRunning: { _ in await readiness.started() }),
                     host: options.host, port: options.port, flag: "--port"),
-                asyncAutoscaler,
+                // Last: the first told of a shutdown (services stop in reverse order, one by one).
                 AsyncQueueMonitor(queues: asyncQueues),
             ]
             var groupConfiguration = ServiceGroupConfiguration(

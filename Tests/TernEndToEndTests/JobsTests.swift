@@ -136,6 +136,37 @@ extension EndToEnd {
             #expect(try await server.stop() == 0)
         }
 
+        @Test("workers beyond the machine's capacity wait with a clear message; deleting the API stops its running job")
+        func capacityWaitAndAPIDeletion() async throws {
+            let server = try TestServer()
+            try await server.start(extraArguments: ["--cpus", "1"])
+            defer { try? FileManager.default.removeItem(at: server.home) }
+            let yaml = Self.batchYAML + "  compute: {cpu: 600m}\n"
+            let config = try makeProject(yaml: yaml, predictorOf: "batch-recorder", in: server)
+            let deploy = try server.tern("deploy", config.path, "--timeout", "60")
+            #expect(deploy.status == 0, "\(deploy.stdout)\n\(deploy.stderr)")
+            let record = config.deletingLastPathComponent().appendingPathComponent("record.jsonl").path
+            let items = (0..<20).map(String.init).joined(separator: ", ")
+            let id = try submit(
+                "digits", #"{"workers": 2, "config": {"record_path": "\#(record)", "sleep_seconds": 0.5}, "item_list": {"items": [\#(items)], "batch_size": 1}}"#,
+                on: server)
+            var job: [String: Any] = [:]
+            try await server.waitUntil(timeout: 30, "the second worker to wait for compute") {
+                job = try jsonObject(try server.tern("get", "digits", id, "-o", "json").stdout)
+                return (job["message"] as? String)?.contains("1 of 2 workers waiting: waiting for compute") == true
+            }
+            #expect(job["status"] as? String == "running")
+            #expect((job["message"] as? String)?.contains("not enough CPU") == true, "\(job)")
+            let deleted = try server.tern("delete", "digits")
+            #expect(deleted.status == 0, "\(deleted.stderr)")
+            // The API is gone, its job is kept (for its history) and stopped.
+            let jobs = try jsonObject("{\"jobs\": \(try server.tern("jobs", "-o", "json").stdout)}")["jobs"] as? [[String: Any]] ?? []
+            let stopped = try #require(jobs.first { $0["job_id"] as? String == id })
+            #expect(stopped["status"] as? String == "stopped", "\(stopped)")
+            #expect(stopped["message"] as? String == "API digits was deleted")
+            #expect(try await server.stop() == 0)
+        }
+
         @Test("bad job specs and unknown jobs get clear errors")
         func badInput() async throws {
             let server = try TestServer()
