@@ -59,6 +59,9 @@ public actor AsyncQueueService: ReplicaScaler, InFlightSource {
     private var waiters: [String: [UUID: CheckedContinuation<Void, Never>]] = [:]
     private var stopping = false
     private var lastSweep: Double = 0
+    /// When each worker last asked for a request (Unix seconds): a worker that asks has loaded
+    /// its predictor, so this is its readiness.
+    private var lastLease: [String: Double] = [:]
 
     /// Creates the service; call ``setScaling(_:)`` with the autoscaler of its workers.
     public init(
@@ -109,6 +112,7 @@ public actor AsyncQueueService: ReplicaScaler, InFlightSource {
         await scaling?.untrack(api: api)
         await workers.stopWorkers(api: api, group: Self.group)
         try? store.deleteQueue(Store.asyncQueue(api))
+        lastLease = lastLease.filter { !$0.key.hasPrefix("\(api)-async-") }
         wake(api)
     }
 
@@ -139,10 +143,33 @@ public actor AsyncQueueService: ReplicaScaler, InFlightSource {
         inFlightNow(api)
     }
 
-    /// Workers of `api` running now.
-    public func readyWorkers(api: String) async -> Int {
-        await workers.workers(api: api, group: Self.group).filter { $0.state == .ready }.count
+    /// What `tern get` shows of an AsyncAPI's workers: how many run, and, when none does, why
+    /// (`error (init failed)` with the predictor's last line, `error (out of memory)`, `compute
+    /// unavailable` with what is missing); nil status while they start normally.
+    public func workerHealth(api: String) async -> (ready: Int, status: APIStatus?, message: String?) {
+        let snapshots = await workers.workers(api: api, group: Self.group)
+        // Ready: running, and loaded: it asked for work lately (an idle worker asks every long
+        // poll) or works on a request now.
+        let holders = (try? store.leaseHolders(queue: Store.asyncQueue(api))) ?? []
+        let recent = now() - Self.readinessWindow
+        let ready = snapshots.filter { snapshot in
+            snapshot.state == .ready && (holders.contains(snapshot.id) || (lastLease[snapshot.id] ?? 0) > recent)
+        }.count
+        guard ready == 0 else { return (ready, nil, nil) }
+        if let failed = snapshots.first(where: { $0.lastExitCode == 3 }) {
+            return (0, .errorInitFailed, "worker \(failed.id) \(failed.lastExit ?? "failed")" + (failed.lastOutputLine.map { ": \($0)" } ?? ""))
+        }
+        if let oom = snapshots.first(where: \.outOfMemory) {
+            return (0, .errorOutOfMemory, "worker \(oom.id) went over compute.mem_limit")
+        }
+        if let waiting = snapshots.first(where: { $0.waiting != nil }) {
+            return (0, waiting.waiting!.hasPrefix("waiting for compute") ? .computeUnavailable : nil, waiting.waiting)
+        }
+        return (0, nil, nil)
     }
+
+    /// How long after its last `lease` an idle worker still counts as ready (several long polls).
+    static let readinessWindow = 15.0
 
     private func inFlightNow(_ api: String) -> Int {
         guard let counts = try? store.counts(queue: Store.asyncQueue(api)) else { return 0 }
@@ -233,6 +260,7 @@ public actor AsyncQueueService: ReplicaScaler, InFlightSource {
     /// for one, then answers `wait` (the worker asks again at once).
     public func lease(api: String, token: String?, worker: String) async throws -> WorkAnswer {
         try authorize(api: api, token: token)
+        lastLease[worker] = now()
         let queue = Store.asyncQueue(api)
         for attempt in 0..<2 {
             guard !stopping, queues[api] != nil else { return .exit }

@@ -253,16 +253,21 @@ public actor ControlPlane {
         var requested = status?.requestedReplicas ?? 0
         var ready = status?.readyReplicas ?? 0
         var inFlight = await inFlight.inFlight(api: stored.api)
+        var message = status?.message
         if stored.spec.kind == .asyncAPI, let queues = asyncQueues {
             // An AsyncAPI's replicas are its queue workers; its in-flight is queued plus in progress.
             requested = await queues.requestedReplicas(api: stored.api) ?? 0
-            ready = await queues.readyWorkers(api: stored.api)
+            let health = await queues.workerHealth(api: stored.api)
+            ready = health.ready
             inFlight = await queues.inFlight(api: stored.api)
-            if derived == .scaledToZero, requested > 0 { derived = ready > 0 ? .live : .updating }
+            if derived == .scaledToZero, requested > 0 {
+                derived = ready > 0 ? .live : health.status ?? .updating
+                message = health.message ?? message
+            }
         }
         return APIDocument(
             name: stored.api, kind: stored.spec.kind.rawValue, status: derived,
-            message: status?.message, phase: status?.phase, endpoint: gatewayURL + stored.spec.networking.endpoint,
+            message: message, phase: status?.phase, endpoint: gatewayURL + stored.spec.networking.endpoint,
             revision: stored.revision, requestedReplicas: requested,
             readyReplicas: ready, inFlight: inFlight,
             averageInFlight: await scaling?.averageInFlight(api: stored.api),

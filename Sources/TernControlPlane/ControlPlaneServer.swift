@@ -147,9 +147,9 @@ public enum ControlPlaneServer {
     private static func addWorkRoutes(_ work: RouterGroup<BasicRequestContext>, jobs: JobService) {
         let token = WorkRequest.token, ok = WorkRequest.ok
         work.post(":id/lease") { request, context in
-            let answer = try await jobs.lease(
-                job: try context.parameters.require("id"), token: token(request), worker: try await WorkRequest.fields(request).worker ?? "?")
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: answer.json)))
+            WorkRequest.respond(
+                try await jobs.lease(
+                    job: try context.parameters.require("id"), token: token(request), worker: try await WorkRequest.fields(request).worker ?? "?"))
         }
         work.post(":id/complete") { request, context in
             let body = try await WorkRequest.fields(request)
@@ -176,9 +176,9 @@ public enum ControlPlaneServer {
     private static func addAsyncWorkRoutes(_ work: RouterGroup<BasicRequestContext>, queues: AsyncQueueService) {
         let token = WorkRequest.token, ok = WorkRequest.ok
         work.post(":api/lease") { request, context in
-            let answer = try await queues.lease(
-                api: try context.parameters.require("api"), token: token(request), worker: try await WorkRequest.fields(request).worker ?? "?")
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: answer.json)))
+            WorkRequest.respond(
+                try await queues.lease(
+                    api: try context.parameters.require("api"), token: token(request), worker: try await WorkRequest.fields(request).worker ?? "?"))
         }
         work.post(":api/items/:item/:action") { request, context in
             let api = try context.parameters.require("api")
@@ -261,6 +261,11 @@ private enum WorkRequest {
 
     @Sendable static func token(_ request: Request) -> String? {
         request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+    }
+
+    /// The answer to a `lease`.
+    static func respond(_ answer: WorkAnswer) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: answer.json)))
     }
 
     @Sendable static func ok() -> Response {

@@ -98,6 +98,13 @@ extension Store {
         }
     }
 
+    /// The workers holding a lease of `queue` now.
+    public func leaseHolders(queue: String) throws -> Set<String> {
+        try database.read { db in
+            Set(try String.fetchAll(db, sql: "SELECT DISTINCT worker FROM work_item WHERE queue = ? AND state = 'leased'", arguments: [queue]))
+        }
+    }
+
     /// Deletes every request of `queue` (its API was deleted).
     public func deleteQueue(_ queue: String) throws {
         try database.write { db in

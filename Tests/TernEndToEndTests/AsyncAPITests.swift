@@ -92,6 +92,21 @@ extension EndToEnd {
             #expect(try await server.stop() == 0)
         }
 
+        @Test("an AsyncAPI whose predictor fails to load shows `error (init failed)` with the exception, and tern deploy says so")
+        func initFailure() async throws {
+            let server = try TestServer()
+            try await server.start()
+            defer { try? FileManager.default.removeItem(at: server.home) }
+            let yaml = Self.yaml.replacingOccurrences(of: "min_replicas: 0", with: "min_replicas: 1")
+            let config = try makeProject(yaml: yaml, predictorOf: "bad-init", in: server)
+            let deploy = try server.tern("deploy", config.path, "--timeout", "60")
+            #expect(deploy.status != 0)
+            let api = try server.api("ocr")
+            #expect(api.status == .errorInitFailed, "\(api.status.rawValue) \(api.message ?? "")")
+            #expect(api.message?.contains("RuntimeError") == true, "\(api.message ?? "")")
+            #expect(try await server.stop() == 0)
+        }
+
         @Test("SIGKILL tern serve while an AsyncAPI request is in progress and others are queued: after a restart every request completes")
         func durableAcrossServerKill() async throws {
             let server = try TestServer()
