@@ -218,7 +218,7 @@ public actor AsyncQueueService: ReplicaScaler, InFlightSource {
     /// `{"id", "status", "timestamp", …}`: `status` is `in_queue`, `in_progress`, `completed`
     /// (with `result`, its `content_type` and `status_code`) or `failed` (with `error`). A JSON
     /// result is embedded as it is, a text result as a string, any other as `result_base64`.
-    static func document(_ request: StoredRequest) -> [UInt8] {
+    public static func document(_ request: StoredRequest) -> [UInt8] {
         let status =
             switch request.state {
             case "queued": "in_queue"

@@ -20,6 +20,21 @@ public struct StoredRequest: Sendable, Equatable {
     public var resultStatus: Int?
     /// Why it failed (dead).
     public var error: String?
+
+    /// Memberwise initialiser.
+    public init(
+        id: String, state: String, createdAt: Double, finishedAt: Double?, result: [UInt8]?, resultType: String?, resultStatus: Int?,
+        error: String?
+    ) {
+        self.id = id
+        self.state = state
+        self.createdAt = createdAt
+        self.finishedAt = finishedAt
+        self.result = result
+        self.resultType = resultType
+        self.resultStatus = resultStatus
+        self.error = error
+    }
 }
 
 /// The AsyncAPI side of the durable queue (migration `v3`): a request is a `work_item` of queue
