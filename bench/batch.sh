@@ -10,14 +10,18 @@
 #                 enqueues the input before it answers)
 #   no-op         a predictor whose predict does nothing, batch_size 1, two job sizes: the slope
 #                 of job time over batches is Tern's own per-batch cost (lease + done round trips)
-# and prints, as the last lines, with ratios to the plain loop of the same run:
+# It prints a table of every run (job time, wall-clock, enqueue time, time to the first batch
+# done, steady time per batch, CPU of tern serve and of the workers per batch) and, as the last
+# lines, means over the rounds with ratios to the plain loop of the same run:
 #   plain loop: N items/s
-#   tern workers=1: N items/s (ratio X of the limit)
-#   tern workers=2: N items/s (ratio Y of the limit)
-#   per-batch overhead: Z ms ((workers=1 job time - plain loop time) / batches)
-#   per-batch overhead, no-op predictor: Z ms (...)
-# Job times are read from the job's rows in TERN_HOME/tern.db (the API's started_at and ended_at
-# are whole seconds); each Tern job's outputs are checked (one file per batch, summary count).
+#   tern workers=1: N items/s (ratio X of the limit); wall-clock from submit: …; steady state: …
+#   tern workers=2: N items/s (ratio Y of the limit); …
+#   per-batch overhead: Z ms ((workers=1 job time - plain loop time) / batches, of which …)
+#   per-batch overhead, no-op predictor: Z ms (slope over the two job sizes; CPU per batch …)
+# "steady state" is the time between the first and the last batch done (no worker start, no
+# on_job_complete). Job times are read from the job's rows in TERN_HOME/tern.db (the API's
+# started_at and ended_at are whole seconds); each Tern job's outputs are checked (one file per
+# batch, a summary counting every row). Results of a run: bench/batch.md.
 #
 # Usage: bench/batch.sh [--quick] [--rows N] [--files N] [--batch-size N] [--rounds N]
 #                       [--noop-batches "SMALL LARGE"]
