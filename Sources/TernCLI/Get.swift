@@ -44,7 +44,8 @@ extension Tern {
             let client = try await global.client()
             let terminal = Terminal.standardOutput
             if watch, let name, let job, output == .table {
-                return try await JobView.watch(client: client, api: name, id: job)  // ends with the job
+                _ = try await JobView.watch(client: client, api: name, id: job)  // ends with the job
+                return
             }
             repeat {
                 let text = try await render(client: client, terminal: terminal)

@@ -13,6 +13,10 @@ extension Tern {
                 item_list {items, batch_size}, file_path_lister {file_paths, includes, excludes, \
                 batch_size} or delimited_files {…} (JSON lines). See docs/jobs.md.
 
+                Answers once the input is read (or after 1 s, with status enqueuing, while a \
+                large input is still being read). Exits 1 when the job failed while enqueuing, \
+                or, with --watch, when it ends other than succeeded.
+
                 Examples:
                   tern submit digits job.json
                   tern submit digits job.json --watch
@@ -52,7 +56,13 @@ extension Tern {
                     + (job.batchesTotal > 0 ? ", \(job.batchesTotal) batches of \(job.itemsTotal) items" : "")
                     + (job.message.map { " (\($0))" } ?? ""))
             }
-            if watch { try await JobView.watch(client: client, api: name, id: job.jobID) }
+            var final = job.status.isFinal ? job : nil
+            if watch { final = try await JobView.watch(client: client, api: name, id: job.jobID) }
+            // Scripts can tell: exit 1 when the job failed (at once while enqueuing, or by the end of --watch).
+            if let final, final.status != .succeeded {
+                Terminal.standardError.line("job \(final.jobID) ended \(final.status.rawValue)" + (final.message.map { ": \($0)" } ?? ""))
+                throw ExitCode(1)
+            }
         }
     }
 
@@ -158,13 +168,15 @@ enum JobView {
     }
 
     /// Prints the job's progress every second until it ends (redrawn on a TTY).
-    static func watch(client: TernClient, api: String, id: String) async throws {
+    /// - Returns: the job as it ended.
+    @discardableResult
+    static func watch(client: TernClient, api: String, id: String) async throws -> JobDocument {
         let terminal = Terminal.standardOutput
         while true {
             let job = try await client.getJob(api, id: id)
             let text = detail(job)
             if terminal.isTTY { terminal.line("\u{1B}[2J\u{1B}[H" + text) } else { terminal.line(text + "\n") }
-            if job.status.isFinal { return }
+            if job.status.isFinal { return job }
             try await Task.sleep(for: .seconds(1))
         }
     }
@@ -176,6 +188,7 @@ enum JobView {
     }
 
     static func duration(_ seconds: Double) -> String {
+        if seconds < 10 { return String(format: "%.1fs", max(seconds, 0)) }
         let total = Int(seconds.rounded())
         if total < 60 { return "\(total)s" }
         if total < 3600 { return "\(total / 60)m\(total % 60)s" }

@@ -78,6 +78,8 @@ public actor JobService {
     /// The deployed revision of an API (its kind and `predictor.config`).
     private let revision: @Sendable (String) -> StoredRevision?
     private var lastSweep: Double = 0
+    /// Parsed specs of the jobs seen since start (see ``spec(of:)``).
+    private var specs: [String: JobSpec] = [:]
 
     /// Creates the service; `revision` looks up an API's deployed revision.
     public init(
@@ -124,29 +126,56 @@ public actor JobService {
             status: .enqueuing, message: nil, batchesTotal: 0, itemsTotal: 0, completion: "pending", completionWorker: nil,
             completionUntil: nil, createdAt: created, startedAt: nil, endedAt: nil, exit: nil)
         try store.insertJob(job)
-        try enqueue(job, spec: spec)
-        return try document(try store.job(id: job.id)!)
+        specs[job.id] = spec
+        enqueue(job, spec: spec)
+        // A small input is read at once: the answer then says `running` (or why it failed while
+        // enqueuing). A large one goes on in the background and the answer says `enqueuing`.
+        for _ in 0..<Self.enqueueWaitSteps {
+            guard let current = try store.job(id: job.id, withSubmission: false), current.status == .enqueuing else { break }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return try document(try store.job(id: job.id, withSubmission: false)!)
     }
 
-    /// Reads the input into batches (BatchAPI) and starts the workers; a failure to read makes
-    /// the job `failed while enqueuing`.
-    private func enqueue(_ job: StoredJob, spec: JobSpec) throws {
-        if let input = spec.input {
+    /// How long `submit` waits for the input to be read before it answers `enqueuing` (× 50 ms).
+    static let enqueueWaitSteps = 20
+
+    /// Reads the input into batches (BatchAPI) and starts the workers, on a thread of its own
+    /// (reading and storing a large input takes seconds and must not hold up the work protocol);
+    /// a failure to read makes the job `failed while enqueuing`.
+    private func enqueue(_ job: StoredJob, spec: JobSpec) {
+        let store = self.store, now = self.now, logger = self.logger
+        Thread.detachNewThread {
             do {
-                let batches = try JobInputReader.read(input)
-                try store.enqueueBatches(job: job.id, payloads: batches.map(\.payload), items: batches.map(\.items))
+                if let input = spec.input {
+                    let batches = try JobInputReader.read(input)
+                    try store.enqueueBatches(job: job.id, payloads: batches.map(\.payload), items: batches.map(\.items))
+                } else {
+                    try store.enqueueBatches(job: job.id, payloads: [], items: [])  // a task: straight to running
+                }
             } catch let error as JobSpecError {
-                try store.setJobStatus(id: job.id, .failedWhileEnqueuing, message: error.message, now: now())
+                try? store.setJobStatus(id: job.id, .failedWhileEnqueuing, message: error.message, now: now())
+                return
+            } catch {
+                logger.error("could not store the batches of a job", metadata: ["job": "\(job.id)", "error": "\(error)"])
+                try? store.setJobStatus(id: job.id, .failedWhileEnqueuing, message: "could not store its batches: \(error)", now: now())
                 return
             }
-        } else {
-            try store.enqueueBatches(job: job.id, payloads: [], items: [])  // a task: straight to running
+            Task { await self.startWorkers(job.id) }
         }
-        Task { await self.startWorkers(job.id) }
+    }
+
+    /// The job's parsed spec, parsed once per job (nil when the stored submission no longer parses).
+    private func spec(of job: StoredJob) -> JobSpec? {
+        if let spec = specs[job.id] { return spec }
+        let submission = job.submission.isEmpty ? ((try? store.job(id: job.id))?.submission ?? []) : job.submission
+        guard let spec = try? JobSpecParser.parse(submission, kind: job.kind) else { return nil }
+        specs[job.id] = spec
+        return spec
     }
 
     private func startWorkers(_ id: String) async {
-        guard let job = try? store.job(id: id), job.status == .running, let spec = try? JobSpecParser.parse(job.submission, kind: job.kind),
+        guard let job = try? store.job(id: id), job.status == .running, let spec = spec(of: job),
             let stored = revision(job.api)
         else { return }
         var config: [String: JSONValue] = [:]
@@ -155,6 +184,16 @@ public actor JobService {
         var jobSpec: [String: JSONValue] = (try? JSONDecoder().decode([String: JSONValue].self, from: Data(job.submission))) ?? [:]
         jobSpec["job_id"] = .string(job.id)
         jobSpec["api_name"] = .string(job.api)
+        // With the defaults filled in, as Cortex's job spec had them; an item list's items are
+        // left out (they reach predict as batches, and can be megabytes).
+        jobSpec["workers"] = .number(Double(spec.workers))
+        jobSpec["retries"] = .number(Double(spec.retries))
+        if let timeout = spec.timeoutSeconds { jobSpec["timeout"] = .number(Double(timeout)) }
+        jobSpec["total_batch_count"] = .number(Double(job.batchesTotal))
+        if case .object(var list)? = jobSpec["item_list"] {
+            list["items"] = nil
+            jobSpec["item_list"] = .object(list)
+        }
         let file: [String: JSONValue] = [
             "kind": .string(job.kind.rawValue), "job_id": .string(job.id), "api_name": .string(job.api),
             "config": .object(config), "job_spec": .object(jobSpec),
@@ -177,7 +216,7 @@ public actor JobService {
     /// Jobs of `api` (every API when nil), newest first.
     public func jobs(api: String?) async throws -> [JobDocument] {
         var documents: [JobDocument] = []
-        for job in try store.jobs(api: api) { documents.append(try await liveDocument(job)) }
+        for job in try store.jobs(api: api, withSubmission: false) { documents.append(try await liveDocument(job)) }
         return documents
     }
 
@@ -190,7 +229,7 @@ public actor JobService {
     public func stop(api: String, id: String) async throws -> JobDocument {
         let job = try stored(api: api, id: id)
         if !job.status.isFinal { await finish(job, .stopped, message: "stopped on request") }
-        return try document(try store.job(id: id)!)
+        return try document(try store.job(id: id, withSubmission: false)!)
     }
 
     /// Puts the job's dead letters back in its queue and, when the job had finished, runs it again.
@@ -207,7 +246,7 @@ public actor JobService {
 
     /// Stops every unfinished job of a deleted API (`stopped`).
     public func apiDeleted(_ api: String) async {
-        for job in (try? store.jobs(api: api)) ?? [] where !job.status.isFinal {
+        for job in (try? store.jobs(api: api, withSubmission: false)) ?? [] where !job.status.isFinal {
             await finish(job, .stopped, message: "API \(api) was deleted")
         }
     }
@@ -221,8 +260,8 @@ public actor JobService {
                 continue
             }
             let released = (try? store.releaseLeases(queue: job.id)) ?? 0
-            if job.status == .enqueuing, let spec = try? JobSpecParser.parse(job.submission, kind: job.kind) {
-                try? enqueue(job, spec: spec)
+            if job.status == .enqueuing, let spec = spec(of: job) {
+                enqueue(job, spec: spec)
             } else {
                 await startWorkers(job.id)
             }
@@ -234,7 +273,7 @@ public actor JobService {
 
     /// Checks a worker's token against its job's; throws 401 otherwise, 404 for an unknown job.
     public func authorize(job id: String, token: String?) throws -> StoredJob {
-        guard let job = try store.job(id: id) else {
+        guard let job = try store.job(id: id, withSubmission: false) else {
             throw ControlPlaneError(status: .notFound, kind: .notFound, message: "no job \(id)")
         }
         guard let token, BearerTokenMiddleware.constantTimeEquals(Array(token.utf8), Array(job.token.utf8)) else {
@@ -246,7 +285,7 @@ public actor JobService {
     /// `lease`: the next batch, `wait`, `complete` (to one worker once every batch is finished) or `exit`.
     public func lease(job id: String, token: String?, worker: String) async throws -> WorkAnswer {
         let job = try authorize(job: id, token: token)
-        guard job.status == .running, let spec = try? JobSpecParser.parse(job.submission, kind: job.kind) else { return .exit }
+        guard job.status == .running, let spec = spec(of: job) else { return .exit }
         let time = now()
         try store.expireLeases(queue: id, now: time, retries: spec.retries, leaseSeconds: configuration.leaseSeconds)
         let receipt = Self.randomHex(16)
@@ -279,7 +318,7 @@ public actor JobService {
     /// `failed`: the batch is queued again or dead-lettered with `error`; 409 when the lease is gone.
     public func failed(job id: String, token: String?, item: String, receipt: String, error: String) async throws {
         let job = try authorize(job: id, token: token)
-        let retries = (try? JobSpecParser.parse(job.submission, kind: job.kind))?.retries ?? JobSpec.defaultRetries
+        let retries = spec(of: job)?.retries ?? JobSpec.defaultRetries
         guard try store.markFailed(queue: id, id: item, receipt: receipt, error: error, retries: retries, now: now()) else {
             throw Self.leaseLost(item)
         }
@@ -320,7 +359,7 @@ public actor JobService {
     /// timeouts, and, once a minute, jobs past their retention.
     public func tick() async {
         let time = now()
-        for job in (try? store.jobs(api: nil)) ?? [] where job.status == .running {
+        for job in (try? store.jobs(api: nil, withSubmission: false)) ?? [] where job.status == .running {
             await check(job, now: time)
         }
         if time - lastSweep > 60 {
@@ -332,7 +371,7 @@ public actor JobService {
     }
 
     private func check(_ job: StoredJob, now time: Double) async {
-        guard let spec = try? JobSpecParser.parse(job.submission, kind: job.kind) else { return }
+        guard let spec = spec(of: job) else { return }
         if let timeout = spec.timeoutSeconds, let started = job.startedAt, time - started > Double(timeout) {
             await finish(job, .timedOut, message: "the job ran longer than its timeout of \(timeout) s")
             return
@@ -373,7 +412,7 @@ public actor JobService {
     // MARK: documents
 
     private func stored(api: String, id: String) throws -> StoredJob {
-        guard let job = try store.job(id: id), job.api == api else {
+        guard let job = try store.job(id: id, withSubmission: false), job.api == api else {
             throw ControlPlaneError(
                 status: .notFound, kind: .notFound, message: "API \(api) has no job \(id); run `tern get \(api)` to list its jobs", api: api)
         }
@@ -382,7 +421,7 @@ public actor JobService {
 
     private func document(_ job: StoredJob) throws -> JobDocument {
         let counts = try store.counts(queue: job.id)
-        let spec = (try? JobSpecParser.parse(job.submission, kind: job.kind)) ?? JobSpec()
+        let spec = spec(of: job) ?? JobSpec()
         return JobDocument(
             jobID: job.id, api: job.api, kind: job.kind.rawValue, status: job.status, message: job.message, spec: spec,
             batchesTotal: job.batchesTotal, batchesSucceeded: counts.done, batchesFailed: counts.dead, batchesInProgress: counts.leased,

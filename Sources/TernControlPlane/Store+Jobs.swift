@@ -156,22 +156,33 @@ extension Store {
         }
     }
 
-    /// One job.
-    public func job(id: String) throws -> StoredJob? {
-        try database.read { db in try Row.fetchOne(db, sql: "SELECT * FROM job WHERE id = ?", arguments: [id]).map(Self.job(from:)) }
+    /// One job; with `withSubmission` false its ``StoredJob/submission`` is left empty (an
+    /// `item_list` submission can be megabytes, and the work protocol reads the job per request).
+    public func job(id: String, withSubmission: Bool = true) throws -> StoredJob? {
+        try database.read { db in
+            try Row.fetchOne(db, sql: "SELECT \(Self.columns(withSubmission)) FROM job WHERE id = ?", arguments: [id]).map(Self.job(from:))
+        }
     }
 
-    /// Jobs of `api` (every API when nil), newest first.
-    public func jobs(api: String?) throws -> [StoredJob] {
+    /// Jobs of `api` (every API when nil), newest first; `withSubmission` as in ``job(id:withSubmission:)``.
+    public func jobs(api: String?, withSubmission: Bool = true) throws -> [StoredJob] {
         try database.read { db in
+            let columns = Self.columns(withSubmission)
             let rows =
                 if let api {
-                    try Row.fetchAll(db, sql: "SELECT * FROM job WHERE api = ? ORDER BY id DESC", arguments: [api])
+                    try Row.fetchAll(db, sql: "SELECT \(columns) FROM job WHERE api = ? ORDER BY id DESC", arguments: [api])
                 } else {
-                    try Row.fetchAll(db, sql: "SELECT * FROM job ORDER BY id DESC")
+                    try Row.fetchAll(db, sql: "SELECT \(columns) FROM job ORDER BY id DESC")
                 }
             return try rows.map(Self.job(from:))
         }
+    }
+
+    private static func columns(_ withSubmission: Bool) -> String {
+        withSubmission
+            ? "*"
+            : "id, api, kind, X'' AS submission, token, status, message, batches_total, items_total, completion, completion_worker, "
+                + "completion_until, created_at, started_at, ended_at, exit"
     }
 
     /// Sets a job's status and message (and `ended_at` for a final status, `started_at` once).

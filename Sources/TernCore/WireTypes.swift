@@ -215,22 +215,37 @@ public struct ErrorDocument: Codable, Sendable, Equatable, Error {
 /// Tern's version, reported by `tern version` and `/v1/info`.
 public let ternVersion = "0.1.0"
 
-/// The JSON coders used on Tern's wire (ISO 8601 dates, sorted keys for stable output, slashes
-/// not escaped).
+/// The JSON coders used on Tern's wire (ISO 8601 dates in UTC with milliseconds, e.g.
+/// `2026-12-06T22:44:36.123Z`; sorted keys for stable output, slashes not escaped).
 public enum WireJSON {
+    private static let withMilliseconds = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+    private static let wholeSeconds = Date.ISO8601FormatStyle()
+
     /// An encoder for control-plane documents.
     public static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
+        // Milliseconds: a job that ran 2.4 s must not read as 3 s (nor its items/s be off by a third).
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(withMilliseconds))
+        }
         // H2 (C8): URLs print as `http://…`, not `http:\/\/…`.
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
     }
 
-    /// A decoder for control-plane documents.
+    /// A decoder for control-plane documents; it reads dates with or without fractional seconds
+    /// (servers before 0.1.0 sent whole seconds).
+    /// - Throws (when decoding): `DecodingError.dataCorrupted` for a date in another form.
     public static func decoder() -> JSONDecoder {
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            if let date = try? withMilliseconds.parse(text) { return date }
+            if let date = try? wholeSeconds.parse(text) { return date }
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an ISO 8601 date: \(text)")
+        }
         return decoder
     }
 }

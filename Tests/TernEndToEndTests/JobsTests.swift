@@ -89,6 +89,12 @@ extension EndToEnd {
             #expect(lines.last?["on_job_complete"] as? Bool == true)
             // The job's config was merged over the API's.
             #expect(lines.first?["config_label"] as? String == "from-api")
+            // job_spec has Cortex's defaults filled in and no copy of the items.
+            let seen = try #require(lines.first?["job_spec"] as? [String: Any])
+            #expect(seen["workers"] as? Int == 2)
+            #expect(seen["retries"] as? Int == 1)
+            #expect(seen["total_batch_count"] as? Int == 4)
+            #expect(seen["items_in_spec"] as? Bool == false)
 
             let dead = try server.tern("jobs", "dead-letters", "digits", id)
             #expect(dead.stdout.contains("ValueError"), "\(dead.stdout)")
