@@ -162,7 +162,12 @@ struct DeployProgress {
 
     /// The output for this poll of `api`, if any.
     mutating func report(_ api: APIDocument, now: Date) -> Output? {
-        let summary = "\(api.name): \(api.status.rawValue), \(api.readyReplicas)/\(api.requestedReplicas) replicas ready"
+        let summary: String
+        switch APIKind(rawValue: api.kind) {
+        case .batchAPI?, .taskAPI?: summary = "\(api.name): \(api.status.rawValue), takes jobs (`tern submit \(api.name) job.json`)"
+        case .asyncAPI?: summary = "\(api.name): \(api.status.rawValue), \(api.readyReplicas)/\(api.requestedReplicas) workers ready"
+        default: summary = "\(api.name): \(api.status.rawValue), \(api.readyReplicas)/\(api.requestedReplicas) replicas ready"
+        }
         guard Self.isInstalling(api), let message = api.message else {
             lastInstallLine[api.name] = nil
             guard lastReport[api.name] != summary else { return nil }

@@ -163,6 +163,19 @@ extension Tern {
             lines += [
                 "endpoint:  \(api.endpoint)",
                 "revision:  \(api.revision)",
+            ]
+            switch APIKind(rawValue: api.kind) {
+            case .batchAPI?, .taskAPI?:
+                // Workers start with each job; the jobs table follows.
+                return (lines + ["kind:      \(api.kind) (workers start with each job)"]).joined(separator: "\n")
+            case .asyncAPI?:
+                return (lines + [
+                    "workers:   \(api.readyReplicas) ready / \(api.requestedReplicas) requested",
+                    "queue:     \(api.inFlight) requests queued or in progress",
+                ]).joined(separator: "\n")
+            default: break
+            }
+            lines += [
                 "replicas:  \(api.readyReplicas) ready / \(api.requestedReplicas) requested",
                 "in-flight: \(api.inFlight) now, \(api.averageInFlight.map { String(format: "%.2f", $0) } ?? "-") average over the autoscaling window",
                 "",
