@@ -150,6 +150,9 @@ actor ReplicaRunner {
         await launch.compute.release(launch.replicaID)  // only now: the process group is gone
         reservation = nil
         computeWait = nil
+        if launch.worker != nil {  // a job worker's folder holds job.json (the whole submission): not kept
+            try? FileManager.default.removeItem(atPath: launch.runDirectory + "/" + launch.replicaID)
+        }
     }
 
     /// `compute.mem_limit` as users write it (`256Mi`), when set.

@@ -96,6 +96,11 @@ extension EndToEnd {
             #expect(seen["total_batch_count"] as? Int == 4)
             #expect(seen["items_in_spec"] as? Bool == false)
 
+            // The workers' folders (with job.json, the whole submission) go with them.
+            try await server.waitUntil(timeout: 30, "the workers' run folders to be removed") {
+                !FileManager.default.fileExists(atPath: server.home.path + "/run/\(id)-0")
+                    && !FileManager.default.fileExists(atPath: server.home.path + "/run/\(id)-1")
+            }
             let dead = try server.tern("jobs", "dead-letters", "digits", id)
             #expect(dead.stdout.contains("ValueError"), "\(dead.stdout)")
             let table = try server.tern("get", "digits")
