@@ -117,6 +117,7 @@ extension Tern {
         func validate() throws {
             if randomPod && replica != nil { throw ValidationError("give --random-pod or --replica, not both") }
             if job != nil && (randomPod || replica != nil) { throw ValidationError("give a job id or --replica/--random-pod, not both") }
+            if job?.isEmpty == true { throw ValidationError("the job id is empty") }
         }
 
         func run() async throws {
@@ -129,7 +130,23 @@ extension Tern {
                 Terminal.standardError.line("Logs of replica \(pick.id):")
                 replica = pick.id
             }
-            for try await chunk in try await client.logs(name, follow: follow, tail: tail, replica: replica) {
+            if let job { _ = try await client.getJob(name, id: job) }  // an unknown job: 404, said so
+            let lines = try await client.logs(name, follow: follow, tail: tail, replica: replica)
+            guard follow, let job else { return try await Self.copy(lines) }
+            // Following a job ends a second after the job does.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await Self.copy(lines) }
+                group.addTask {
+                    while try await !client.getJob(name, id: job).status.isFinal { try await Task.sleep(for: .seconds(1)) }
+                    try await Task.sleep(for: .seconds(1))
+                }
+                _ = try await group.next()
+                group.cancelAll()
+            }
+        }
+
+        private static func copy(_ chunks: some AsyncSequence<ByteBuffer, any Error>) async throws {
+            for try await chunk in chunks {
                 chunk.withUnsafeReadableBytes { _ = write(1, $0.baseAddress, $0.count) }
             }
         }
@@ -185,6 +202,11 @@ extension Tern {
 
         @Flag(name: [.customShort("c"), .long], help: "Keep cached files (Tern keeps its dependency environments either way).")
         var keepCache = false
+
+        func validate() throws {
+            // `tern delete api "$JOB"` with an empty $JOB must not delete the whole API.
+            if job?.isEmpty == true { throw ValidationError("the job id is empty; to delete the API itself, give no job id") }
+        }
 
         func run() async throws {
             let client = try await global.client()

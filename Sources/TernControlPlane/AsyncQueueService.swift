@@ -206,13 +206,19 @@ public actor AsyncQueueService: ReplicaScaler, InFlightSource {
 
     /// `GET <endpoint>/<id>`: the request's status and, once completed, its result.
     /// - Throws: ``ControlPlaneError`` 404 for an unknown (or expired) request.
-    public func status(api: String, id: String) throws -> [UInt8] {
+    public func status(api: String, id: String) async throws -> [UInt8] {
         guard let request = try store.request(queue: Store.asyncQueue(api), id: id) else {
             throw ControlPlaneError(
                 status: .notFound, kind: .notFound,
                 message: "API \(api) has no request \(id) (results are kept for \(Int(configuration.retentionSeconds / 3600)) h)", api: api)
         }
-        return Self.document(request)
+        var document = Self.document(request)
+        if request.state == "queued", let problem = await workerHealth(api: api).message, document.last == UInt8(ascii: "}") {
+            // Why it waits: its workers cannot start (their predictor fails to load, no compute).
+            document.removeLast()
+            document += Array(#","message":\#(jsonQuoted(problem))}"#.utf8)
+        }
+        return document
     }
 
     /// `{"id", "status", "timestamp", …}`: `status` is `in_queue`, `in_progress`, `completed`
@@ -266,7 +272,10 @@ public actor AsyncQueueService: ReplicaScaler, InFlightSource {
             guard !stopping, queues[api] != nil else { return .exit }
             let time = now()
             let receipt = JobService.randomHex(16)
-            if let item = try store.lease(queue: queue, worker: worker, receipt: receipt, now: time, leaseSeconds: configuration.leaseSeconds) {
+            if let item = try store.lease(
+                queue: queue, worker: worker, receipt: receipt, now: time, leaseSeconds: configuration.leaseSeconds,
+                retries: configuration.crashRetries)
+            {
                 return .request(id: item.id, receipt: receipt, body: item.payload, contentType: item.contentType, leaseSeconds: configuration.leaseSeconds)
             }
             if attempt == 0 { await waitForRequest(api) }

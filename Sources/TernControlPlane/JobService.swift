@@ -112,7 +112,7 @@ public actor JobService {
         guard stored.spec.kind.runsJobs else {
             throw ControlPlaneError(
                 status: .unprocessableContent, kind: .invalidJob,
-                message: "API \(api) is a \(stored.spec.kind.rawValue); jobs are submitted to a BatchAPI or TaskAPI", api: api)
+                message: "API \(api) is \(stored.spec.kind == .asyncAPI ? "an" : "a") \(stored.spec.kind.rawValue); jobs are submitted to a BatchAPI or TaskAPI", api: api)
         }
         let spec: JobSpec
         do {
@@ -214,9 +214,12 @@ public actor JobService {
     }
 
     /// Jobs of `api` (every API when nil), newest first.
+    /// - Throws: ``ControlPlaneError`` 404 for an API that is not deployed and has no jobs kept.
     public func jobs(api: String?) async throws -> [JobDocument] {
         var documents: [JobDocument] = []
-        for job in try store.jobs(api: api, withSubmission: false) { documents.append(try await liveDocument(job)) }
+        let jobs = try store.jobs(api: api, withSubmission: false)
+        if let api, jobs.isEmpty, revision(api) == nil { throw ControlPlaneError.notFound(api) }
+        for job in jobs { documents.append(try await liveDocument(job)) }
         return documents
     }
 
@@ -289,7 +292,9 @@ public actor JobService {
         let time = now()
         try store.expireLeases(queue: id, now: time, retries: spec.retries, leaseSeconds: configuration.leaseSeconds)
         let receipt = Self.randomHex(16)
-        if let item = try store.lease(queue: id, worker: worker, receipt: receipt, now: time, leaseSeconds: configuration.leaseSeconds) {
+        if let item = try store.lease(
+            queue: id, worker: worker, receipt: receipt, now: time, leaseSeconds: configuration.leaseSeconds, retries: spec.retries)
+        {
             return .item(id: item.id, receipt: receipt, payload: item.payload, leaseSeconds: configuration.leaseSeconds)
         }
         let counts = try store.counts(queue: id)
@@ -332,7 +337,7 @@ public actor JobService {
         }
         let counts = try store.counts(queue: id)
         if let error {
-            await finish(job, .completedWithFailures, message: "on_job_complete raised \(error)")
+            await finish(job, .completedWithFailures, message: error)  // the worker's "on_job_complete raised …"
         } else if counts.dead > 0 {
             await finish(job, .completedWithFailures, message: "\(counts.dead) of \(job.batchesTotal) batches failed; see tern jobs dead-letters \(job.api) \(id)")
         } else {
@@ -386,14 +391,17 @@ public actor JobService {
             if task.lastExitCode == 0 {
                 await finish(job, .succeeded, message: nil, exit: task.lastExit)
             } else {
-                await finish(job, .workerError, message: "the task \(task.lastExit ?? "failed")" + (task.lastOutputLine.map { ": \($0)" } ?? ""), exit: task.lastExit)
+                await finish(job, .workerError, message: "the task \(task.lastExit ?? "failed")" + Self.lastOutput(task), exit: task.lastExit)
             }
             return
         }
-        if let failing = snapshots.first(where: { $0.lastExitCode == 3 || $0.consecutiveFailures >= configuration.workerFailureLimit }) {
+        // A batch that crashes its worker is dead-lettered after retries + 1 deliveries; only more
+        // crashes in a row than that (every batch crashes, or the worker cannot start) end the job.
+        let failureLimit = max(configuration.workerFailureLimit, spec.retries + 2)
+        if let failing = snapshots.first(where: { $0.lastExitCode == 3 || $0.consecutiveFailures >= failureLimit }) {
             await finish(
                 job, .workerError,
-                message: "worker \(failing.id) \(failing.lastExit ?? "failed")" + (failing.lastOutputLine.map { ": \($0)" } ?? ""))
+                message: "worker \(failing.id) \(failing.lastExit ?? "failed")" + Self.lastOutput(failing))
             return
         }
         let waiting = snapshots.filter { $0.waiting != nil }
@@ -401,9 +409,18 @@ public actor JobService {
         if message != job.message { try? store.setJobStatus(id: job.id, .running, message: message, now: time) }
     }
 
+    /// ` (last output: "…")`: the process's last line, which may or may not say why it ended.
+    private static func lastOutput(_ worker: WorkerSnapshot) -> String {
+        worker.lastOutputLine.map { " (last output: \(jsonQuoted($0)))" } ?? ""
+    }
+
     /// Makes the job final and stops its workers (in the background: a stop may wait out the grace period).
     private func finish(_ job: StoredJob, _ status: JobStatus, message: String?, exit: String? = nil) async {
         try? store.setJobStatus(id: job.id, status, message: message, now: now(), exit: exit)
+        // Batches still held (stopped, timed out) go back to the queue: not in progress any more,
+        // and run again if the job is retried.
+        try? store.releaseLeases(queue: job.id)
+        specs[job.id] = nil
         logger.info("job ended", metadata: ["api": "\(job.api)", "job": "\(job.id)", "status": "\(status.rawValue)"])
         let workers = self.workers
         Task { await workers.stopWorkers(api: job.api, group: job.id) }
@@ -424,7 +441,7 @@ public actor JobService {
         let spec = spec(of: job) ?? JobSpec()
         return JobDocument(
             jobID: job.id, api: job.api, kind: job.kind.rawValue, status: job.status, message: job.message, spec: spec,
-            batchesTotal: job.batchesTotal, batchesSucceeded: counts.done, batchesFailed: counts.dead, batchesInProgress: counts.leased,
+            batchesTotal: job.batchesTotal, batchesSucceeded: counts.done, batchesFailed: counts.dead, batchesInProgress: job.status.isFinal ? 0 : counts.leased,
             itemsTotal: job.itemsTotal, itemsSucceeded: counts.itemsDone, workersRunning: 0,
             createdAt: Date(timeIntervalSince1970: job.createdAt), startedAt: job.startedAt.map(Date.init(timeIntervalSince1970:)),
             endedAt: job.endedAt.map(Date.init(timeIntervalSince1970:)), exit: job.exit)

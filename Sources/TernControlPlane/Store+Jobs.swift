@@ -215,33 +215,54 @@ extension Store {
     }
 
     /// Stores the job's batches (`payloads[i]` is batch `i`, with `items[i]` items) and makes it
-    /// `running`, in one transaction: either every batch is stored or none.
+    /// `running`. The batches go in in transactions of ``enqueueChunk`` so that other requests
+    /// are served in between (a million-line input takes seconds); the job turns `running` only
+    /// in the last one, and batches stored by an earlier attempt (a server killed while
+    /// enqueuing) are deleted first.
     public func enqueueBatches(job id: String, payloads: [[UInt8]], items: [Int]) throws {
-        try database.write { db in
-            let statement = try db.makeStatement(
-                sql: "INSERT INTO work_item (queue, id, seq, payload, items) VALUES (?, ?, ?, ?, ?)")
-            for (index, payload) in payloads.enumerated() {
-                try statement.execute(arguments: [id, String(index), index, Data(payload), items[index]])
+        try database.write { db in try db.execute(sql: "DELETE FROM work_item WHERE queue = ?", arguments: [id]) }
+        var start = 0
+        while start < payloads.count {
+            let end = min(start + Self.enqueueChunk, payloads.count)
+            try database.write { db in
+                let statement = try db.makeStatement(
+                    sql: "INSERT INTO work_item (queue, id, seq, payload, items) VALUES (?, ?, ?, ?, ?)")
+                for index in start..<end {
+                    try statement.execute(arguments: [id, String(index), index, Data(payloads[index]), items[index]])
+                }
             }
+            start = end
+        }
+        try database.write { db in
             try db.execute(
                 sql: "UPDATE job SET status = ?, batches_total = ?, items_total = ? WHERE id = ? AND status = ?",
                 arguments: [JobStatus.running.rawValue, payloads.count, items.reduce(0, +), id, JobStatus.enqueuing.rawValue])
         }
     }
 
+    /// Batches stored per transaction by ``enqueueBatches(job:payloads:items:)``.
+    static let enqueueChunk = 500
+
     /// Leases the first queued item of `queue` to `worker` until `now + leaseSeconds`, counting one
     /// receive; nil when none is queued. A worker works on one item at a time, so an item it still
     /// holds was lost with its previous process (it crashed and was restarted under the same id)
-    /// and is queued again first, its receive counted, instead of waiting for the lease to expire.
-    public func lease(queue: String, worker: String, receipt: String, now: Double, leaseSeconds: Double) throws -> LeasedItem? {
+    /// and is queued again first, its receive counted, instead of waiting for the lease to expire;
+    /// once it was received more than `retries` times it goes to the dead-letter list instead (an
+    /// item that crashes its worker every time, or whose report the worker cannot deliver).
+    public func lease(
+        queue: String, worker: String, receipt: String, now: Double, leaseSeconds: Double, retries: Int = JobSpec.defaultRetries
+    ) throws -> LeasedItem? {
         try database.write { db in
             try db.execute(
                 sql: """
-                    UPDATE work_item SET state = 'queued', receipt = NULL, lease_until = NULL,
-                      error = 'the worker (' || worker || ') exited while working on it'
+                    UPDATE work_item SET state = CASE WHEN receives > ? THEN 'dead' ELSE 'queued' END,
+                      receipt = NULL, lease_until = NULL,
+                      finished_at = CASE WHEN receives > ? THEN ? ELSE NULL END,
+                      error = 'the worker (' || worker || ') exited or gave up while working on it'
+                        || CASE WHEN receives > ? THEN ' on each of its ' || receives || ' deliveries' ELSE '' END
                     WHERE queue = ? AND worker = ? AND state = 'leased'
                     """,
-                arguments: [queue, worker])
+                arguments: [retries, retries, now, retries, queue, worker])
             guard
                 let row = try Row.fetchOne(
                     db, sql: "SELECT id, payload, content_type FROM work_item WHERE queue = ? AND state = 'queued' ORDER BY seq LIMIT 1",

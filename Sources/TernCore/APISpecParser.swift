@@ -129,15 +129,16 @@ struct APISpecParser {
     /// A TaskAPI's `definition:` (Cortex's name for a task's code: `path` to a file with a class
     /// `Task`, `python_path`, `env`) read as `predictor:`; both at once is a problem.
     private mutating func acceptingDefinition(_ entry: YAMLMapping) -> YAMLMapping {
-        guard let definition = entry.entry("definition") else { return entry }
-        if entry.entry("predictor") != nil {
+        let key = entry.entry("definition") != nil ? "definition" : "predictor"
+        guard let definition = entry.entry(key) else { return entry }
+        if key == "definition", entry.entry("predictor") != nil {
             reader.report(
                 "cannot be combined with predictor: a TaskAPI's code is its definition: {path: task.py}; keep one",
                 at: "definition", line: definition.keyLine)
             return YAMLMapping(path: entry.path, line: entry.line, entries: entry.entries.filter { $0.key != "definition" })
         }
         let entries = entry.entries.map { item -> YAMLMapping.Entry in
-            guard item.key == "definition" else { return item }
+            guard item.key == key else { return item }
             var value = item.value
             // Cortex's definition has no `type`: a task is Python code.
             if case .mapping(var mapping) = value, mapping[Node("type")] == nil {

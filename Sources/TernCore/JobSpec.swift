@@ -95,10 +95,14 @@ public enum JobSpecParser {
         }
         guard case .object(let object) = value else { throw JobSpecError("the job spec must be a JSON object") }
         let inputs = ["item_list", "file_path_lister", "delimited_files"]
-        let allowed = ["workers", "timeout", "retries", "config", "sqs_dead_letter_queue"] + (kind == .batchAPI ? inputs : [])
+        // A task has no batches to retry (Cortex's TaskAPI took workers, timeout and config).
+        let allowed = ["workers", "timeout", "config"] + (kind == .batchAPI ? ["retries", "sqs_dead_letter_queue"] + inputs : [])
         for key in object.keys.sorted() where !allowed.contains(key) {
             if inputs.contains(key) {
                 throw JobSpecError("\(key): a TaskAPI job takes no input; give its settings in config")
+            }
+            if kind == .taskAPI, key == "retries" || key == "sqs_dead_letter_queue" {
+                throw JobSpecError("\(key): a TaskAPI job runs once and is not retried (allowed: \(allowed.joined(separator: ", ")))")
             }
             throw JobSpecError("unknown key \(key) (allowed: \(allowed.joined(separator: ", ")))")
         }
@@ -136,7 +140,9 @@ public enum JobSpecParser {
             for field in section.keys.sorted() where !["items", "batch_size"].contains(field) {
                 throw JobSpecError("\(key): unknown key \(field) (allowed: items, batch_size)")
             }
-            guard case .array(let items)? = section["items"] else { throw JobSpecError("item_list.items: missing (a JSON array)") }
+            guard case .array(let items)? = section["items"] else {
+                throw JobSpecError(section["items"] == nil ? "item_list.items: missing (a JSON array)" : "item_list.items: must be a JSON array")
+            }
             guard !items.isEmpty else { throw JobSpecError("item_list.items: is empty; a job needs at least one item") }
             spec.input = .itemList(items: items, batchSize: batchSize)
             return spec
@@ -150,7 +156,11 @@ public enum JobSpecParser {
         var local: [String] = []
         for path in paths {
             if path.hasPrefix("file://") {
-                local.append(String(path.dropFirst("file://".count)))
+                let rest = path.dropFirst("file://".count)
+                guard rest.hasPrefix("/") else {
+                    throw JobSpecError("\(key).\(pathKey): \(path): a file:// URL names a path on this machine: file:///absolute/path (no host)")
+                }
+                local.append(String(rest))
             } else if path.contains("://") {
                 throw JobSpecError("\(key).\(pathKey): \(path): only local paths and file:// URLs are read by this version (object stores are not)")
             } else {

@@ -83,8 +83,13 @@ final class APILogReader: @unchecked Sendable {
         }
         let split = Self.lines(in: bytes, flushingPartial: flushingPartial)
         partial = split.rest
-        // A job id selects its workers (`<job id>-<n>`) and Tern's lines about it.
-        return split.lines.filter { replica == nil || $0.source == replica || $0.source.hasPrefix(replica! + "-") }
+        // A replica id selects its lines; a job id its workers' (`<job id>-<n>`) and Tern's lines
+        // about them (`replica <job id>-0 exited …`).
+        guard let replica else { return split.lines }
+        let workers = replica + "-"
+        return split.lines.filter {
+            $0.source == replica || $0.source.hasPrefix(workers) || ($0.source == LogLine.ternSource && $0.text.contains(workers))
+        }
     }
 
     /// The lines of `bytes` (split at `\n`) and the bytes after the last newline; with

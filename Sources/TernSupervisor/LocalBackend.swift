@@ -153,23 +153,28 @@ public actor LocalBackend: ReplicaBackend, WorkerBackend {
         let name = deployment.spec.name
         let prepared = refreshing ? apis[name]?.dependencies : nil
         let autoscaling = deployment.spec.autoscaling
+        let serves = deployment.spec.kind.servesRequests
         if var managed = apis[name] {
-            // A new revision keeps the current (autoscaled) count, clamped to the new bounds.
-            managed.desired = min(max(managed.desired, autoscaling.minReplicas), autoscaling.maxReplicas)
+            // A new revision keeps the current (autoscaled) count, clamped to the new bounds. Job
+            // and queue APIs run no replicas, only workers (started by the job service).
+            managed.desired = serves ? min(max(managed.desired, autoscaling.minReplicas), autoscaling.maxReplicas) : 0
             managed.deployment = deployment
             managed.previous += managed.current
             managed.current = []
             apis[name] = managed
             await managed.log.append(
-                ["rolling update to revision \(deployment.revision) (\(managed.desired) replica(s))"], source: "tern")
+                [serves
+                    ? "rolling update to revision \(deployment.revision) (\(managed.desired) replica(s))"
+                    : "revision \(deployment.revision) deployed (\(Self.workersNote(deployment.spec.kind)))"],
+                source: "tern")
         } else {
             let log = APILog(path: logPath(api: name))
-            let replicas = deployment.spec.kind.servesRequests ? max(autoscaling.initReplicas, 0) : 0
+            let replicas = serves ? max(autoscaling.initReplicas, 0) : 0
             apis[name] = ManagedAPI(deployment: deployment, desired: replicas, current: [], previous: [], log: log)
             await log.append(
-                [deployment.spec.kind.servesRequests
+                [serves
                     ? "deploying revision \(deployment.revision) with \(replicas) replica(s)"
-                    : "deploying revision \(deployment.revision) (\(deployment.spec.kind.rawValue): workers start with each job)"],
+                    : "deploying revision \(deployment.revision) (\(Self.workersNote(deployment.spec.kind)))"],
                 source: "tern")
         }
         if case .ready(let python)? = prepared, FileManager.default.isExecutableFile(atPath: python) {
@@ -235,8 +240,24 @@ public actor LocalBackend: ReplicaBackend, WorkerBackend {
     }
 
     /// Restarts every replica of `api` as a rolling update of the same revision.
+    /// How the workers of a job or queue API start, for its log.
+    private static func workersNote(_ kind: APIKind) -> String {
+        kind == .asyncAPI ? "AsyncAPI: workers scale with its queue" : "\(kind.rawValue): workers start with each job"
+    }
+
     public func refresh(api: String) async {
         guard let managed = apis[api] else { return }
+        guard managed.deployment.spec.kind.servesRequests else {
+            // No replicas to roll: the workers are restarted (a held item goes back to its queue).
+            await managed.log.append(["restarting the workers"], source: "tern")
+            for (id, var state) in managed.workerGroups {
+                retire(state.runners)
+                state.runners = []
+                apis[api]!.workerGroups[id] = state
+                await reconcileWorkers(api: api, group: id)
+            }
+            return
+        }
         await apply(managed.deployment, refreshing: true)
     }
 

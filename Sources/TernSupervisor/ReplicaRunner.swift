@@ -87,7 +87,15 @@ actor ReplicaRunner {
         self.registry = registry
         self.log = log
         self.logger = logger
+        // A worker's id comes back when its group is restarted or scales down and up again, while
+        // the old runner may still be stopping: each runner gets a folder of its own, removed
+        // when it stops. A replica's folder is its id (its id is never reused).
+        folder = launch.runDirectory + "/" + launch.replicaID
+            + (launch.worker == nil ? "" : "." + String(UInt32.random(in: 0...UInt32.max), radix: 16))
     }
+
+    /// `TERN_HOME/run/<replica id>` (a worker's: `<worker id>.<random hex>`): the sockets, spec and job file.
+    let folder: String
 
     var replicaID: String { launch.replicaID }
     var revision: Int { launch.deployment.revision }
@@ -113,7 +121,7 @@ actor ReplicaRunner {
     /// `[]` otherwise.
     var modelProblems: [String] {
         guard state == .ready else { return [] }
-        return ModelProblems.read(socketDirectory: launch.runDirectory + "/" + launch.replicaID)
+        return ModelProblems.read(socketDirectory: folder)
     }
 
     /// A snapshot for job and queue status reports (workers).
@@ -151,7 +159,7 @@ actor ReplicaRunner {
         reservation = nil
         computeWait = nil
         if launch.worker != nil {  // a job worker's folder holds job.json (the whole submission): not kept
-            try? FileManager.default.removeItem(atPath: launch.runDirectory + "/" + launch.replicaID)
+            try? FileManager.default.removeItem(atPath: folder)
         }
     }
 
@@ -206,7 +214,7 @@ actor ReplicaRunner {
 
     /// Starts the process and returns when it has exited and its group is gone.
     private func runOnce() async {
-        let socketDirectory = launch.runDirectory + "/" + launch.replicaID
+        let socketDirectory = folder
         try? FileManager.default.removeItem(atPath: socketDirectory)
         try? FileManager.default.createDirectory(atPath: socketDirectory, withIntermediateDirectories: true)
         let specPath = socketDirectory + "/spec.json"

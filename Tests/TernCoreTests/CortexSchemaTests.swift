@@ -158,6 +158,15 @@ struct CortexSchemaTests {
         #expect(spec.predictor?.config == .object(["epochs": .number(3)]))
         let both = configIssues(yaml.replacingOccurrences(of: "  compute:", with: "  predictor: {type: python, path: p.py}\n  compute:"))
         #expect(both == [#"tern.yaml:3: api "trainer": definition: cannot be combined with predictor: a TaskAPI's code is its definition: {path: task.py}; keep one"#])
+        // `predictor:` in place of `definition:` reads the same, type defaulting to python too.
+        let predictor = try loadSingleAPI(yaml.replacingOccurrences(of: "  definition:", with: "  predictor:"))
+        #expect(predictor.predictor?.path == "task.py")
+        #expect(predictor.predictor?.type == .python)
+        // The task's file is required.
+        let noPath = configIssues(yaml.replacingOccurrences(of: "    path: task.py\n", with: ""))
+        #expect(noPath.count == 1 && noPath[0].contains("path"), "\(noPath)")
+        let none = configIssues("- name: trainer\n  kind: TaskAPI\n")
+        #expect(none.count == 1 && none[0].contains("predictor"), "\(none)")
     }
 
     /// `compute.mem` is a request and `compute.mem_limit` the limit (Kubernetes' split); a limit

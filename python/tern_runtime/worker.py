@@ -46,6 +46,21 @@ ASYNC_ARGUMENTS = ("payload", "request_id")
 
 _GONE = {401, 404, 410}
 
+#: Longest error message and traceback a failure report carries (the control plane takes work
+#: requests of up to 1 MiB; the whole traceback is in the worker's log).
+MAX_ERROR_CHARS = 8 << 10
+MAX_TRACEBACK_CHARS = 256 << 10
+
+#: Largest AsyncAPI result (bytes) a worker posts; a larger one fails its request (docs/async.md).
+MAX_RESULT_BYTES = 64 << 20
+
+
+def _clip(text: str, limit: int) -> str:
+    """``text``, or its first ``limit`` characters and a note of how much was cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters in the worker's log)"
+
 
 class WorkGone(Exception):
     """The control plane answered 401, 404 or 410: the job or its token no longer exists."""
@@ -285,14 +300,24 @@ class BatchWorker:
             details = format_traceback(e)
             sys.stderr.write(details)
             message = describe_exception(e)
-            log(f"batch {item_id} failed: {message}")
-            self._client.post(f"items/{item_id}/failed",
-                              {"receipt": receipt, "error": message, "traceback": details})
+            log(f"batch {item_id} failed: {_clip(message, MAX_ERROR_CHARS)}")
+            self._report(f"items/{item_id}/failed", {
+                "receipt": receipt, "error": _clip(message, MAX_ERROR_CHARS),
+                "traceback": _clip(details, MAX_TRACEBACK_CHARS)}, item_id)
             return
         heartbeat.stop()
-        status, _ = self._client.post(f"items/{item_id}/done", {"receipt": receipt})
+        status = self._report(f"items/{item_id}/done", {"receipt": receipt}, item_id)
         if status == 409:
             log(f"batch {item_id} was done after its lease was lost; the other delivery counts")
+
+    def _report(self, path: str, body: dict, item_id: str) -> int:
+        """POST a result or failure; log an answer other than 2xx or 409 (the item then comes
+        back, and is dead-lettered after its retries). Returns the status."""
+        status, answer = self._client.post(path, body)
+        if status >= 300 and status != 409:
+            log(f"the control plane refused the report on {item_id} ({status}: {answer}); "
+                "the item will be delivered again")
+        return status
 
     def _complete(self) -> None:
         error = None
@@ -303,7 +328,8 @@ class BatchWorker:
                 sys.stderr.write(format_traceback(e))
                 error = f"on_job_complete raised {describe_exception(e)}"
                 log(error)
-        self._client.post("complete", {"worker": self._id, "error": error})
+        self._client.post("complete", {"worker": self._id,
+                                       "error": None if error is None else _clip(error, MAX_ERROR_CHARS)})
 
 
 class AsyncWorker(BatchWorker):
@@ -319,12 +345,13 @@ class AsyncWorker(BatchWorker):
         finally:
             heartbeat.stop()
         if isinstance(outcome, str):
-            self._client.post(f"items/{item_id}/failed", {"receipt": receipt, "error": outcome})
+            self._report(f"items/{item_id}/failed",
+                         {"receipt": receipt, "error": _clip(outcome, MAX_ERROR_CHARS)}, item_id)
             return
         status, content_type, body = outcome
-        answer, _ = self._client.post(f"items/{item_id}/done", {
+        answer = self._report(f"items/{item_id}/done", {
             "receipt": receipt, "status": status, "content_type": content_type,
-            "body_base64": base64.b64encode(body).decode("ascii")})
+            "body_base64": base64.b64encode(body).decode("ascii")}, item_id)
         if answer == 409:
             log(f"request {item_id} was done after its lease was lost; the other delivery counts")
 
@@ -347,9 +374,13 @@ class AsyncWorker(BatchWorker):
         try:
             if is_response(result):
                 status, content_type, data, _ = answer_parts(result)
-                return status, content_type or "application/octet-stream", data
-            content_type, data = encode_result(result)
-            return 200, content_type, data
+                content_type = content_type or "application/octet-stream"
+            else:
+                status, (content_type, data) = 200, encode_result(result)
+            if len(data) > MAX_RESULT_BYTES:
+                raise ResultError(f"the result is {len(data)} bytes; an AsyncAPI result may be "
+                                  f"at most {MAX_RESULT_BYTES} bytes")
+            return status, content_type, data
         except (ResultError, AnswerError) as e:
             log(f"request {item_id}: {e}")
             return f"invalid_response: {e}"
