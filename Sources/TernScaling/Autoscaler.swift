@@ -75,8 +75,14 @@ public actor Autoscaler<C: Clock>: ScalingRegistry, Service where C.Duration == 
         lastDecisions[api]
     }
 
-    /// Samples and decides until graceful shutdown or cancellation.
+    /// Samples and decides until graceful shutdown or cancellation. A graceful shutdown ends
+    /// the wait between samples at once (services stop one after another, so every second an
+    /// autoscaler took to notice would delay the replicas' stop).
     public func run() async throws {
+        try? await cancelWhenGracefulShutdown { try await self.loop() }
+    }
+
+    private func loop() async throws {
         var sinceTick = Duration.zero
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
