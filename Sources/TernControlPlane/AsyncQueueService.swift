@@ -49,7 +49,7 @@ public actor AsyncQueueService: ReplicaScaler, InFlightSource {
 
     private let store: Store
     private let workers: any WorkerBackend
-    private var controlURL: String
+    private let controlURL: String
     private let configuration: AsyncQueueConfiguration
     private let logger: Logger
     private let now: @Sendable () -> Double

@@ -21,12 +21,12 @@ public enum WorkAnswer: Sendable, Equatable {
         switch self {
         case .item(let id, let receipt, let payload, let lease):
             // The payload is already JSON: spliced in, not decoded and encoded again.
-            return Array(#"{"type":"item","id":\#(Self.quoted(id)),"receipt":"\#(receipt)","lease_seconds":\#(lease),"payload":"#.utf8)
+            return Array(#"{"type":"item","id":\#(jsonQuoted(id)),"receipt":"\#(receipt)","lease_seconds":\#(lease),"payload":"#.utf8)
                 + payload + Array("}".utf8)
         case .request(let id, let receipt, let body, let contentType, let lease):
-            let type = contentType.map(Self.quoted) ?? "null"
+            let type = contentType.map(jsonQuoted) ?? "null"
             return Array(
-                #"{"type":"item","id":\#(Self.quoted(id)),"receipt":"\#(receipt)","lease_seconds":\#(lease),"content_type":\#(type),"body_base64":"\#(Data(body).base64EncodedString())"}"#
+                #"{"type":"item","id":\#(jsonQuoted(id)),"receipt":"\#(receipt)","lease_seconds":\#(lease),"content_type":\#(type),"body_base64":"\#(Data(body).base64EncodedString())"}"#
                     .utf8)
         case .wait(let seconds): return Array(#"{"type":"wait","seconds":\#(seconds)}"#.utf8)
         case .complete: return Array(#"{"type":"complete"}"#.utf8)
@@ -34,7 +34,6 @@ public enum WorkAnswer: Sendable, Equatable {
         }
     }
 
-    static func quoted(_ text: String) -> String { jsonQuoted(text) }
 }
 
 /// `text` as a JSON string literal, quotes included (for the work protocol's fixed-shape answers).
@@ -74,7 +73,7 @@ public actor JobService {
     private let logger: Logger
     private let now: @Sendable () -> Double
     /// Base URL of the control plane, for the workers' `--work-url`.
-    private var controlURL: String
+    private let controlURL: String
     /// The deployed revision of an API (its kind and `predictor.config`).
     private let revision: @Sendable (String) -> StoredRevision?
     private var lastSweep: Double = 0
@@ -94,11 +93,6 @@ public actor JobService {
         self.logger = logger
         self.now = now
         self.revision = revision
-    }
-
-    /// Sets the control plane's URL once its port is known.
-    public func setControlURL(_ url: String) {
-        controlURL = url
     }
 
     // MARK: jobs

@@ -108,8 +108,6 @@ extension ErrorKind {
     public static let apiInUse: Self = "api_in_use"
     /// 422: a TrafficSplitter names a target it cannot route to (not a RealtimeAPI).
     public static let invalidTarget: Self = "invalid_target"
-    /// 422: the kind is not supported yet.
-    public static let unsupportedKind: Self = "unsupported_kind"
     /// 422: the API (a TrafficSplitter) has no replicas of its own to act on.
     public static let noReplicas: Self = "no_replicas"
 }

@@ -10,7 +10,7 @@ import Testing
 
     init() throws { folder = try TemporaryDirectory() }
 
-    private func queue(batches: Int) throws -> (Store, Void) {
+    private func queue(batches: Int) throws -> Store {
         let store = try Store(path: folder.path + "/tern.db")
         try store.insertJob(
             StoredJob(
@@ -19,11 +19,11 @@ import Testing
                 startedAt: nil, endedAt: nil, exit: nil))
         try store.enqueueBatches(
             job: "j1", payloads: (0..<batches).map { Array("[\($0)]".utf8) }, items: Array(repeating: 1, count: batches))
-        return (store, ())
+        return store
     }
 
     @Test func batchesAreLeasedInInputOrderToOneWorkerEach() throws {
-        let (store, _) = try queue(batches: 3)
+        let store = try queue(batches: 3)
         #expect(try store.job(id: "j1")?.status == .running)
         #expect(try store.job(id: "j1")?.batchesTotal == 3)
         let a = try #require(try store.lease(queue: "j1", worker: "w0", receipt: "r0", now: 100, leaseSeconds: 30))
@@ -35,7 +35,7 @@ import Testing
     }
 
     @Test func aBatchIsMarkedDoneOnceOnlyWithItsCurrentReceipt() throws {
-        let (store, _) = try queue(batches: 1)
+        let store = try queue(batches: 1)
         _ = try store.lease(queue: "j1", worker: "w0", receipt: "r0", now: 100, leaseSeconds: 30)
         // w0 hangs past its lease: the batch goes to w1.
         #expect(try store.expireLeases(queue: "j1", now: 131, retries: 2, leaseSeconds: 30) == 1)
@@ -49,7 +49,7 @@ import Testing
     }
 
     @Test func heartbeatsKeepALeaseAlive() throws {
-        let (store, _) = try queue(batches: 1)
+        let store = try queue(batches: 1)
         _ = try store.lease(queue: "j1", worker: "w0", receipt: "r0", now: 100, leaseSeconds: 30)
         #expect(try store.heartbeat(queue: "j1", id: "0", receipt: "r0", now: 125, leaseSeconds: 30) == true)
         #expect(try store.expireLeases(queue: "j1", now: 150, retries: 2, leaseSeconds: 30) == 0)  // until 155 now
@@ -57,7 +57,7 @@ import Testing
     }
 
     @Test func aBatchFailingRetriesPlusOneTimesIsDeadLetteredWithItsError() throws {
-        let (store, _) = try queue(batches: 1)
+        let store = try queue(batches: 1)
         for attempt in 0..<3 {
             _ = try #require(try store.lease(queue: "j1", worker: "w0", receipt: "r\(attempt)", now: 100, leaseSeconds: 30))
             #expect(try store.markFailed(queue: "j1", id: "0", receipt: "r\(attempt)", error: "ValueError: boom", retries: 2, now: 101))
@@ -69,7 +69,7 @@ import Testing
     }
 
     @Test func leasesOfWorkersThatDiedWithTheServerComeBackWithoutCountingAReceive() throws {
-        let (store, _) = try queue(batches: 2)
+        let store = try queue(batches: 2)
         _ = try store.lease(queue: "j1", worker: "w0", receipt: "r0", now: 100, leaseSeconds: 30)
         #expect(try store.releaseLeases(queue: "j1") == 1)
         let again = try #require(try store.lease(queue: "j1", worker: "w1", receipt: "r1", now: 101, leaseSeconds: 30))
@@ -83,7 +83,7 @@ import Testing
     }
 
     @Test func onJobCompleteGoesToOneWorkerUntilItsTimeRunsOut() throws {
-        let (store, _) = try queue(batches: 0)
+        let store = try queue(batches: 0)
         #expect(try store.leaseCompletion(job: "j1", worker: "w0", now: 100, until: 130) == true)
         #expect(try store.leaseCompletion(job: "j1", worker: "w1", now: 110, until: 140) == false)
         #expect(try store.leaseCompletion(job: "j1", worker: "w1", now: 131, until: 161) == true)
@@ -93,7 +93,7 @@ import Testing
     }
 
     @Test func finishedJobsPastTheirRetentionAreDeletedWithTheirBatches() throws {
-        let (store, _) = try queue(batches: 2)
+        let store = try queue(batches: 2)
         try store.setJobStatus(id: "j1", .succeeded, message: nil, now: 1000)
         #expect(try store.deleteJobs(endedBefore: 999) == 0)
         #expect(try store.deleteJobs(endedBefore: 1001) == 1)
