@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Serves the iris example in Tern and in each baseline, one at a time, loads each with wrk
 # (same body, 1, 16 and 64 connections, after a warm-up), and prints one table plus, as the
-# last line, Tern's throughput ratios at 16 connections:
+# ratio lines, Tern's throughput ratios at 16 connections, at 1 connection, and at 16
+# connections while a CPU burner keeps one core busy (Tern and raw only, same run):
 #   tern/raw c=16: X.XX  tern/best-peer c=16: Y.YY
+#   tern/raw c=1: X.XX
+#   tern/raw c=16 with one core busy: X.XX
 #
 # Usage: bench/compare.sh [--quick] [--duration SECONDS] [--rounds N] [--peers "fastapi litserve …"]
 #   --quick      one short round of Tern and the raw limit only (no installs); peer ratio n/a
@@ -75,17 +78,18 @@ start_server() { # name -> sets SERVER_PID and URL
   wait_http "$URL"
 }
 
-measure() { # name round
-  local name=$1 round=$2
+measure() { # name round [label connections…]: label (default the name) names the rows
+  local name=$1 round=$2 label=${3:-$1}
+  local conns=${*:4}; [ -n "$conns" ] || conns="1 16 64"
   if [ "$name" = mlserver ]; then export BENCH_BODY_FILE=$V2_BODY; else export BENCH_BODY_FILE=$JSON_BODY; fi
   start_server "$name"
   wrk -t1 -c16 -d2s -s bench/post.lua "$URL" >/dev/null 2>&1 || true   # warm-up
-  for c in 1 16 64; do
+  for c in $conns; do
     local before after line
     before=$("$PY" bench/cpu_seconds.py "$SERVER_PID")
     line=$(wrk -t1 -c"$c" -d"${DURATION}s" --timeout 10s -s bench/post.lua "$URL" 2>&1 | grep '^BENCH' || echo "BENCH rps=0 p50_us=0 p99_us=0 errors=-1 requests=0")
     after=$("$PY" bench/cpu_seconds.py "$SERVER_PID")
-    echo -e "$round\t$name\t$c\t$line\t$before\t$after" >>"$RESULTS"
+    echo -e "$round\t$label\t$c\t$line\t$before\t$after" >>"$RESULTS"
   done
   stop_server
 }
@@ -97,6 +101,18 @@ for round in $(seq 1 "$ROUNDS"); do
   for name in $order; do
     echo "round $round: $name" >&2
     measure "$name" "$round"
+  done
+done
+
+# Contention: a CPU burner pinned to the last core while Tern and raw serve 16 connections.
+BURN_CORE=$(( $(nproc) - 1 ))
+for round in $(seq 1 "$ROUNDS"); do
+  for name in tern raw; do
+    echo "round $round: $name, core $BURN_CORE busy" >&2
+    taskset -c "$BURN_CORE" "$PY" -c 'while True: pass' &
+    BURNER=$!
+    measure "$name" "$round" "$name+busy" 16
+    kill "$BURNER"; wait "$BURNER" 2>/dev/null || true
   done
 done
 
@@ -117,10 +133,14 @@ def rps(name, c=16):
     v = rows.get((name, c))
     return statistics.mean(x[0] for x in v) if v else None
 tern, raw = rps("tern"), rps("raw")
-peers = [rps(n) for (n, c) in rows if c == 16 and n not in ("tern", "raw")]
+peers = [rps(n) for (n, c) in rows if c == 16 and n not in ("tern", "raw") and not n.endswith("+busy")]
 peers = [p for p in peers if p]
 best = max(peers) if peers else None
 raw_ratio = f"{tern / raw:.2f}" if tern and raw else "n/a"
 peer_ratio = f"{tern / best:.2f}" if tern and best else "n/a"
 print(f"tern/raw c=16: {raw_ratio}  tern/best-peer c=16: {peer_ratio}")
+def ratio(a, b):
+    return f"{a / b:.2f}" if a and b else "n/a"
+print(f"tern/raw c=1: {ratio(rps('tern', 1), rps('raw', 1))}")
+print(f"tern/raw c=16 with one core busy: {ratio(rps('tern+busy'), rps('raw+busy'))}")
 PYEOF

@@ -81,6 +81,25 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Where replicas run: local (process groups on this machine).")
     var backend = BackendChoice.local.rawValue
 
+    @Option(
+        help: ArgumentHelp(
+            "Event-loop threads of the server (gateway and control plane): a number, or auto (a third of this machine's cores, at least 1; see docs/benchmarks.md).",
+            valueName: "count|auto"))
+    var eventLoops = "auto"
+
+    /// `--event-loops` as a thread count: ``EventLoopCount/automatic(cores:)`` of this machine
+    /// for `auto`.
+    /// - Throws: `ValidationError` for anything but `auto` or a whole number from 1 to 256.
+    var eventLoopCount: Int {
+        get throws {
+            if eventLoops == "auto" { return EventLoopCount.automatic(cores: ProcessInfo.processInfo.activeProcessorCount) }
+            guard let count = Int(eventLoops), (1...256).contains(count) else {
+                throw ValidationError("--event-loops: expected auto or a whole number from 1 to 256, not \"\(eventLoops)\"")
+            }
+            return count
+        }
+    }
+
     /// `--cpus` in millicores, when given.
     var cpuMillicores: Int? {
         get throws {
@@ -157,6 +176,7 @@ struct ServerOptions: ParsableArguments {
         _ = try memoryBytes
         _ = try memoryEnforcement
         _ = try backendChoice
+        _ = try eventLoopCount
         if try cpuMillicores == 0 { throw ValidationError("--cpus: must be more than 0") }
         if try memoryBytes == 0 { throw ValidationError("--memory: must be more than 0") }
     }
@@ -186,6 +206,7 @@ struct ServerOptions: ParsableArguments {
             ("--health-interval-seconds", String(healthIntervalSeconds)),
             ("--memory-limiter", memoryLimiter),
             ("--backend", backend),
+            ("--event-loops", eventLoops),
         ]
         if let python { result.append(("--python", python.contains("/") ? resolvedPython() : python)) }
         if let cpus { result.append(("--cpus", cpus)) }

@@ -93,10 +93,15 @@ extension Tern {
 public enum TernMain {
     /// Runs on the main thread before anything async: for `tern serve`, makes NIO's event loops
     /// Swift Concurrency's global executor, so request handling, actors and socket I/O share
-    /// the same two threads instead of waking each other up for every request
-    /// (swift-nio `NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor`).
+    /// the same threads instead of waking each other up for every request
+    /// (swift-nio `NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor`),
+    /// with as many loops as `--event-loops` asks for (read here, before the group exists; an
+    /// invalid value leaves NIO's default and is reported when the command is parsed).
     public static func prepare(arguments: [String] = CommandLine.arguments) {
         guard arguments.dropFirst().first == "serve" else { return }
+        if let serve = try? Tern.Serve.parse(Array(arguments.dropFirst(2))), let count = try? serve.options.eventLoopCount {
+            NIOSingletons.groupLoopCountSuggestion = count
+        }
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 

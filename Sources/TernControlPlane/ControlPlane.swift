@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Logging
+import NIOPosix
 import TernCore
 
 /// The control plane's logic: stores specs and revisions, and drives the backend and the
@@ -63,7 +64,10 @@ public actor ControlPlane {
         }
         let extracted: (digest: String, directory: String)
         do {
-            extracted = try extractor.extract(bundle)
+            // Off the event loops: a large bundle takes seconds to unpack, and the loops also
+            // serve the gateway's clients.
+            let extractor = self.extractor
+            extracted = try await NIOThreadPool.singleton.runIfActive { try extractor.extract(bundle) }
         } catch let error as BundleError {
             throw ControlPlaneError(status: .unprocessableContent, kind: .invalidBundle, message: error.description)
         }

@@ -21,8 +21,8 @@ import NIOHTTPTypes
 ///
 /// HTTP/1.1 keeps answers in request order. The fast path takes a request only when no earlier
 /// request of the connection is still with Hummingbird; while it waits for the replica, parts of
-/// later requests (a pipelining client) are held and the connection's reads paused, then
-/// replayed in order. Inbound events and errors that arrive behind a fast-path request — the
+/// later requests (a pipelining client) are held, the connection's reads paused once something is
+/// held, and the parts replayed in order. Inbound events and errors that arrive behind a fast-path request — the
 /// client's half-close (`ChannelEvent.inputClosed`), a graceful-shutdown quiesce, an HTTP parse
 /// error in bytes after the request — are held in the same order and delivered once it is
 /// answered, so Hummingbird, which reacts to them by closing the connection, never closes it
@@ -362,11 +362,15 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: outbound
 
-    /// Reads pause while a request is with the replica (answers stay in order) and while the
-    /// client is not taking our writes (a client that pipelines without reading cannot make the
-    /// gateway buffer answers without bound).
+    /// Reads pause once something is held behind a request that is with the replica (answers
+    /// stay in order, and a pipelining client can make the gateway hold at most one read's worth
+    /// of bytes) and while the client is not taking our writes (a client that pipelines without
+    /// reading cannot make the gateway buffer answers without bound). Reads are not paused for
+    /// the request itself: with nothing held, the socket stays registered for reading, which
+    /// saves two `epoll_ctl` calls per request (issue 17: 8 → 6 system calls per request on the
+    /// gateway at one connection).
     func read(context: ChannelHandlerContext) {
-        if fastRequestUnanswered {
+        if fastRequestUnanswered && !held.isEmpty {
             readHeld = true
         } else if !context.channel.isWritable {
             readHeld = true
