@@ -12,14 +12,17 @@
 #      deploy time, so O(n) work per deploy shows as chunks getting slower.
 #   3. with N APIs: tern serve's RSS (VmRSS of /proc/PID/status; replicas are other processes),
 #      its threads, its CPU while idle over 10 s (the autoscaler's sampling and ticks);
-#      `tern get` and `tern get -o json` (--get-runs runs each, default 50: median, p99, max);
-#      the two one-API deploys of step 1 again (new names).
+#      `tern get` and `tern get -o json` (--get-runs runs each, default 100: median, p99, max of
+#      the wall-clock, and CPU per run of the CLI and of tern serve); the two one-API deploys of
+#      step 1 again (new names).
 #   4. idle connections: --rounds rounds (default 2) of: wrk -t1 -c16 for --wrk-seconds (default
 #      8) against one live API; then --idle-connections M (default 10,000) connections opened by
 #      bench/idle_connections.py that send nothing (idle keep-alive clients before their first
 #      request), the same wrk run while they are held, and a check of how many the gateway still
-#      holds afterwards. Everything between opening and checking stays well inside the gateway's
-#      60 s idle timeout (the script fails if it took longer). Prints p50/p99 of both runs.
+#      holds afterwards, then the run without them again (the machine is shared: the two runs
+#      without bracket the one with). Everything between opening and checking stays well inside
+#      the gateway's 60 s idle timeout (the script fails if it took longer). Prints p50/p99 of
+#      the three runs.
 #   The last lines (prefixed SCALE) are the figures for docs/benchmarks.md.
 #
 # Usage
@@ -29,14 +32,14 @@
 # Options: --apis N, --idle-connections N, --live N, --chunk N, --get-runs N, --wrk-seconds N,
 #   --rounds N. Environment: TERN_BINARY (default .build/release/tern), PYTHON (default
 #   .venv/bin/python).
-# File descriptors: the script raises its soft `ulimit -n` to 65536 (else to the hard limit)
-# before starting tern serve and the idle client, which inherit it; `tern serve` does not raise
-# its own limit.
+# File descriptors: the script sets `ulimit -n` to 65536 (root with CAP_SYS_RESOURCE), else its
+# soft limit to the hard one, before starting tern serve and the idle client, which inherit it;
+# `tern serve` does not raise its own limit.
 # Everything it starts is stopped at exit and its TERN_HOME removed.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-APIS=1000; IDLE=10000; LIVE=3; CHUNK=100; GET_RUNS=50; WRK_SECONDS=8; ROUNDS=2
+APIS=1000; IDLE=10000; LIVE=3; CHUNK=100; GET_RUNS=100; WRK_SECONDS=8; ROUNDS=2
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --apis) APIS=$2; shift 2 ;;
@@ -56,7 +59,7 @@ PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 [[ -x "$PYTHON" ]] || PYTHON="$(command -v python3)"
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+ulimit -n 65536 2>/dev/null || ulimit -Sn "$(ulimit -Hn)"  # both limits as root with CAP_SYS_RESOURCE, else soft = hard
 (( $(ulimit -n) > IDLE + 1000 )) || { echo "ulimit -n is $(ulimit -n); --idle-connections $IDLE needs more" >&2; exit 1; }
 
 HOME_DIR="$(mktemp -d "${TMPDIR:-/tmp}/tern-bench-scale-XXXXXX")"
@@ -79,20 +82,30 @@ threads() { awk '/^Threads/ { print $2 }' "/proc/$SERVER_PID/status"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat"; }
 now_ms() { date +%s%3N; }
 
-# time_runs RUNS CMD…: runs CMD RUNS times (output discarded), prints "median=… p99=… max=…" in ms.
+# time_runs RUNS CMD…: runs CMD RUNS times (output discarded); prints "median=… p99=… max=…" in
+# ms of wall-clock, then the CPU (user + system) per run of CMD and of tern serve, in ms: CPU
+# depends much less than wall-clock on what else runs on a shared machine.
 time_runs() {
+  local server_before server_after hz
+  hz=$(getconf CLK_TCK)
+  server_before=$(cpu_ticks)
   "$PYTHON" - "$@" <<'PY'
-import math, statistics, subprocess, sys, time
+import math, resource, statistics, subprocess, sys, time
 runs, command = int(sys.argv[1]), sys.argv[2:]
 times = []
+before = resource.getrusage(resource.RUSAGE_CHILDREN)
 for _ in range(runs):
     start = time.perf_counter()
     subprocess.run(command, stdout=subprocess.DEVNULL, check=True)
     times.append((time.perf_counter() - start) * 1000)
+after = resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1000 / runs
 times.sort()
 p99 = times[max(0, math.ceil(0.99 * len(times)) - 1)]
-print(f"median={statistics.median(times):.1f} p99={p99:.1f} max={times[-1]:.1f}")
+print(f"median={statistics.median(times):.1f} p99={p99:.1f} max={times[-1]:.1f} cli_cpu={cpu:.1f}", end="")
 PY
+  server_after=$(cpu_ticks)
+  awk -v t=$(( server_after - server_before )) -v hz="$hz" -v n="$1" 'BEGIN { printf " serve_cpu=%.1f\n", 1000 * t / hz / n }'
 }
 
 # write_project DIR FIRST COUNT LIVE: a project of COUNT APIs named api-FIRST… (the first LIVE of
@@ -188,7 +201,9 @@ if (( IDLE > 0 )); then
     wait "$IDLER_PID" || true
     held_ms=$(( $(now_ms) - held_start ))
     (( held_ms < 55000 )) || { echo "holding the idle connections took $held_ms ms, near the 60 s idle timeout" >&2; exit 1; }
-    line="round $round: without idle: $without | with $IDLE idle ($opened; $held; RSS ${rss_idle} MiB; held ${held_ms} ms): $with"
+    sleep 1
+    again=$(wrk_run)
+    line="round $round: without idle: $without | with $IDLE idle ($opened; $held; RSS ${rss_idle} MiB; held ${held_ms} ms): $with | without again: $again"
     echo "$line"; IDLE_LINES+=("$line")
     sleep 2
   done
