@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import TernCore
 
 /// One deployed revision of an API, as stored.
@@ -26,6 +27,8 @@ public struct StoredRevision: Sendable, Equatable {
 /// `Store+Jobs.swift` (migration `v2`).
 public final class Store: Sendable {
     let database: DatabaseQueue
+    /// Decoded specs of the deployed revisions (``SpecCache``).
+    private let specs = Mutex(SpecCache())
 
     /// Opens (creating and migrating) the database at `path`, in write-ahead-log mode with
     /// `synchronous = NORMAL` (SQLite's advice for WAL): a commit survives a crash or SIGKILL of
@@ -59,17 +62,21 @@ public final class Store: Sendable {
         try migrator.migrate(database)
     }
 
-    /// The deployed revision of every API, ordered by name.
+    /// The deployed revision of every API, ordered by name. Specs come from ``SpecCache`` when
+    /// their JSON did not change since they were last read.
     public func deployedRevisions() throws -> [StoredRevision] {
-        try database.read { db in
+        let revisions = try database.read { db in
             let rows = try Row.fetchAll(
                 db,
                 sql: """
                     SELECT r.* FROM api a JOIN revision r ON r.api = a.name AND r.revision = a.revision
                     ORDER BY a.name
                     """)
-            return try rows.map(Self.revision(from:))
+            return try rows.map(revision(from:))
         }
+        let names = Set(revisions.map(\.api))
+        specs.withLock { $0.keep(only: names) }
+        return revisions
     }
 
     /// The deployed revision of `api`, if it exists.
@@ -81,7 +88,7 @@ public final class Store: Sendable {
                     SELECT r.* FROM api a JOIN revision r ON r.api = a.name AND r.revision = a.revision
                     WHERE a.name = ?
                     """, arguments: [api]
-            ).map(Self.revision(from:))
+            ).map(revision(from:))
         }
     }
 
@@ -109,8 +116,15 @@ public final class Store: Sendable {
         try database.write { db in
             try db.execute(sql: "DELETE FROM revision WHERE api = ?", arguments: [api])
             try db.execute(sql: "DELETE FROM api WHERE name = ?", arguments: [api])
+            specs.withLock { $0.remove(api: api) }
             return db.changesCount > 0
         }
+    }
+
+    /// How many specs the store has decoded from JSON since it was opened, and how many it
+    /// holds decoded (``SpecCache``; for tests).
+    var specCacheCounts: (decodes: Int, cached: Int) {
+        specs.withLock { ($0.decodes, $0.count) }
     }
 
     /// Bundle digests still referenced by any revision (to garbage-collect bundle folders).
@@ -118,10 +132,16 @@ public final class Store: Sendable {
         try database.read { db in Set(try String.fetchAll(db, sql: "SELECT DISTINCT bundle_digest FROM revision")) }
     }
 
-    private static func revision(from row: Row) throws -> StoredRevision {
+    /// The revision in `row` (a `revision` row); its spec through ``SpecCache``.
+    /// - Throws: `DecodingError` when `spec_json` is not an ``APISpec``.
+    private func revision(from row: Row) throws -> StoredRevision {
+        let api: String = row["api"]
         let json: String = row["spec_json"]
+        let spec = try specs.withLock { cache in
+            try cache.spec(api: api, json: json) { try JSONDecoder().decode(APISpec.self, from: Data($0.utf8)) }
+        }
         return StoredRevision(
-            api: row["api"], revision: row["revision"], spec: try JSONDecoder().decode(APISpec.self, from: Data(json.utf8)),
+            api: api, revision: row["revision"], spec: spec,
             bundleDigest: row["bundle_digest"], configDirectory: row["config_dir"], createdAt: row["created_at"])
     }
 }

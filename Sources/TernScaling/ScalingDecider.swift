@@ -45,6 +45,8 @@ public struct ScalingDecider<Instant: InstantProtocol>: Sendable where Instant.D
     public var spec: AutoscalingSpec
     private var startTime: Instant?
     private var samples: [(at: Instant, inFlight: Double)] = []
+    /// Sum of `samples`' in-flight values (kept with them by ``record(inFlight:at:)``).
+    private var sampleSum = 0.0
     private var recommendations: [(at: Instant, replicas: Int)] = []
     private var lastAwakenAt: Instant?
 
@@ -57,11 +59,14 @@ public struct ScalingDecider<Instant: InstantProtocol>: Sendable where Instant.D
     private var downscalePeriod: Duration { .milliseconds(spec.downscaleStabilizationPeriodMs) }
     private var upscalePeriod: Duration { .milliseconds(spec.upscaleStabilizationPeriodMs) }
 
-    /// Records one in-flight sample (running plus queued requests of the whole API).
+    /// Records one in-flight sample (running plus queued requests of the whole API) and drops
+    /// the samples that fell out of the window `(now − window, now]`.
     public mutating func record(inFlight: Double, at now: Instant) {
         samples.append((now, inFlight))
+        sampleSum += inFlight
         let horizon = now.advanced(by: .zero - window)
         if let firstKept = samples.firstIndex(where: { $0.at > horizon }), firstKept > 0 {
+            for dropped in samples[..<firstKept] { sampleSum -= dropped.inFlight }
             samples.removeFirst(firstKept)
         }
     }
@@ -72,8 +77,16 @@ public struct ScalingDecider<Instant: InstantProtocol>: Sendable where Instant.D
     }
 
     /// The average of the samples taken in `(now − window, now]`, or nil without samples.
+    ///
+    /// When every kept sample is in that interval (the usual case: `now` is at or after the last
+    /// sample, and within the window of the oldest), this is the running sum over the count,
+    /// with no pass over the samples: `tern get` asks it for every API (1,000 APIs: ≈ 10 ms of
+    /// filtering before, `bench/scale.sh`). The sum is exact for the whole-number counts the
+    /// autoscaler records (and for any values with few binary digits, such as 17.5).
     public func averageInFlight(at now: Instant) -> Double? {
+        guard let first = samples.first, let last = samples.last else { return nil }
         let horizon = now.advanced(by: .zero - window)
+        if first.at > horizon && last.at <= now { return sampleSum / Double(samples.count) }
         let recent = samples.filter { $0.at > horizon && $0.at <= now }
         guard !recent.isEmpty else { return nil }
         return recent.reduce(0) { $0 + $1.inFlight } / Double(recent.count)

@@ -38,6 +38,24 @@ private func decider(
         #expect(d.averageInFlight(at: at(9)) == 3)
     }
 
+    /// The running sum (no pass over the samples) gives the same averages as filtering the
+    /// window: after the window slid over many samples, with a `now` past the oldest sample's
+    /// window (the filtering path), before the newest sample, and after everything expired.
+    @Test func averageFollowsTheSlidingWindow() {
+        var d = decider(window: 5_000)
+        // Samples 0, 1, …, 99 at seconds 0…99: the window (now − 5 s, now] keeps the last five.
+        for second in 0..<100 { d.record(inFlight: Double(second), at: at(Double(second))) }
+        #expect(d.averageInFlight(at: at(99)) == 97)  // (95 + 96 + 97 + 98 + 99) / 5
+        #expect(d.averageInFlight(at: at(99.5)) == 97)
+        #expect(d.averageInFlight(at: at(101)) == 98)  // 97, 98, 99: 95 and 96 fell out
+        #expect(d.averageInFlight(at: at(98)) == 96.5)  // 95 … 98: the sample at 99 is after now
+        #expect(d.averageInFlight(at: at(104)) == nil)  // every sample is older than the window
+        d.record(inFlight: 17.5, at: at(110))
+        #expect(d.averageInFlight(at: at(110)) == 17.5)  // the dropped samples left nothing in the sum
+        d.record(inFlight: 0.25, at: at(111))
+        #expect(d.averageInFlight(at: at(111)) == 8.875)
+    }
+
     @Test func noSamplesKeepsTheCurrentCount() {
         var d = decider()
         #expect(d.decide(currentReplicas: 3, at: at(0)).desiredReplicas == 3)
