@@ -270,6 +270,8 @@ extension Tern {
             for folder in [home.root, home.bundles, home.logs, home.run] {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             }
+            let descriptors = FileDescriptorLimit.raiseSoftToHard()
+            logger.debug("file descriptor limit", metadata: ["soft": "\(descriptors)"])
             let lock = try ServerLock(path: home.serveLock)
             defer { lock.release() }
             let token = try TokenFile.loadOrCreate(path: home.tokenFile)
@@ -522,5 +524,26 @@ enum TokenFile {
         let bytes = Array((token + "\n").utf8)
         guard write(fd, bytes, bytes.count) == bytes.count else { throw CLIError("cannot write the token file \(path)") }
         return token
+    }
+}
+
+/// The process's limit on open file descriptors (`RLIMIT_NOFILE`).
+enum FileDescriptorLimit {
+    /// Raises the soft limit to the hard one, as servers that hold many connections do (nginx's
+    /// `worker_rlimit_nofile`, Go's runtime since 1.19): every client connection, replica socket
+    /// and log file is a descriptor, and the usual soft limit of 1,024 would make the gateway
+    /// refuse connections (`EMFILE`) long before memory runs out (10,000 idle client connections
+    /// cost about 12 KiB each, bench/scale.sh). Replicas inherit the raised limit.
+    /// - Returns: the soft limit now in force (unchanged when it cannot be read or raised).
+    @discardableResult
+    static func raiseSoftToHard() -> UInt64 {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { return UInt64(raised.rlim_cur) }
+        }
+        return UInt64(limit.rlim_cur)
     }
 }

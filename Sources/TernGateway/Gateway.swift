@@ -120,10 +120,18 @@ public final class Gateway: RouteTable, ReplicaRegistry, InFlightSource, Sendabl
                 server: .http1(configuration: .init(additionalChannelHandlers: [
                     GatewayPipeline(idleTimeout: idleTimeout), PredictFastPath(gateway: self, dates: dates),
                 ])),
-                configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+                configuration: .init(
+                    address: .hostname(configuration.host, port: configuration.port), serverName: nil,
+                    backlog: Self.listenBacklog),
                 onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
                 logger: logger))
     }
+
+    /// Pending connections the gateway's listening socket queues (`listen` backlog; the kernel
+    /// caps it at `net.core.somaxconn`, 4096 on current Linux). Hummingbird's default of 256 made
+    /// a burst of new clients overflow the accept queue: opening 10,000 connections took 6–20 s,
+    /// the overflowing ones retrying after 1 s (bench/scale.sh).
+    static let listenBacklog = 4096
 
     /// True once the drain grace period of a shutdown has passed.
     var isCuttingRequests: Bool { cutting.load(ordering: .relaxed) }

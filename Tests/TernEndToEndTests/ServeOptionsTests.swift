@@ -34,5 +34,25 @@ extension EndToEnd {
             #expect(answer.status == 200)
             #expect(try await server.stop() == 0)
         }
+
+        @Test("tern serve runs --event-loops loop threads and raises its open-file soft limit to the hard limit")
+        func eventLoopsAndFileLimit() async throws {
+            let server = try TestServer()
+            try await server.start(extraArguments: ["--event-loops", "2"])
+            defer { try? FileManager.default.removeItem(at: server.home) }
+            let pid = try #require(server.process?.processIdentifier)
+            // NIO names its loop threads NIO-SGLTN-<group>-#<index>; threads a loop starts inherit
+            // its name, so distinct names count the loops.
+            let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")
+            let names = Set(tasks.compactMap { try? String(contentsOfFile: "/proc/\(pid)/task/\($0)/comm", encoding: .utf8) }
+                .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+                .filter { $0.hasPrefix("NIO-SGLTN-") })
+            #expect(names.count == 2, "loop threads: \(names.sorted())")
+            let limits = try String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8)
+            let openFiles = try #require(limits.split(separator: "\n").first { $0.hasPrefix("Max open files") })
+            let values = openFiles.split(separator: " ").dropFirst(3).prefix(2).map(String.init)
+            #expect(values.count == 2 && values[0] == values[1], "\(openFiles)")
+            #expect(try await server.stop() == 0)
+        }
     }
 }
