@@ -5,27 +5,32 @@
 #   single   examples/iris-classifier: one model.predict call per request
 #   batched  examples/batching-iris: server_side_batching, one model.predict call per batch
 #   raw      the single project in the stdlib asyncio server: one predict call per request
-# Each is loaded with wrk (same body, 16 and 64 connections, after a warm-up); the script
-# prints req/s, p50 and p99 for each and, as the last lines, the throughput ratios of batched
-# to single and to the raw limit (issue #5's batching target is batched/raw at c=16 >= 3):
+# Each is loaded with wrk (same body, 16 and 64 connections, after a warm-up; single and batched
+# also with 1 connection); the script prints req/s, p50 and p99 for each and, as the last lines,
+# the throughput ratios of batched to single and to the raw limit (issue #5's batching target is
+# batched/raw at c=16 >= 3) and, at one connection, of batched to single (issue #17's target:
+# batching costs a lone client at most 10 %, so >= 0.9):
 #   batched/single c=16: X.XX  c=64: Y.YY
 #   batched/raw c=16: X.XX  c=64: Y.YY
+#   batched/unbatched c=1: Z.ZZ
 #
 # Usage: bench/batching.sh [--duration SECONDS] [--rounds N] [--batch SIZE] [--interval DURATION]
+#                          [--wait adaptive|full_interval]
 #   defaults: 10 s per measurement, 2 rounds (the order alternates), max_batch_size 16,
-#   batch_interval 2ms.
+#   batch_interval 2ms, batch_wait left out (adaptive).
 # Needs: wrk (apt-get install wrk), the README's set-up (.venv with scikit-learn), a release
 # build of tern (built here if missing; TERN_BINARY overrides). Everything runs on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-DURATION=10; ROUNDS=2; BATCH=16; INTERVAL=2ms; CONNECTIONS="16 64"
+DURATION=10; ROUNDS=2; BATCH=16; INTERVAL=2ms; WAIT=""; CONNECTIONS="16 64"
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --batch) BATCH=$2; shift 2 ;;
     --interval) INTERVAL=$2; shift 2 ;;
+    --wait) WAIT=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -54,6 +59,8 @@ for mode in single batched; do
     server_side_batching:
       max_batch_size: $BATCH
       batch_interval: $INTERVAL"
+  [ $mode = batched ] && [ -n "$WAIT" ] && batching="$batching
+      batch_wait: $WAIT"
   cat >"$WORK/$mode/tern.yaml" <<YAML
 - name: iris-$mode
   kind: RealtimeAPI
@@ -96,14 +103,15 @@ for round in $(seq 1 "$ROUNDS"); do
     url=http://127.0.0.1:$PORT/iris-$mode
     [ $mode = raw ] && url=http://127.0.0.1:$RAW_PORT/
     wrk -t1 -c16 -d2s -s bench/post.lua "$url" >/dev/null 2>&1 || true   # warm-up
-    for c in $CONNECTIONS; do
+    connections=$CONNECTIONS; [ $mode = raw ] || connections="1 $CONNECTIONS"
+    for c in $connections; do
       line=$(wrk -t1 -c"$c" -d"${DURATION}s" --timeout 10s -s bench/post.lua "$url" 2>&1 | grep '^BENCH' || echo "BENCH rps=0 p50_us=0 p99_us=0 errors=-1 requests=0")
       echo -e "$round\t$mode\t$c\t$line" >>"$RESULTS"
     done
   done
 done
 
-echo "iris (LogisticRegression), 1 replica × 1 process × 1 thread; batched: max_batch_size $BATCH, batch_interval $INTERVAL; wrk ${DURATION}s × $ROUNDS round(s); $(nproc) CPUs"
+echo "iris (LogisticRegression), 1 replica × 1 process × 1 thread; batched: max_batch_size $BATCH, batch_interval $INTERVAL, batch_wait ${WAIT:-adaptive (default)}; wrk ${DURATION}s × $ROUNDS round(s); $(nproc) CPUs"
 "$PY" - "$RESULTS" <<'PYEOF'
 import collections, re, statistics, sys
 rows = collections.defaultdict(list)
@@ -116,11 +124,12 @@ order = {"single": 0, "batched": 1, "raw": 2}
 for (mode, c), values in sorted(rows.items(), key=lambda kv: (order[kv[0][0]], kv[0][1])):
     mean = [statistics.mean(v[i] for v in values) for i in range(3)]
     print(f"{mode:<8} {c:>5} {mean[0]:>9.0f} {mean[1]:>8.2f} {mean[2]:>8.2f} {sum(v[3] for v in values):>7}")
+def ratio(base, c):
+    baseline = statistics.mean(v[0] for v in rows[(base, c)])
+    batched = statistics.mean(v[0] for v in rows[("batched", c)])
+    return f"{batched / baseline:.2f}" if baseline else "n/a"
+loaded = sorted({c for (mode, c) in rows if mode == "raw"})
 for base in ("single", "raw"):
-    ratios = []
-    for c in sorted({c for (_, c) in rows}):
-        baseline = statistics.mean(v[0] for v in rows[(base, c)])
-        batched = statistics.mean(v[0] for v in rows[("batched", c)])
-        ratios.append(f"c={c}: {batched / baseline:.2f}" if baseline else f"c={c}: n/a")
-    print(f"batched/{base} " + "  ".join(ratios))
+    print(f"batched/{base} " + "  ".join(f"c={c}: {ratio(base, c)}" for c in loaded))
+print(f"batched/unbatched c=1: {ratio('single', 1)}")
 PYEOF

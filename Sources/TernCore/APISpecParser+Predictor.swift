@@ -101,6 +101,7 @@ extension APISpecParser {
         maxBatchSizeLine = section.valueLine("max_batch_size")
         maxBatchSize = size
         let interval = readDuration("batch_interval", in: section, .greaterThan(0, atMost: 3_600_000))
+        let wait: BatchWait? = reader.choice("batch_wait", in: section, what: "a batch wait")
         if !section.has("max_batch_size") {
             reader.reportMissing("max_batch_size", in: section, what: "the most requests in one batch, e.g. 8")
         }
@@ -108,7 +109,7 @@ extension APISpecParser {
             reader.reportMissing("batch_interval", in: section, what: "how long a batch may wait to fill, e.g. 100ms")
         }
         guard let size, let interval else { return nil }
-        return BatchingSpec(maxBatchSize: size, batchIntervalMs: interval)
+        return BatchingSpec(maxBatchSize: size, batchIntervalMs: interval, batchWait: wait ?? .adaptive)
     }
 
     // MARK: models

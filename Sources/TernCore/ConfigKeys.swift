@@ -16,7 +16,7 @@ enum ConfigKeys {
     /// (Cortex 0.20's one-model form of `models.path`).
     static let predictorLegacy = ["model_path"]
     /// `predictor.server_side_batching`.
-    static let batching = ["max_batch_size", "batch_interval"]
+    static let batching = ["max_batch_size", "batch_interval", "batch_wait"]
     /// `predictor.models` and `predictor.multi_model_reloading`.
     static let models = ["path", "paths", "dir", "cache_size", "disk_cache_size"]
     /// An entry of `predictor.models.paths`.

@@ -60,14 +60,42 @@ public struct BatchingSpec: Sendable, Equatable, Codable {
     /// `max_batch_size`: most requests in one batch; at least 1 and at most
     /// `autoscaling.max_replica_concurrency`.
     public var maxBatchSize: Int
-    /// `batch_interval` in ms: how long to wait for a batch to fill; more than 0.
+    /// `batch_interval` in ms: the longest wait of a batch's first request; more than 0.
     public var batchIntervalMs: Int64
+    /// `batch_wait`: when a batch that is not full is sent. Default: ``BatchWait/adaptive``.
+    public var batchWait: BatchWait
 
     /// Creates batching settings.
-    public init(maxBatchSize: Int, batchIntervalMs: Int64) {
+    public init(maxBatchSize: Int, batchIntervalMs: Int64, batchWait: BatchWait = .adaptive) {
         self.maxBatchSize = maxBatchSize
         self.batchIntervalMs = batchIntervalMs
+        self.batchWait = batchWait
     }
+
+    private enum CodingKeys: String, CodingKey {
+        case maxBatchSize, batchIntervalMs, batchWait
+    }
+
+    /// Decodes the settings; `batchWait` is absent from specs stored before it existed, which
+    /// get the default (``BatchWait/adaptive``), as their YAML would now.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        maxBatchSize = try container.decode(Int.self, forKey: .maxBatchSize)
+        batchIntervalMs = try container.decode(Int64.self, forKey: .batchIntervalMs)
+        batchWait = try container.decodeIfPresent(BatchWait.self, forKey: .batchWait) ?? .adaptive
+    }
+}
+
+/// `predictor.server_side_batching.batch_wait`: when the gateway sends a batch that is not full
+/// (a full one is always sent at once). See docs/batching.md.
+public enum BatchWait: String, Sendable, Equatable, Codable, CaseIterable {
+    /// A request that finds a replica slot free and no batch open is sent at once, as a batch of
+    /// one; otherwise the open batch is sent as soon as a slot frees, or `batch_interval` after
+    /// its first request at the latest. The default.
+    case adaptive
+    /// A batch is sent only when it is full or `batch_interval` after its first request (Cortex
+    /// 0.25's fixed wait): a lone request always waits the interval.
+    case fullInterval = "full_interval"
 }
 
 /// `predictor.models`: the models a predictor loads, and how many it keeps loaded.

@@ -39,10 +39,13 @@ struct BatchEntry: Sendable {
 }
 
 /// Server-side batching (`predictor.server_side_batching`): requests are admitted one by one
-/// as usual (``AdmissionState/admitBatched()``), collected by ``BatchCollector`` until the
-/// batch is full or `batch_interval` has passed since its first request, and each batch is
-/// sent as one `predict_batch` frame on one slot (``AdmissionState/admitBatch()``). Each
-/// request then gets its own answer back.
+/// as usual (``AdmissionState/admitBatched()``) and collected by ``BatchCollector``; each batch
+/// is sent as one `predict_batch` frame on one slot (``AdmissionState/admitBatch()``), and each
+/// request then gets its own answer back. With `batch_wait: adaptive` (the default) a request
+/// that finds a slot free and no batch open goes at once, and a slot that frees with nothing
+/// queued for it takes the open batch (``APIRouter/release(_:broken:batchOf:)``); otherwise,
+/// and always with `full_interval`, a batch goes when it is full or `batch_interval` has passed
+/// since its first request.
 ///
 /// Admission and collection are one decision under the router's lock; the interval's timer is
 /// an event-loop timer and a batch goes out and comes back in NIO callbacks, so neither path
@@ -61,8 +64,10 @@ extension APIRouter {
         case needsNormalPath
     }
 
-    /// Admits `request` and collects it into the open batch under one lock, then does what the
-    /// decision asks for: wake the API, arm the batch's timer, send a full batch. `callback` gets
+    /// Admits `request` and collects it into the open batch under one lock, telling the collector
+    /// whether a slot is free and reserving that slot when the collector sends the batch, then
+    /// does what the decision asks for: wake the API, arm the batch's timer, send the batch on its
+    /// slot (or queue it for one when it is full and every slot is busy). `callback` gets
     /// the request's own answer, or the error that failed its batch (``GatewayRejection``, or a
     /// connection error when the replica went away), once, from any thread.
     ///
@@ -74,8 +79,10 @@ extension APIRouter {
     ) -> Collection {
         let entry = BatchEntry(request: request, waiter: callback)
         let now = ContinuousClock.now
+        let loop = Self.currentLoop
         var wakes = false
         var timer: ContinuousClock.Instant?
+        var onSlot: BatchOnSlot?
         var full: [BatchEntry]?
         let collection = dispatch.withLock { state -> Collection in
             if !mayWake, !state.admitsWithoutTask { return .needsNormalPath }
@@ -88,15 +95,21 @@ extension APIRouter {
                 full = [entry]  // batching was switched off by a redeploy meanwhile: a batch of one
                 return .collected
             }
-            switch state.collector!.add(entry, now: now) {
+            switch state.collector!.add(entry, now: now, slotFree: state.admission.hasFreeSlot) {
             case .armTimer(let deadline): timer = deadline
             case .wait: break
-            case .flush(let batch): full = batch
+            case .flush(let batch):
+                if let lease = state.freeSlotForBatch(near: loop) {
+                    onSlot = BatchOnSlot(batch: batch, lease: lease)
+                } else {
+                    full = batch
+                }
             }
             return .collected
         }
         if wakes { Task { [wake, apiName] in await wake(apiName) } }
         if let timer { armTimer(for: timer) }
+        if let onSlot { run(onSlot.batch, on: .success(onSlot.lease)) }
         if let full { send(full) }
         return collection
     }
@@ -111,7 +124,8 @@ extension APIRouter {
 
     /// Sends the open batch if its interval has passed (called by its timer). A timer that finds
     /// its own batch not yet due (NIO's clock and `ContinuousClock` may differ by a tick) arms
-    /// again; one armed for a batch since flushed full finds another deadline, or none, and stops.
+    /// again; one armed for a batch since sent (full, or on a slot that freed) finds another
+    /// deadline, or none, and stops.
     private func flushDue(armedFor deadline: ContinuousClock.Instant) {
         let (due, early) = dispatch.withLock { state -> ([BatchEntry]?, Bool) in
             if let batch = state.collector?.tick(now: .now) { return (batch, false) }
@@ -133,7 +147,7 @@ extension APIRouter {
 
     /// Runs `batch` on the slot it got, or fails every request of it with the error that ended
     /// its wait for one.
-    private func run(_ batch: [BatchEntry], on leased: Result<SlotLease, any Error>) {
+    func run(_ batch: [BatchEntry], on leased: Result<SlotLease, any Error>) {
         let lease: SlotLease
         switch leased {
         case .success(let slot):

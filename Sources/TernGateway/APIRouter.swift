@@ -57,6 +57,23 @@ struct DispatchState {
         SlotLease(replicaID: replicaID, connection: slots[replicaID]!.take(near: loop)!, requestTimeout: requestTimeout)
     }
 
+    /// Reserves a free slot, if there is one, for a batch the collector decided to send now
+    /// (``AdmissionState/admitBatchOnFreeSlot()``); nil, with nothing changed, when every slot is
+    /// busy.
+    mutating func freeSlotForBatch(near loop: ObjectIdentifier?) -> SlotLease? {
+        admission.admitBatchOnFreeSlot().map { slot(of: $0, near: loop) }
+    }
+
+    /// With `batch_wait: adaptive`, takes the open batch and a free slot for it when one is free
+    /// (called where slots free up: a release with nothing queued for the slot, a replica
+    /// attached); nil when no batch is open, no slot is free or the wait is `full_interval`.
+    mutating func openBatchOnFreeSlot(near loop: ObjectIdentifier?) -> BatchOnSlot? {
+        guard collector?.pending.isEmpty == false, admission.hasFreeSlot, let batch = collector?.slotFreed() else {
+            return nil
+        }
+        return BatchOnSlot(batch: batch, lease: freeSlotForBatch(near: loop)!)
+    }
+
     /// Returns a slot; when a request is queued, hands it the slot instead and returns that waiter
     /// with its lease (the caller resumes it outside the lock).
     mutating func release(
@@ -86,6 +103,15 @@ typealias Waiter<Value: Sendable> = @Sendable (Result<Value, any Error>) -> Void
 
 /// A request (or a batch) queued for a slot.
 typealias SlotWaiter = Waiter<SlotLease>
+
+/// A batch and the slot reserved for it under the router's lock, to send outside it
+/// (``APIRouter/run(_:on:)``).
+struct BatchOnSlot: Sendable {
+    /// The batch's requests, in arrival order.
+    var batch: [BatchEntry]
+    /// The slot admission reserved for the whole batch.
+    var lease: SlotLease
+}
 
 /// Routing state of one API: its replicas' slot connections, the admission state machine, the
 /// queue of requests waiting for a slot and, with server-side batching, the open batch. All I/O
@@ -163,7 +189,9 @@ final class APIRouter: Sendable {
     }
 
     private static func collector(for spec: BatchingSpec?) -> BatchCollector<BatchEntry, ContinuousClock.Instant>? {
-        spec.map { BatchCollector(maxBatchSize: $0.maxBatchSize, interval: .milliseconds($0.batchIntervalMs)) }
+        spec.map {
+            BatchCollector(maxBatchSize: $0.maxBatchSize, interval: .milliseconds($0.batchIntervalMs), wait: $0.batchWait)
+        }
     }
 
     /// What ``leaseOrQueue(near:callback:)`` did.
@@ -288,24 +316,29 @@ final class APIRouter: Sendable {
     }
 
     /// Returns a slot. With `broken`, the connection is dropped instead of reused; `batchOf` ends
-    /// the batch of that many requests the slot carried (0: a single request). Synchronous: the
+    /// the batch of that many requests the slot carried (0: a single request). The slot goes to
+    /// the oldest request or batch queued for one; with nothing queued and `batch_wait: adaptive`,
+    /// to the open batch, sent at once (decided in the same critical section). Synchronous: the
     /// replica connection's event loop calls it (``ReplicaExchange/send(_:on:router:batchOf:completion:)``).
     func release(_ lease: SlotLease, broken: Bool, batchOf requests: Int = 0) {
         let loop = Self.currentLoop
-        let handover = dispatch.withLock { state in
+        let (handover, open) = dispatch.withLock { state -> ((waiter: SlotWaiter, lease: SlotLease)?, BatchOnSlot?) in
             defer { if requests > 0 { state.admission.finishBatch(requests: requests) } }
-            return state.release(lease, broken: broken, near: loop)
+            if let handover = state.release(lease, broken: broken, near: loop) { return (handover, nil) }
+            return (nil, state.openBatchOnFreeSlot(near: loop))
         }
         if let handover { handover.waiter(.success(handover.lease)) }
+        if let open { run(open.batch, on: .success(open.lease)) }
     }
 
-    /// Puts a replica's open connections into balancing and hands queued requests to it.
+    /// Puts a replica's open connections into balancing and hands queued requests to it (and,
+    /// with `batch_wait: adaptive`, the open batch to a slot still free).
     ///
     /// Without a `request_timeout`, each connection gives ``ReplicaConnection/pipelineDepth``
     /// slots (a request staged behind the running one cannot expire); with one, a single slot,
     /// so that requests wait in the gateway, where a queue timeout can still answer 503.
     func attach(replicaID: String, connections: [ReplicaConnection]) {
-        let handovers = dispatch.withLock { state in
+        let (handovers, open) = dispatch.withLock { state in
             var replicaSlots = ReplicaSlots(
                 connections: connections, depth: state.requestTimeout == nil ? ReplicaConnection.pipelineDepth : 1)
             let taken = state.admission.addReplica(id: replicaID, slots: replicaSlots.capacity)
@@ -316,9 +349,10 @@ final class APIRouter: Sendable {
                     replicaID: replicaID, connection: replicaSlots.take()!, requestTimeout: state.requestTimeout)))
             }
             state.slots[replicaID] = replicaSlots
-            return handovers
+            return (handovers, state.openBatchOnFreeSlot(near: nil))
         }
         for (waiter, lease) in handovers { waiter(.success(lease)) }
+        if let open { run(open.batch, on: .success(open.lease)) }
     }
 
     /// Takes a replica out of balancing, waits up to `grace` for its running requests, then

@@ -82,6 +82,9 @@ public struct AdmissionState: Sendable {
     var inFlight: Int { replicas.reduce(queued) { $0 + $1.busy } - batches + batchedRequests }
     /// The admission limit now: `max_replica_concurrency × ready replicas`.
     var limit: Int { maxReplicaConcurrency.multipliedSaturating(by: readyReplicas) }
+    /// True when a ready replica has a free slot, so that a request or a batch admitted now would
+    /// be dispatched rather than queued (``BatchCollector``'s `slotFree`).
+    var hasFreeSlot: Bool { replicas.contains { $0.accepting && $0.busy < $0.slots } }
 
     /// Decides what to do with a new request.
     public mutating func admit() -> Decision {
@@ -124,11 +127,8 @@ public struct AdmissionState: Sendable {
     /// Never `.reject(.overloaded)`: its requests were admitted already. Whatever the decision,
     /// the owner calls ``finishBatch(requests:)`` once when the batch is answered or failed.
     mutating func admitBatch() -> Decision {
+        if let replicaID = admitBatchOnFreeSlot() { return .dispatch(replicaID: replicaID) }
         batches += 1
-        if let index = leastLoadedWithFreeSlot() {
-            replicas[index].busy += 1
-            return .dispatch(replicaID: replicas[index].id)
-        }
         guard readyReplicas > 0 else {
             guard buffersColdStarts else { return .reject(.noReadyReplica) }
             queued += 1
@@ -136,6 +136,17 @@ public struct AdmissionState: Sendable {
         }
         queued += 1
         return .enqueue
+    }
+
+    /// ``admitBatch()`` when a slot is free: reserves it, on the least-loaded replica with one,
+    /// for a batch of requests admitted by ``admitBatched()`` and returns that replica; nil, with
+    /// nothing changed, when every slot is busy (the batch then keeps collecting, or queues with
+    /// ``admitBatch()``). The owner calls ``finishBatch(requests:)`` once when the batch is over.
+    mutating func admitBatchOnFreeSlot() -> String? {
+        guard let index = leastLoadedWithFreeSlot() else { return nil }
+        batches += 1
+        replicas[index].busy += 1
+        return replicas[index].id
     }
 
     /// A batch of `requests` requests is over (answered, failed or refused); its slot, if it

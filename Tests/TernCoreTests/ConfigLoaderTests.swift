@@ -24,6 +24,7 @@ import Testing
                 server_side_batching:
                   max_batch_size: 8
                   batch_interval: 100ms
+                  batch_wait: full_interval
                 models:
                   paths:
                     - {name: small, path: models/small}
@@ -74,7 +75,7 @@ import Testing
                 env: ["LOG_LEVEL": "debug", "WORKERS": "4"],
                 processesPerReplica: 1,
                 threadsPerProcess: 8,
-                serverSideBatching: BatchingSpec(maxBatchSize: 8, batchIntervalMs: 100),
+                serverSideBatching: BatchingSpec(maxBatchSize: 8, batchIntervalMs: 100, batchWait: .fullInterval),
                 models: ModelsSpec(
                     source: .paths([
                         ModelPath(name: "small", path: "models/small"),
@@ -237,6 +238,17 @@ import Testing
         #expect(String(decoding: data, as: UTF8.self) == #"{"paths":[{"name":"a","path":"m/a"}]}"#)
         #expect(try JSONDecoder().decode(ModelsSpec.self, from: JSONEncoder().encode(models)) == models)
         #expect(try JSONDecoder().decode(ModelSource.self, from: Data(#"{"dir":"models"}"#.utf8)) == .dir("models"))
+    }
+
+    @Test func batchingEncodesItsWaitAndASpecStoredWithoutItDecodesAsAdaptive() throws {
+        let spec = BatchingSpec(maxBatchSize: 8, batchIntervalMs: 2, batchWait: .fullInterval)
+        let data = try JSONEncoder().encode(spec)
+        #expect(String(decoding: data, as: UTF8.self).contains(#""batchWait":"full_interval""#))
+        #expect(try JSONDecoder().decode(BatchingSpec.self, from: data) == spec)
+        let stored = Data(#"{"maxBatchSize":8,"batchIntervalMs":2}"#.utf8)  // before batch_wait existed
+        #expect(
+            try JSONDecoder().decode(BatchingSpec.self, from: stored)
+                == BatchingSpec(maxBatchSize: 8, batchIntervalMs: 2, batchWait: .adaptive))
     }
 
     @Test func batchAsyncAndTaskAPIsUseTheSameSchema() throws {

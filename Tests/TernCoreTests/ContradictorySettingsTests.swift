@@ -174,6 +174,49 @@ import Testing
                 ])
     }
 
+    @Test func batchWaitDefaultsToAdaptiveAndTakesFullInterval() throws {
+        let batching = { (extra: String) in
+            "{type: python, path: p.py, server_side_batching: {max_batch_size: 4, batch_interval: 10ms\(extra)}}"
+        }
+        #expect(
+            try loadSingleAPI(realtimeAPI("iris", predictor: batching(""))).predictor?.serverSideBatching
+                == BatchingSpec(maxBatchSize: 4, batchIntervalMs: 10, batchWait: .adaptive))
+        #expect(
+            try loadSingleAPI(realtimeAPI("iris", predictor: batching(", batch_wait: adaptive"))).predictor?
+                .serverSideBatching?.batchWait == .adaptive)
+        #expect(
+            try loadSingleAPI(realtimeAPI("iris", predictor: batching(", batch_wait: full_interval"))).predictor?
+                .serverSideBatching?.batchWait == .fullInterval)
+    }
+
+    @Test func unknownBatchWaitNamesAPIKeyLineAndAllowedValues() {
+        let yaml = { (wait: String) in
+            """
+            - name: iris
+              kind: RealtimeAPI
+              predictor:
+                type: python
+                path: p.py
+                server_side_batching:
+                  max_batch_size: 4
+                  batch_interval: 10ms
+                  batch_wait: \(wait)
+            """
+        }
+        #expect(
+            configIssues(yaml("fixed")) == [
+                #"tern.yaml:9: api "iris": predictor.server_side_batching.batch_wait: "fixed" is not a batch wait (allowed: adaptive, full_interval)"#
+            ])
+        #expect(
+            configIssues(yaml("full-interval")) == [
+                #"tern.yaml:9: api "iris": predictor.server_side_batching.batch_wait: "full-interval" is not a batch wait (did you mean "full_interval"?)"#
+            ])
+        #expect(
+            configIssues(yaml("[adaptive]")) == [
+                #"tern.yaml:9: api "iris": predictor.server_side_batching.batch_wait: expected a string, got a list"#
+            ])
+    }
+
     @Test func batchLargerThanMaxConcurrencyIsRejected() {
         let yaml = realtimeAPI(
             "iris",

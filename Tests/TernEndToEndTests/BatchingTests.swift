@@ -4,8 +4,10 @@ import TernCore
 import TernTesting
 
 extension EndToEnd {
-    /// `predictor.server_side_batching` (fixture `batch-echo`: max_batch_size 8, batch_interval
-    /// 200ms; `predict` answers `[{"echo": p, "batch": len(payload)} for p in payload]`).
+    /// `predictor.server_side_batching` (fixture `batch-echo`: two APIs with max_batch_size 8,
+    /// batch_interval 200ms, one replica of one process and one thread, so two slots; `predict`
+    /// answers `[{"echo": p, "batch": len(payload)} for p in payload]`). `batch-echo` has the
+    /// default `batch_wait: adaptive`, `batch-echo-fixed` has `batch_wait: full_interval`.
     @Suite(.serialized, .sharedServer())
     struct Batching {
         private static let deployed = PerServer<Bool>()
@@ -15,14 +17,17 @@ extension EndToEnd {
             _ = try await Self.deployed.value(for: server) {
                 try deployFixture("batch-echo", on: server)
                 try await server.waitUntilLive("batch-echo")
+                try await server.waitUntilLive("batch-echo-fixed")
                 return true
             }
             return server
         }
 
-        /// Sends every body at the same time; returns the responses in the order of `bodies`.
-        private func concurrently(_ bodies: [String], on server: TestServer) async -> [LoadResponse] {
-            let url = server.gatewayURL + "/batch-echo"
+        /// Sends every body to `api` at the same time; returns the responses in the order of `bodies`.
+        private func concurrently(
+            _ bodies: [String], to api: String = "batch-echo", on server: TestServer
+        ) async -> [LoadResponse] {
+            let url = server.gatewayURL + "/" + api
             return await withTaskGroup(of: (Int, LoadResponse).self) { group in
                 for (index, body) in bodies.enumerated() {
                     group.addTask { (index, await LoadClient.post(url, body: Data(body.utf8))) }
@@ -33,10 +38,23 @@ extension EndToEnd {
             }
         }
 
-        @Test("8 concurrent requests are answered 200, each with its own echo, in batches of more than one")
+        @Test("8 requests sent while both slots are busy are answered 200, each with its own echo, in batches of more than one")
         func concurrentRequestsAreBatched() async throws {
             let server = try await deployedBatchEcho()
+            // Two slow requests take the replica's two slots (each goes out alone: a slot was
+            // free); the 8 sent meanwhile collect into batches, sent when a slot frees or the
+            // batch is full.
+            let url = server.gatewayURL + "/batch-echo"
+            let sleepers = (0..<2).map { _ in
+                Task { await LoadClient.post(url, body: Data(#"{"sleep":0.6}"#.utf8)) }
+            }
+            try await Task.sleep(for: .milliseconds(150))
             let responses = await concurrently((0..<8).map { #"{"n":\#($0)}"# }, on: server)
+            for sleeper in sleepers {
+                let response = await sleeper.value
+                #expect(response.status == 200, "\(response.summary)")
+                #expect(try jsonObject(response.body)["batch"] as? Int == 1, "\(response.body)")
+            }
             #expect(failures(in: responses).isEmpty, "\(failures(in: responses))")
             var sizes: [Int] = []
             for (index, response) in responses.enumerated() where response.status == 200 {
@@ -45,22 +63,35 @@ extension EndToEnd {
                 sizes.append(answer["batch"] as? Int ?? 0)
                 #expect(response.headers["x-request-id"] != nil)
             }
-            print("[batching] batch sizes seen by 8 concurrent requests: \(sizes)")
+            print("[batching] batch sizes seen by 8 requests sent while the slots were busy: \(sizes)")
             #expect(sizes.contains { $0 > 1 }, "every request ran alone: \(sizes)")
             #expect(sizes.allSatisfy { $0 <= 8 })
             let ids = Set(responses.compactMap { $0.headers["x-request-id"] })
             #expect(ids.count == 8)
         }
 
-        @Test("a lone request waits for batch_interval (200 ms), then runs as a batch of one")
-        func aLoneRequestIsAnsweredAfterTheInterval() async throws {
+        @Test("a lone request is sent at once, as a batch of one, well within batch_interval (200 ms)")
+        func aLoneRequestIsAnsweredAtOnce() async throws {
             let server = try await deployedBatchEcho()
             let response = await LoadClient.post(server.gatewayURL + "/batch-echo", body: Data(#"{"solo":true}"#.utf8))
             #expect(response.status == 200, "\(response.summary)")
             let answer = try jsonObject(response.body)
             #expect(answer["batch"] as? Int == 1)
             #expect((answer["echo"] as? [String: Any])?["solo"] as? Bool == true)
-            print("[batching] a lone request took \(response.elapsed)")
+            print("[batching] a lone request (adaptive) took \(response.elapsed)")
+            #expect(response.elapsed < .milliseconds(150), "answered after \(response.elapsed)")
+        }
+
+        @Test("with batch_wait: full_interval a lone request waits for batch_interval (200 ms), then runs as a batch of one")
+        func aLoneRequestWaitsForTheFullInterval() async throws {
+            let server = try await deployedBatchEcho()
+            let response = await LoadClient.post(
+                server.gatewayURL + "/batch-echo-fixed", body: Data(#"{"solo":true}"#.utf8))
+            #expect(response.status == 200, "\(response.summary)")
+            let answer = try jsonObject(response.body)
+            #expect(answer["batch"] as? Int == 1)
+            #expect((answer["echo"] as? [String: Any])?["solo"] as? Bool == true)
+            print("[batching] a lone request (full_interval) took \(response.elapsed)")
             #expect(response.elapsed >= .milliseconds(190), "answered after \(response.elapsed)")
             #expect(response.elapsed < .milliseconds(1_500), "answered after \(response.elapsed)")
         }
@@ -68,12 +99,13 @@ extension EndToEnd {
         @Test("requests on the fast path (Content-Length) and on the Hummingbird path (chunked) join the same batch")
         func bothGatewayPathsJoinOneBatch() async throws {
             let server = try await deployedBatchEcho()
-            // Four connections, two of each kind, sent well within the 200 ms interval: one batch of four.
+            // Four connections, two of each kind, sent well within the 200 ms interval to the API
+            // that holds each batch for the whole interval: one batch of four.
             let connections = try (0..<4).map { _ in try RawHTTPConnection(port: server.port) }
             defer { for connection in connections { connection.close() } }
             for (index, connection) in connections.enumerated() {
                 let body = #"{"n":\#(index)}"#
-                let head = "POST /batch-echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                let head = "POST /batch-echo-fixed HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
                 try connection.send(index % 2 == 0
                     ? head + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
                     : head + "Transfer-Encoding: chunked\r\n\r\n" + String(body.utf8.count, radix: 16) + "\r\n\(body)\r\n0\r\n\r\n")
@@ -91,15 +123,17 @@ extension EndToEnd {
         @Test("a predictor returning the wrong number of answers fails every request of that batch with 500 invalid_response")
         func wrongLengthFailsTheWholeBatch() async throws {
             let server = try await deployedBatchEcho()
-            let bodies = [#"{"answers":2}"#] + (1..<4).map { #"{"n":\#($0)}"# }
-            let responses = await concurrently(bodies, on: server)
+            // 9 answers: more than any batch holds (8), whatever batch the request lands in. Sent
+            // to the API that holds each batch for its interval, so the four share one batch.
+            let bodies = [#"{"answers":9}"#] + (1..<4).map { #"{"n":\#($0)}"# }
+            let responses = await concurrently(bodies, to: "batch-echo-fixed", on: server)
             let bad = responses[0]
             #expect(bad.status == 500, "\(bad.summary)")
             let error = try errorObject(bad.body)
             #expect(error["kind"] as? String == "invalid_response")
-            #expect(error["api"] as? String == "batch-echo")
+            #expect(error["api"] as? String == "batch-echo-fixed")
             let message = try #require(error["message"] as? String)
-            #expect(message.contains("a list of 2 answers for a batch of"), "\(message)")
+            #expect(message.contains("a list of 9 answers for a batch of"), "\(message)")
             // Every request that shared the bad request's batch failed with the same message;
             // any other was answered normally.
             let batchSize = try #require(

@@ -19,12 +19,17 @@ import TernCore
     }
 
     /// Answers `hello`, and each `predict_batch` frame with one 200 item per request whose body
-    /// is the request's own body.
+    /// is the request's own body, `answerDelay` after it arrived (a slow prediction keeps the
+    /// slot busy; answers leave in arrival order).
     private final class BatchReplica: ChannelInboundHandler {
         typealias InboundIn = ReplicaFrame
         typealias OutboundOut = ReplicaFrame
         let recorder: Recorder
-        init(recorder: Recorder) { self.recorder = recorder }
+        let answerDelay: TimeAmount
+        init(recorder: Recorder, answerDelay: TimeAmount) {
+            self.recorder = recorder
+            self.answerDelay = answerDelay
+        }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let frame = unwrapInboundIn(data)
@@ -34,6 +39,14 @@ import TernCore
                 recorder.append(items.count)
                 let answers = items.map { #"{"status":200,"content_type":"application/json","length":\#($0["length"] as? Int ?? 0)}"# }
                 reply = #"{"id":1,"status":200,"items":["# + answers.joined(separator: ",") + "]}"
+                if answerDelay > .zero {
+                    let answer = ReplicaFrame(header: ByteBuffer(string: reply), body: frame.body)
+                    let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                    context.eventLoop.scheduleTask(in: answerDelay) {
+                        bound.value.writeAndFlush(NIOAny(answer), promise: nil)
+                    }
+                    return
+                }
             }
             context.writeAndFlush(
                 wrapOutboundOut(ReplicaFrame(header: ByteBuffer(string: reply), body: frame.body)), promise: nil)
@@ -41,17 +54,19 @@ import TernCore
     }
 
     /// Runs `body` with a router for an API batching up to `maxBatchSize` requests for
-    /// `intervalMs`, with one fake replica attached.
+    /// `intervalMs` with `wait`, with one fake replica attached on one connection (two slots) that
+    /// answers each batch `answerDelay` after it arrived.
     private func withRouter(
-        maxBatchSize: Int, intervalMs: Int64, _ body: (APIRouter, Recorder) async throws -> Void
+        maxBatchSize: Int, intervalMs: Int64, wait: BatchWait, answerDelay: TimeAmount = .zero,
+        _ body: (APIRouter, Recorder) async throws -> Void
     ) async throws {
         let recorder = Recorder()
-        let server = try await FakeReplicaServer.start { BatchReplica(recorder: recorder) }
+        let server = try await FakeReplicaServer.start { BatchReplica(recorder: recorder, answerDelay: answerDelay) }
         let spec = APISpec(
             name: "batchy",
             predictor: PredictorSpec(
                 type: .python, path: "predictor.py",
-                serverSideBatching: BatchingSpec(maxBatchSize: maxBatchSize, batchIntervalMs: intervalMs)))
+                serverSideBatching: BatchingSpec(maxBatchSize: maxBatchSize, batchIntervalMs: intervalMs, batchWait: wait)))
         let router = APIRouter(spec: spec, coldStartTimeout: .seconds(5), wake: { _ in })
         do {
             let connection = try await ReplicaConnection.connect(
@@ -77,8 +92,8 @@ import TernCore
         return nil
     }
 
-    @Test func requestsWaitUntilTheBatchIsFullThenEachGetsItsOwnAnswer() async throws {
-        try await withRouter(maxBatchSize: 3, intervalMs: 60_000) { router, recorder in
+    @Test func withTheFullIntervalRequestsWaitUntilTheBatchIsFullThenEachGetsItsOwnAnswer() async throws {
+        try await withRouter(maxBatchSize: 3, intervalMs: 60_000, wait: .fullInterval) { router, recorder in
             #expect(router.batchesRequests)
             let first = Task { try await router.submit(item("[1]")) }
             let second = Task { try await router.submit(item("[2]")) }
@@ -95,8 +110,8 @@ import TernCore
         }
     }
 
-    @Test func aLoneRequestIsSentOnceTheIntervalPassed() async throws {
-        try await withRouter(maxBatchSize: 8, intervalMs: 50) { router, recorder in
+    @Test func withTheFullIntervalALoneRequestIsSentOnceTheIntervalPassed() async throws {
+        try await withRouter(maxBatchSize: 8, intervalMs: 50, wait: .fullInterval) { router, recorder in
             let started = ContinuousClock.now
             let answer = try await router.submit(item(#"{"solo":1}"#))
             #expect(body(answer) == #"{"solo":1}"#)
@@ -105,8 +120,9 @@ import TernCore
         }
     }
 
-    @Test func manyRequestsAreSplitIntoBatchesOfAtMostTheMaximum() async throws {
-        try await withRouter(maxBatchSize: 4, intervalMs: 20) { router, recorder in
+    @Test(arguments: BatchWait.allCases)
+    func manyRequestsAreSplitIntoBatchesOfAtMostTheMaximum(wait: BatchWait) async throws {
+        try await withRouter(maxBatchSize: 4, intervalMs: 20, wait: wait, answerDelay: .milliseconds(5)) { router, recorder in
             let answers = try await withThrowingTaskGroup(of: (Int, BatchAnswer).self) { group in
                 for index in 0..<10 {
                     group.addTask { (index, try await router.submit(item("[\(index)]"))) }
@@ -118,6 +134,55 @@ import TernCore
             for index in 0..<10 { #expect(body(answers[index]!) == "[\(index)]") }
             #expect(recorder.batches.reduce(0, +) == 10)
             #expect(recorder.batches.allSatisfy { $0 <= 4 })
+        }
+    }
+
+    @Test func adaptivelyALoneRequestIsSentAtOnceAsABatchOfOne() async throws {
+        try await withRouter(maxBatchSize: 8, intervalMs: 60_000, wait: .adaptive) { router, recorder in
+            let started = ContinuousClock.now
+            let answer = try await router.submit(item(#"{"solo":1}"#))
+            #expect(body(answer) == #"{"solo":1}"#)
+            #expect(started.duration(to: .now) < .seconds(30))  // the one-minute interval did not pass
+            #expect(recorder.batches == [1])
+            #expect(router.inFlight == 0)
+        }
+    }
+
+    @Test func adaptivelyRequestsCollectWhileBothSlotsAreBusyAndGoWhenOneFrees() async throws {
+        // One connection gives two slots; each batch is answered 300 ms after it arrived, and the
+        // one-minute interval never passes, so only a freed slot can send the open batch.
+        try await withRouter(maxBatchSize: 8, intervalMs: 60_000, wait: .adaptive, answerDelay: .milliseconds(300)) {
+            router, recorder in
+            let started = ContinuousClock.now
+            let first = Task { try await router.submit(item("[1]")) }
+            let second = Task { try await router.submit(item("[2]")) }
+            while recorder.batches.count < 2 { try await Task.sleep(for: .milliseconds(5)) }
+            #expect(recorder.batches == [1, 1])  // each found a slot free and went alone
+            let later = (3...5).map { index in Task { try await router.submit(item("[\(index)]")) } }
+            while router.inFlight < 5 { try await Task.sleep(for: .milliseconds(5)) }
+            #expect(recorder.batches == [1, 1])  // both slots busy: the three collect
+            #expect(body(try await first.value) == "[1]")
+            #expect(body(try await second.value) == "[2]")
+            for (index, task) in later.enumerated() { #expect(body(try await task.value) == "[\(index + 3)]") }
+            #expect(recorder.batches == [1, 1, 3])  // sent when the first slot freed
+            #expect(started.duration(to: .now) < .seconds(30))
+            #expect(router.inFlight == 0)
+        }
+    }
+
+    @Test func adaptivelyAFullBatchWaitsForASlotAndTheNextOneCollectsBehindIt() async throws {
+        try await withRouter(maxBatchSize: 2, intervalMs: 60_000, wait: .adaptive, answerDelay: .milliseconds(200)) {
+            router, recorder in
+            let busy = (1...2).map { index in Task { try await router.submit(item("[\(index)]")) } }
+            while recorder.batches.count < 2 { try await Task.sleep(for: .milliseconds(5)) }
+            // Five more while both slots are busy: two full batches queue for slots, one collects.
+            let more = (3...7).map { index in Task { try await router.submit(item("[\(index)]")) } }
+            for task in busy + more { _ = try await task.value }
+            #expect(recorder.batches.count == 5)
+            #expect(Array(recorder.batches.prefix(2)) == [1, 1])
+            #expect(recorder.batches.reduce(0, +) == 7)
+            #expect(recorder.batches.allSatisfy { $0 <= 2 })
+            #expect(router.inFlight == 0)
         }
     }
 }

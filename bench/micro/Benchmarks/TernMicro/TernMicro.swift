@@ -124,11 +124,12 @@ let benchmarks: @Sendable () -> Void = {
     // MARK: batching
 
     Benchmark("Batcher: BatchCollector add (batches of 8)") { benchmark in
-        var collector = BatchCollector<Int, ContinuousClock.Instant>(maxBatchSize: 8, interval: .milliseconds(5))
+        var collector = BatchCollector<Int, ContinuousClock.Instant>(
+            maxBatchSize: 8, interval: .milliseconds(5), wait: .fullInterval)
         var now = ContinuousClock.now
         for index in benchmark.scaledIterations {
             now = now.advanced(by: .microseconds(10))
-            blackHole(collector.add(index, now: now))
+            blackHole(collector.add(index, now: now, slotFree: false))
         }
     }
 
