@@ -3,14 +3,18 @@ import TernCore
 /// Server-side batching as a pure state machine: it groups requests into batches of at most
 /// `max_batch_size` and decides when each batch is sent, by `batch_wait`:
 ///
-/// - ``BatchWait/adaptive`` (the default): an item that finds a replica slot free and no batch
-///   open is sent at once, as a batch of one; otherwise it joins the open batch, which is sent
-///   when a slot frees (``slotFreed()``, whatever its size), when it is full, or when
-///   `batch_interval` has passed since its first item, whichever comes first. Batches thus form
-///   from what queues while the replicas are busy, and the interval bounds the wait. This is
-///   Nagle's algorithm (RFC 896: send at once when nothing is unacknowledged, else collect until
-///   the acknowledgement comes or a segment is full) with a free replica slot in place of the
-///   acknowledgement.
+/// - ``BatchWait/adaptive`` (the default): a batch goes out on a free replica slot as soon as it
+///   has as many items as the batch sent before it (at least one), or when it is full, or when
+///   `batch_interval` has passed since its first item, whichever comes first. So a lone client
+///   (every batch of one) is sent at once, with no wait; under load, batches form from what
+///   arrives while the replicas are busy, and a freed slot does not take a part of the next wave
+///   of clients before the rest of it arrives (16 closed-loop clients answered together send
+///   again together: sending the first of them alone would split every batch in two). When the
+///   load drops, one batch waits up to the interval, then the expected size follows. This is
+///   Nagle's algorithm (RFC 896: send at once when nothing is outstanding, else collect) with a
+///   free replica slot in place of the acknowledgement, and the previous batch's size as the
+///   estimate of how many requests are on their way (Tern's own rule; measured in
+///   docs/benchmarks.md, optimisation log item 13).
 /// - ``BatchWait/fullInterval``: Cortex 0.25's fixed wait: a batch is sent only when it is full
 ///   or `batch_interval` after its first item arrived; free slots do not matter.
 ///
@@ -43,6 +47,9 @@ public struct BatchCollector<Item, Instant: InstantProtocol> {
     let wait: BatchWait
     /// The items of the open batch, oldest first (empty when no batch is open).
     private(set) var pending: [Item] = []
+    /// (adaptive) How many items the open batch needs before a free slot takes it: the size of
+    /// the last batch sent, at least 1.
+    private(set) var expected = 1
     /// When the open batch must be sent; nil when no batch is open.
     private(set) var deadline: Instant?
 
@@ -61,11 +68,11 @@ public struct BatchCollector<Item, Instant: InstantProtocol> {
 
     /// Adds an item that arrived at `now`. `slotFree` tells whether a replica slot is free for a
     /// batch now (the owner then gets it for a ``Decision/flush(_:)`` in the same critical
-    /// section); only ``BatchWait/adaptive`` reads it. With a slot free the open batch, if any
-    /// (the owner has not yet offered it the slot), goes out together with the item.
+    /// section); only ``BatchWait/adaptive`` reads it. With a slot free, the open batch goes out
+    /// with the item once it has ``expected`` items.
     public mutating func add(_ item: Item, now: Instant, slotFree: Bool) -> Decision {
         pending.append(item)
-        if pending.count >= maxBatchSize || (wait == .adaptive && slotFree) {
+        if pending.count >= maxBatchSize || (wait == .adaptive && slotFree && pending.count >= expected) {
             return .flush(takeBatch())
         }
         if let deadline {
@@ -77,11 +84,12 @@ public struct BatchCollector<Item, Instant: InstantProtocol> {
     }
 
     /// A replica slot is free and no batch waits in the queue for it (one just freed, or a
-    /// replica was added): returns the open batch to send on that slot at once, whatever its size
-    /// and deadline, with ``BatchWait/adaptive``; nil with ``BatchWait/fullInterval`` or when no
-    /// batch is open. Its timer, already armed, then finds no batch or a later deadline.
+    /// replica was added): with ``BatchWait/adaptive``, returns the open batch to send on that
+    /// slot at once when it has ``expected`` items, whatever its deadline; nil otherwise (also
+    /// with ``BatchWait/fullInterval``, or when no batch is open). Its timer, already armed, then
+    /// finds no batch or a later deadline.
     public mutating func slotFreed() -> [Item]? {
-        wait == .adaptive ? flushNow() : nil
+        wait == .adaptive && !pending.isEmpty && pending.count >= expected ? takeBatch() : nil
     }
 
     /// Called when a timer fires (or at any time): returns the open batch once its deadline
@@ -102,6 +110,7 @@ public struct BatchCollector<Item, Instant: InstantProtocol> {
         let batch = pending
         pending.removeAll(keepingCapacity: true)
         deadline = nil
+        expected = max(1, batch.count)
         return batch
     }
 }

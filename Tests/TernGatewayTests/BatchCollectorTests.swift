@@ -98,7 +98,8 @@ import TernCore
     }
 }
 
-/// ``BatchCollector`` with `batch_wait: adaptive` (the default): a free slot sends at once,
+/// ``BatchCollector`` with `batch_wait: adaptive` (the default): a free slot sends the open batch
+/// once it has as many items as the batch before it (a lone client's every request at once),
 /// batches form while no slot is free, `batch_interval` bounds the wait. Made-up instants.
 @Suite struct AdaptiveBatchCollectorTests {
     private let start = ContinuousClock.now
@@ -143,7 +144,36 @@ import TernCore
         _ = batcher.add("b", now: at(1), slotFree: false)
         #expect(batcher.add("c", now: at(2), slotFree: false) == .flush(["a", "b", "c"]))  // waits for a slot
         #expect(batcher.add("d", now: at(3), slotFree: false) == .armTimer(deadline: at(103)))
-        #expect(batcher.slotFreed() == ["d"])
+        // The last batch had 3 items: a freed slot waits for as many before it takes the next.
+        #expect(batcher.slotFreed() == nil)
+        #expect(batcher.add("e", now: at(4), slotFree: true) == .wait(until: at(103)))
+        #expect(batcher.add("f", now: at(5), slotFree: true) == .flush(["d", "e", "f"]))
+    }
+
+    @Test func aWaveOfClientsAnsweredTogetherIsNotSplitByTheFreeSlot() {
+        // 4 closed-loop clients: their batch is answered, all 4 send again within microseconds.
+        // Sending the first alone on the free slot would split every wave into 1 + 3.
+        var batcher = collector(max: 16, interval: 100)
+        #expect(batcher.add("a", now: at(0), slotFree: false) == .armTimer(deadline: at(100)))
+        for item in ["b", "c", "d"] { _ = batcher.add(item, now: at(1), slotFree: false) }
+        #expect(batcher.slotFreed() == ["a", "b", "c", "d"])  // the slot frees: a batch of 4
+        #expect(batcher.expected == 4)
+        #expect(batcher.add("a2", now: at(10), slotFree: true) == .armTimer(deadline: at(110)))
+        #expect(batcher.add("b2", now: at(10), slotFree: true) == .wait(until: at(110)))
+        #expect(batcher.add("c2", now: at(10), slotFree: true) == .wait(until: at(110)))
+        #expect(batcher.add("d2", now: at(10), slotFree: true) == .flush(["a2", "b2", "c2", "d2"]))
+    }
+
+    @Test func whenTheLoadDropsOneBatchWaitsUpToTheIntervalThenLoneItemsGoAtOnce() {
+        var batcher = collector(max: 16, interval: 100)
+        for item in ["a", "b", "c"] { _ = batcher.add(item, now: at(0), slotFree: false) }
+        #expect(batcher.slotFreed() == ["a", "b", "c"])
+        // Now a lone client: its first request waits out the interval once…
+        #expect(batcher.add("x", now: at(20), slotFree: true) == .armTimer(deadline: at(120)))
+        #expect(batcher.tick(now: at(120)) == ["x"])
+        // …then each of its requests is sent at once.
+        #expect(batcher.add("y", now: at(121), slotFree: true) == .flush(["y"]))
+        #expect(batcher.add("z", now: at(122), slotFree: true) == .flush(["z"]))
     }
 
     @Test func theIntervalStillSendsABatchAtItsDeadlineWhenNoSlotFrees() {
