@@ -3,18 +3,28 @@ import TernCore
 
 @testable import TernGateway
 
+/// A suite of ``BatchCollector`` tests: instants counted in milliseconds from `start`, and
+/// collectors of strings with the suite's `batch_wait`.
+protocol CollectorSuite {
+    var start: ContinuousClock.Instant { get }
+    static var wait: BatchWait { get }
+}
+
+extension CollectorSuite {
+    /// `start` + `milliseconds`.
+    func at(_ milliseconds: Int) -> ContinuousClock.Instant { start + .milliseconds(milliseconds) }
+    /// A collector with `max` items per batch, an interval of `interval` ms and the suite's wait.
+    func collector(max: Int, interval: Int = 100) -> BatchCollector<String, ContinuousClock.Instant> {
+        BatchCollector(maxBatchSize: max, interval: .milliseconds(interval), wait: Self.wait)
+    }
+}
+
 /// ``BatchCollector`` with `batch_wait: full_interval` (Cortex's fixed wait), driven with
 /// made-up instants: no clock, no sleeping. Free slots do not matter to it, so most calls say
 /// none is free; ``aFreeSlotDoesNotSendAFullIntervalBatch()`` checks that they are ignored.
-@Suite struct BatchCollectorTests {
-    private let start = ContinuousClock.now
-    private func at(_ milliseconds: Int) -> ContinuousClock.Instant { start + .milliseconds(milliseconds) }
-
-    /// A collector of strings with `max` items per batch, an interval of `interval` ms and
-    /// `batch_wait: full_interval`.
-    private func collector(max: Int, interval: Int = 100) -> BatchCollector<String, ContinuousClock.Instant> {
-        BatchCollector(maxBatchSize: max, interval: .milliseconds(interval), wait: .fullInterval)
-    }
+@Suite struct BatchCollectorTests: CollectorSuite {
+    let start = ContinuousClock.now
+    static let wait = BatchWait.fullInterval
 
     @Test func aFullBatchIsFlushedAtOnceInArrivalOrder() {
         var batcher = collector(max: 3)
@@ -101,14 +111,9 @@ import TernCore
 /// ``BatchCollector`` with `batch_wait: adaptive` (the default): a free slot sends the open batch
 /// once it has as many items as the batch before it (a lone client's every request at once),
 /// batches form while no slot is free, `batch_interval` bounds the wait. Made-up instants.
-@Suite struct AdaptiveBatchCollectorTests {
-    private let start = ContinuousClock.now
-    private func at(_ milliseconds: Int) -> ContinuousClock.Instant { start + .milliseconds(milliseconds) }
-
-    /// An adaptive collector of strings with `max` items per batch and an interval of `interval` ms.
-    private func collector(max: Int, interval: Int = 100) -> BatchCollector<String, ContinuousClock.Instant> {
-        BatchCollector(maxBatchSize: max, interval: .milliseconds(interval), wait: .adaptive)
-    }
+@Suite struct AdaptiveBatchCollectorTests: CollectorSuite {
+    let start = ContinuousClock.now
+    static let wait = BatchWait.adaptive
 
     @Test func anItemThatFindsASlotFreeAndNoBatchOpenIsSentAtOnceAlone() {
         var batcher = collector(max: 16)
