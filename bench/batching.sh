@@ -79,7 +79,7 @@ port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 PORT=$(port); CONTROL_PORT=$(port); HOME_DIR=$WORK/tern-home
 "$TERN" serve --home "$HOME_DIR" --port "$PORT" --control-port "$CONTROL_PORT" --python "$PY" >"$WORK/tern.log" 2>&1 &
 SERVER_PID=$!
-for _ in $(seq 1 100); do [ -f "$HOME_DIR/server.json" ] && break; sleep 0.1; done
+wait_tern_ready "$HOME_DIR" "$SERVER_PID" "$WORK/tern.log"
 for mode in single batched; do
   "$TERN" deploy "$WORK/$mode/tern.yaml" --home "$HOME_DIR" >/dev/null
 done

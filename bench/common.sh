@@ -19,3 +19,16 @@ wait_http() {
   done
   echo "server at $1 did not answer" >&2; return 1
 }
+
+# wait_tern_ready HOME PID LOG: waits (up to 10 s) until `tern serve` (process PID, output in LOG)
+# has written HOME/server.json; exits with its output when it stops first (a bad option, a port
+# in use), so no later `tern` command starts another server on the default ports.
+wait_tern_ready() {
+  for _ in $(seq 1 100); do
+    [ -f "$1/server.json" ] && return 0
+    kill -0 "$2" 2>/dev/null || { echo "tern serve exited:" >&2; cat "$3" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "tern serve did not start within 10 s; its output:" >&2; cat "$3" >&2; exit 1
+}
+

@@ -64,7 +64,7 @@ start_server() { # name -> sets SERVER_PID and URL
       local home=$WORK/tern-home cp; cp=$(port); rm -rf "$home"
       "$TERN" serve --home "$home" --port "$p" --control-port "$cp" --python "$PY" >"$WORK/tern.log" 2>&1 &
       SERVER_PID=$!
-      for _ in $(seq 1 100); do [ -f "$home/server.json" ] && break; sleep 0.1; done
+      wait_tern_ready "$home" "$SERVER_PID" "$WORK/tern.log"
       "$TERN" deploy "$PROJECT/tern.yaml" --home "$home" >/dev/null
       URL=http://127.0.0.1:$p/iris ;;
     raw)

@@ -6,6 +6,7 @@
 # `context-switches`, which include both voluntary and involuntary) and CPU time (µs, /proc).
 #
 #   server   process   conns   req/s   p50 ms   syscalls/req   switches/req   CPU µs/req
+# (req/s and p50 are the wrk run's, so they repeat on each process row of one run.)
 #
 # Usage: bench/overhead.sh [--duration SECONDS] [--connections "1 16"] [--event-loops N]
 #   --event-loops   passed to `tern serve --event-loops` (default: the server's own choice)
@@ -18,10 +19,13 @@ ROOT=$PWD
 DURATION=6; CONNECTIONS="1 16"; LOOPS=""
 while [ $# -gt 0 ]; do
   case "$1" in
+    --duration|--connections|--event-loops)
+      [ $# -ge 2 ] || { echo "$1 needs a value (see --help)" >&2; exit 2; } ;;&
     --duration) DURATION=$2; shift 2 ;;
     --connections) CONNECTIONS=$2; shift 2 ;;
     --event-loops) LOOPS=$2; shift 2 ;;
-    *) echo "unknown option $1" >&2; exit 2 ;;
+    -h|--help) sed -n '2,/^set /p' "$0" | sed -n 's/^# \{0,1\}//p'; exit 0 ;;
+    *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 command -v perf >/dev/null || { echo "perf is missing: apt-get install linux-perf" >&2; exit 1; }
@@ -75,10 +79,10 @@ p=$(port); cp=$(port)
 loops=(); [ -n "$LOOPS" ] && loops=(--event-loops "$LOOPS")
 "$TERN" serve --home "$WORK/home" --port "$p" --control-port "$cp" --python "$PY" "${loops[@]}" >"$WORK/tern.log" 2>&1 &
 TERN_PID=$!; PIDS="$TERN_PID"
-for _ in $(seq 1 100); do [ -f "$WORK/home/server.json" ] && break; sleep 0.1; done
+wait_tern_ready "$WORK/home" "$TERN_PID" "$WORK/tern.log"
 "$TERN" deploy "$PROJECT/tern.yaml" --home "$WORK/home" >/dev/null
 wait_http "http://127.0.0.1:$p/iris"
-REPLICA=$(pgrep -f -n "tern_runtime" || true)
+REPLICA=$(pgrep -P "$TERN_PID" -f "tern_runtime" || true)  # this server's replica, not another's
 [ -n "$REPLICA" ] || { echo "no replica process found" >&2; exit 1; }
 measure tern "http://127.0.0.1:$p/iris" "gateway=$TERN_PID replica=$REPLICA"
 kill -TERM "$TERN_PID"; wait "$TERN_PID" 2>/dev/null || true; PIDS=""

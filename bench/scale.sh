@@ -34,7 +34,7 @@
 #   .venv/bin/python).
 # File descriptors: the script sets `ulimit -n` to 65536 (root with CAP_SYS_RESOURCE), else its
 # soft limit to the hard one, before starting tern serve and the idle client, which inherit it;
-# `tern serve` does not raise its own limit.
+# `tern serve` also raises its own soft limit to the hard one at start.
 # Everything it starts is stopped at exit and its TERN_HOME removed.
 set -euo pipefail
 

@@ -93,6 +93,9 @@ extension APISpecParser {
     // MARK: server_side_batching
 
     private mutating func parseBatching(_ predictor: YAMLMapping) -> BatchingSpec? {
+        if predictor.has("server_side_batching") {
+            batchingSection = (predictor.path("server_side_batching"), predictor.line("server_side_batching"))
+        }
         guard let section = reader.section("server_side_batching", in: predictor, allowed: ConfigKeys.batching) else {
             return nil
         }

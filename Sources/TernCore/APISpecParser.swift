@@ -35,6 +35,8 @@ struct APISpecParser {
     /// `predictor.server_side_batching.max_batch_size` when valid, even if the rest of the
     /// section is not, so its check against `max_replica_concurrency` is never hidden.
     var maxBatchSize: Int?
+    /// Where `predictor.server_side_batching` is, when the entry has it: its key path and line.
+    var batchingSection: (path: String, line: Int?)?
 
     init(file: String) {
         reader = YAMLReader(file: file)
@@ -91,6 +93,7 @@ struct APISpecParser {
             }
         } else {
             let predictor = parsePredictor(entry)
+            checkBatchingKind(kind: kind)
             if !entry.has("predictor"), otherSchema == nil {
                 reader.reportMissing("predictor", in: entry, what: "e.g. predictor: {type: python, path: predictor.py}")
             }
@@ -152,6 +155,21 @@ struct APISpecParser {
 
     /// A Cortex schema this version cannot run, said once instead of as unknown keys and a
     /// missing predictor: a `pod:` spec (Cortex 0.36 and later: the API's containers) Returns the key it reported, if any.
+    /// Server-side batching groups a RealtimeAPI's HTTP requests; the workers of a BatchAPI,
+    /// TaskAPI or AsyncAPI take their work one item at a time, so the section would be accepted and
+    /// ignored (and `predict` would get one payload where the predictor expects lists): refused,
+    /// naming the kind.
+    private mutating func checkBatchingKind(kind: APIKind?) {
+        guard let kind, kind != .realtimeAPI, let section = batchingSection else { return }
+        let hint =
+            kind == .batchAPI
+            ? "predict already gets a batch of items from each job, batch_size of them when you submit it"
+            : "its workers take one request at a time"
+        reader.report(
+            "server_side_batching applies to a RealtimeAPI only; this API is a\(kind == .asyncAPI ? "n" : "") \(kind.rawValue) (\(hint)); remove the section",
+            at: section.path, line: section.line)
+    }
+
     private mutating func checkOtherCortexSchemas(_ entry: YAMLMapping, kind: APIKind?) -> String? {
         if let pod = entry.entry("pod") {
             let mixed = entry.has("predictor") ? " It cannot be combined with predictor: keep one." : ""

@@ -189,6 +189,31 @@ import Testing
                 .serverSideBatching?.batchWait == .fullInterval)
     }
 
+    @Test func serverSideBatchingOnAQueueKindIsRefusedNamingTheKind() {
+        let yaml = { (kind: String) in
+            """
+            - name: q
+              kind: \(kind)
+              predictor:
+                type: python
+                path: p.py
+                server_side_batching:
+                  max_batch_size: 4
+                  batch_interval: 10ms
+            """
+        }
+        #expect(
+            configIssues(yaml("AsyncAPI")) == [
+                #"tern.yaml:6: api "q": predictor.server_side_batching: server_side_batching applies to a RealtimeAPI only; this API is an AsyncAPI (its workers take one request at a time); remove the section"#
+            ])
+        #expect(
+            configIssues(yaml("BatchAPI")) == [
+                #"tern.yaml:6: api "q": predictor.server_side_batching: server_side_batching applies to a RealtimeAPI only; this API is a BatchAPI (predict already gets a batch of items from each job, batch_size of them when you submit it); remove the section"#
+            ])
+        #expect(configIssues(yaml("TaskAPI")).count == 1)
+        #expect(configIssues(yaml("RealtimeAPI")).isEmpty)
+    }
+
     @Test func unknownBatchWaitNamesAPIKeyLineAndAllowedValues() {
         let yaml = { (wait: String) in
             """
