@@ -189,19 +189,23 @@ import Testing
                 .serverSideBatching?.batchWait == .fullInterval)
     }
 
+    /// An API `name` of `kind` with a batching predictor (`max_batch_size: 4, batch_interval: 10ms`
+    /// and `extra` lines in the section); `server_side_batching:` is on line 6.
+    private func batchingAPI(_ name: String, kind: String, extra: String = "") -> String {
+        """
+        - name: \(name)
+          kind: \(kind)
+          predictor:
+            type: python
+            path: p.py
+            server_side_batching:
+              max_batch_size: 4
+              batch_interval: 10ms\(extra)
+        """
+    }
+
     @Test func serverSideBatchingOnAQueueKindIsRefusedNamingTheKind() {
-        let yaml = { (kind: String) in
-            """
-            - name: q
-              kind: \(kind)
-              predictor:
-                type: python
-                path: p.py
-                server_side_batching:
-                  max_batch_size: 4
-                  batch_interval: 10ms
-            """
-        }
+        let yaml = { (kind: String) in batchingAPI("q", kind: kind) }
         #expect(
             configIssues(yaml("AsyncAPI")) == [
                 #"tern.yaml:6: api "q": predictor.server_side_batching: server_side_batching applies to a RealtimeAPI only; this API is an AsyncAPI (its workers take one request at a time); remove the section"#
@@ -215,19 +219,7 @@ import Testing
     }
 
     @Test func unknownBatchWaitNamesAPIKeyLineAndAllowedValues() {
-        let yaml = { (wait: String) in
-            """
-            - name: iris
-              kind: RealtimeAPI
-              predictor:
-                type: python
-                path: p.py
-                server_side_batching:
-                  max_batch_size: 4
-                  batch_interval: 10ms
-                  batch_wait: \(wait)
-            """
-        }
+        let yaml = { (wait: String) in batchingAPI("iris", kind: "RealtimeAPI", extra: "\n      batch_wait: \(wait)") }
         #expect(
             configIssues(yaml("fixed")) == [
                 #"tern.yaml:9: api "iris": predictor.server_side_batching.batch_wait: "fixed" is not a batch wait (allowed: adaptive, full_interval)"#
