@@ -68,9 +68,7 @@ struct DispatchState {
     /// (called where slots free up: a release with nothing queued for the slot, a replica
     /// attached); nil when no batch is open, no slot is free or the wait is `full_interval`.
     mutating func openBatchOnFreeSlot(near loop: ObjectIdentifier?) -> BatchOnSlot? {
-        guard collector?.pending.isEmpty == false, admission.hasFreeSlot, let batch = collector?.slotFreed() else {
-            return nil
-        }
+        guard admission.hasFreeSlot, let batch = collector?.slotFreed() else { return nil }
         return BatchOnSlot(batch: batch, lease: freeSlotForBatch(near: loop)!)
     }
 

@@ -21,6 +21,8 @@ public struct AdmissionState: Sendable {
         var busy: Int = 0
         /// False once draining: it takes no new requests.
         var accepting: Bool = true
+        /// It takes requests and has a slot free.
+        var hasFreeSlot: Bool { accepting && busy < slots }
     }
 
     /// What to do with a new request.
@@ -84,7 +86,7 @@ public struct AdmissionState: Sendable {
     var limit: Int { maxReplicaConcurrency.multipliedSaturating(by: readyReplicas) }
     /// True when a ready replica has a free slot, so that a request or a batch admitted now would
     /// be dispatched rather than queued (``BatchCollector``'s `slotFree`).
-    var hasFreeSlot: Bool { replicas.contains { $0.accepting && $0.busy < $0.slots } }
+    var hasFreeSlot: Bool { replicas.contains(where: \.hasFreeSlot) }
 
     /// Decides what to do with a new request.
     public mutating func admit() -> Decision {
@@ -221,7 +223,7 @@ public struct AdmissionState: Sendable {
         for step in 0..<count {
             let index = (cursor + step) % count
             let replica = replicas[index]
-            guard replica.accepting, replica.busy < replica.slots else { continue }
+            guard replica.hasFreeSlot else { continue }
             let load = Double(replica.busy) / Double(replica.slots)
             if load < bestLoad {
                 best = index

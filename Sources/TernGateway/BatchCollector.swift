@@ -72,7 +72,7 @@ public struct BatchCollector<Item, Instant: InstantProtocol> {
     /// with the item once it has ``expected`` items.
     public mutating func add(_ item: Item, now: Instant, slotFree: Bool) -> Decision {
         pending.append(item)
-        if pending.count >= maxBatchSize || (wait == .adaptive && slotFree && pending.count >= expected) {
+        if pending.count >= maxBatchSize || (slotFree && takesFreeSlot) {
             return .flush(takeBatch())
         }
         if let deadline {
@@ -89,8 +89,12 @@ public struct BatchCollector<Item, Instant: InstantProtocol> {
     /// with ``BatchWait/fullInterval``, or when no batch is open). Its timer, already armed, then
     /// finds no batch or a later deadline.
     public mutating func slotFreed() -> [Item]? {
-        wait == .adaptive && !pending.isEmpty && pending.count >= expected ? takeBatch() : nil
+        takesFreeSlot ? takeBatch() : nil
     }
+
+    /// (adaptive) The open batch is large enough for a free slot: it has ``expected`` items (so
+    /// at least one).
+    private var takesFreeSlot: Bool { wait == .adaptive && pending.count >= expected }
 
     /// Called when a timer fires (or at any time): returns the open batch once its deadline
     /// has passed at `now`, else nil. A timer armed for a batch that was since sent (full, or on
@@ -101,7 +105,7 @@ public struct BatchCollector<Item, Instant: InstantProtocol> {
     }
 
     /// Returns the open batch at once, whatever its deadline (nil when none is open); used when
-    /// a slot frees (``slotFreed()``), the settings change or the API goes away.
+    /// the settings change or the API goes away.
     public mutating func flushNow() -> [Item]? {
         pending.isEmpty ? nil : takeBatch()
     }
