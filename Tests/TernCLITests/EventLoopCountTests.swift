@@ -1,8 +1,5 @@
 import ArgumentParser
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
 
 @testable import TernCLI
 
@@ -32,23 +29,5 @@ import Glibc
     func countIsKeptInTheSavedArguments() throws {
         #expect(try Tern.Serve.parse(["--event-loops", "2"]).options.arguments == ["--event-loops", "2"])
         #expect(try Tern.Serve.parse([]).options.arguments.isEmpty)
-    }
-}
-
-/// `tern serve` raises its own open-file limit (issue 17 item 4: 10,000 idle client connections).
-@Suite struct FileDescriptorLimitTests {
-    @Test("a soft limit below the hard one is raised to the hard one")
-    func softLimitIsRaisedToTheHardOne() throws {
-        var original = rlimit()
-        try #require(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &original) == 0)
-        defer { var restore = original; _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &restore) }
-        try #require(original.rlim_max > 512, "hard limit \(original.rlim_max)")
-        var lowered = original
-        lowered.rlim_cur = 512
-        try #require(setrlimit(Int32(RLIMIT_NOFILE.rawValue), &lowered) == 0)
-        #expect(FileDescriptorLimit.raiseSoftToHard() == UInt64(original.rlim_max))
-        var now = rlimit()
-        _ = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &now)
-        #expect(now.rlim_cur == original.rlim_max)
     }
 }
