@@ -104,7 +104,6 @@ for n in $NOOP_SMALL $NOOP_LARGE; do
   "$PY" -c "import sys; sys.stdout.write(''.join(f'{i}\n' for i in range($n)))" >"$WORK/noop-data/$n.jsonl"
 done
 
-port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT=$(port); CONTROL_PORT=$(port)
 export TERN_HOME=$WORK/tern-home
 "$TERN" serve --home "$TERN_HOME" --port "$PORT" --control-port "$CONTROL_PORT" --python "$PY" >"$WORK/tern.log" 2>&1 &

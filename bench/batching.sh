@@ -75,7 +75,6 @@ for mode in single batched; do
 YAML
 done
 
-port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT=$(port); CONTROL_PORT=$(port); HOME_DIR=$WORK/tern-home
 "$TERN" serve --home "$HOME_DIR" --port "$PORT" --control-port "$CONTROL_PORT" --python "$PY" >"$WORK/tern.log" 2>&1 &
 SERVER_PID=$!

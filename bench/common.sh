@@ -11,6 +11,9 @@ if [ ! -x "$TERN" ]; then
   swift build -c release --scratch-path .build-release --product tern >/dev/null
 fi
 
+# port: prints a free TCP port on 127.0.0.1.
+port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
 # wait_http URL: waits (up to 60 s) until a POST of $BENCH_BODY_FILE to URL answers 200.
 wait_http() {
   for _ in $(seq 1 600); do

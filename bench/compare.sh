@@ -37,11 +37,9 @@ V2_BODY=$WORK/v2.json
 "$PY" -c "import json; d=json.load(open('$JSON_BODY')); json.dump({'inputs':[{'name':'predict','shape':[1,4],'datatype':'FP64','data':list(d.values())}]}, open('$V2_BODY','w'))"
 export BENCH_BODY_FILE=$JSON_BODY
 RESULTS=$WORK/results.tsv
-SERVER_PID=""; SERVER_GROUP=""
-cleanup() { stop_server; rm -rf "$WORK"; }
+SERVER_PID=""; SERVER_GROUP=""; BURNER=""
+cleanup() { [ -z "$BURNER" ] || kill "$BURNER" 2>/dev/null || true; stop_server; rm -rf "$WORK"; }
 trap cleanup EXIT
-
-port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 stop_server() {
   if [ -n "$SERVER_PID" ]; then
@@ -112,7 +110,7 @@ for round in $(seq 1 "$ROUNDS"); do
     taskset -c "$BURN_CORE" "$PY" -c 'while True: pass' &
     BURNER=$!
     measure "$name" "$round" "$name+busy" 16
-    kill "$BURNER"; wait "$BURNER" 2>/dev/null || true
+    kill "$BURNER"; wait "$BURNER" 2>/dev/null || true; BURNER=""
   done
 done
 
@@ -136,11 +134,9 @@ tern, raw = rps("tern"), rps("raw")
 peers = [rps(n) for (n, c) in rows if c == 16 and n not in ("tern", "raw") and not n.endswith("+busy")]
 peers = [p for p in peers if p]
 best = max(peers) if peers else None
-raw_ratio = f"{tern / raw:.2f}" if tern and raw else "n/a"
-peer_ratio = f"{tern / best:.2f}" if tern and best else "n/a"
-print(f"tern/raw c=16: {raw_ratio}  tern/best-peer c=16: {peer_ratio}")
 def ratio(a, b):
     return f"{a / b:.2f}" if a and b else "n/a"
+print(f"tern/raw c=16: {ratio(tern, raw)}  tern/best-peer c=16: {ratio(tern, best)}")
 print(f"tern/raw c=1: {ratio(rps('tern', 1), rps('raw', 1))}")
 print(f"tern/raw c=16 with one core busy: {ratio(rps('tern+busy'), rps('raw+busy'))}")
 PYEOF

@@ -45,7 +45,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }  # utime + stime of one process
 
 # measure LABEL URL "process=pid …": one wrk run per connection count, perf stat on each pid.

@@ -30,8 +30,8 @@
 #   bench/scale.sh --apis 200 --idle-connections 2000 --rounds 1
 #   bench/scale.sh --idle-connections 0         # APIs only
 # Options: --apis N, --idle-connections N, --live N, --chunk N, --get-runs N, --wrk-seconds N,
-#   --rounds N. Environment: TERN_BINARY (default .build/release/tern), PYTHON (default
-#   .venv/bin/python).
+#   --rounds N. Environment: TERN_BINARY as in bench/common.sh (default: a release build in
+#   .build-release, built if missing); replicas run the README's .venv Python.
 # File descriptors: the script sets `ulimit -n` to 65536 (root with CAP_SYS_RESOURCE), else its
 # soft limit to the hard one, before starting tern serve and the idle client, which inherit it;
 # `tern serve` also raises its own soft limit to the hard one at start.
@@ -53,11 +53,9 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 (( LIVE >= 1 && APIS >= LIVE )) || { echo "--live must be at least 1 and at most --apis" >&2; exit 2; }
-TERN_BINARY="${TERN_BINARY:-$ROOT/.build/release/tern}"
-[[ -x "$TERN_BINARY" ]] || { echo "no tern binary at $TERN_BINARY; run swift build -c release --product tern" >&2; exit 1; }
-PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
-[[ -x "$PYTHON" ]] || PYTHON="$(command -v python3)"
-command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
+cd "$ROOT"
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"  # wrk check, PY, TERN (release build), port, wait_tern_ready
 
 ulimit -n 65536 2>/dev/null || ulimit -Sn "$(ulimit -Hn)"  # both limits as root with CAP_SYS_RESOURCE, else soft = hard
 (( $(ulimit -n) > IDLE + 1000 )) || { echo "ulimit -n is $(ulimit -n); --idle-connections $IDLE needs more" >&2; exit 1; }
@@ -73,9 +71,8 @@ cleanup() {
   rm -rf "$HOME_DIR"
 }
 trap cleanup EXIT
-tern() { "$TERN_BINARY" "$@" --home "$HOME_DIR"; }
-free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-PORT="$(free_port)"; CONTROL_PORT="$(free_port)"
+tern() { "$TERN" "$@" --home "$HOME_DIR"; }
+PORT="$(port)"; CONTROL_PORT="$(port)"
 
 rss_mib() { awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$SERVER_PID/status"; }
 threads() { awk '/^Threads/ { print $2 }' "/proc/$SERVER_PID/status"; }
@@ -89,7 +86,7 @@ time_runs() {
   local server_before server_after hz
   hz=$(getconf CLK_TCK)
   server_before=$(cpu_ticks)
-  "$PYTHON" - "$@" <<'PY'
+  "$PY" - "$@" <<'PY'
 import math, resource, statistics, subprocess, sys, time
 runs, command = int(sys.argv[1]), sys.argv[2:]
 times = []
@@ -141,13 +138,12 @@ deploy_one() {
   echo $(( $(now_ms) - start ))
 }
 
-"$TERN_BINARY" serve --home "$HOME_DIR" --port "$PORT" --control-port "$CONTROL_PORT" --python "$PYTHON" \
+"$TERN" serve --home "$HOME_DIR" --port "$PORT" --control-port "$CONTROL_PORT" --python "$PY" \
   >"$HOME_DIR/serve.log" 2>&1 &
 SERVER_PID=$!
-for _ in $(seq 100); do [[ -f "$HOME_DIR/server.json" ]] && break; sleep 0.1; done
-[[ -f "$HOME_DIR/server.json" ]] || { echo "tern serve did not start:" >&2; cat "$HOME_DIR/serve.log" >&2; exit 1; }
+wait_tern_ready "$HOME_DIR" "$SERVER_PID" "$HOME_DIR/serve.log"
 
-echo "tern: $TERN_BINARY ($("$TERN_BINARY" version)); $(nproc) CPUs; ulimit -n $(ulimit -n); $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "tern: $TERN ($("$TERN" version)); $(nproc) CPUs; ulimit -n $(ulimit -n); $(date -u +%Y-%m-%dT%H:%MZ)"
 RSS_EMPTY=$(rss_mib)
 ONE0_BEFORE=$(deploy_one first-zero 0)
 ONE1_BEFORE=$(deploy_one first-live 1)
@@ -169,10 +165,10 @@ RSS_FULL=$(rss_mib)
 THREADS=$(threads)
 ticks_before=$(cpu_ticks); sleep 10; ticks_after=$(cpu_ticks)
 IDLE_CPU=$(awk -v t=$(( ticks_after - ticks_before )) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", 100 * t / hz / 10 }')
-LISTED=$(tern get -o json | "$PYTHON" -c 'import json, sys; print(len(json.load(sys.stdin)))')
+LISTED=$(tern get -o json | "$PY" -c 'import json, sys; print(len(json.load(sys.stdin)))')
 echo "$LISTED APIs deployed in $DEPLOY_ALL ms; RSS ${RSS_FULL} MiB, $THREADS threads, idle CPU ${IDLE_CPU} % of one core"
-GET_TABLE=$(time_runs "$GET_RUNS" "$TERN_BINARY" get --home "$HOME_DIR")
-GET_JSON=$(time_runs "$GET_RUNS" "$TERN_BINARY" get -o json --home "$HOME_DIR")
+GET_TABLE=$(time_runs "$GET_RUNS" "$TERN" get --home "$HOME_DIR")
+GET_JSON=$(time_runs "$GET_RUNS" "$TERN" get -o json --home "$HOME_DIR")
 echo "tern get: $GET_TABLE ms; tern get -o json: $GET_JSON ms ($GET_RUNS runs each)"
 ONE0_AFTER=$(deploy_one extra-zero 0)
 ONE1_AFTER=$(deploy_one extra-live 1)
@@ -191,7 +187,7 @@ IDLE_LINES=()
 if (( IDLE > 0 )); then
   for ((round = 1; round <= ROUNDS; round++)); do
     without=$(wrk_run)
-    coproc IDLER { "$PYTHON" "$ROOT/bench/idle_connections.py" 127.0.0.1 "$PORT" "$IDLE"; }
+    coproc IDLER { "$PY" "$ROOT/bench/idle_connections.py" 127.0.0.1 "$PORT" "$IDLE"; }
     held_start=$(now_ms)
     read -r opened <&"${IDLER[0]}"
     rss_idle=$(rss_mib)
