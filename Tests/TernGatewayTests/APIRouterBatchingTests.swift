@@ -171,14 +171,19 @@ import TernCore
     }
 
     @Test func adaptivelyAFullBatchWaitsForASlotAndTheNextOneCollectsBehindIt() async throws {
-        try await withRouter(maxBatchSize: 2, intervalMs: 60_000, wait: .adaptive, answerDelay: .milliseconds(200)) {
+        try await withRouter(maxBatchSize: 2, intervalMs: 500, wait: .adaptive, answerDelay: .milliseconds(200)) {
             router, recorder in
             let busy = (1...2).map { index in Task { try await router.submit(item("[\(index)]")) } }
             while recorder.batches.count < 2 { try await Task.sleep(for: .milliseconds(5)) }
             // Five more while both slots are busy: two full batches queue for slots, one collects.
+            // The last batch sent before it had 2 requests, so the lone seventh is not taken by a
+            // freed slot: it goes when its batch_interval (500 ms) has passed.
+            let started = ContinuousClock.now
             let more = (3...7).map { index in Task { try await router.submit(item("[\(index)]")) } }
             for task in busy + more { _ = try await task.value }
+            #expect(started.duration(to: .now) >= .milliseconds(450))
             #expect(recorder.batches.count == 5)
+            #expect(recorder.batches.last == 1)
             #expect(Array(recorder.batches.prefix(2)) == [1, 1])
             #expect(recorder.batches.reduce(0, +) == 7)
             #expect(recorder.batches.allSatisfy { $0 <= 2 })
