@@ -303,21 +303,21 @@ class BatchWorker:
             log(f"batch {item_id} failed: {_clip(message, MAX_ERROR_CHARS)}")
             self._report(f"items/{item_id}/failed", {
                 "receipt": receipt, "error": _clip(message, MAX_ERROR_CHARS),
-                "traceback": _clip(details, MAX_TRACEBACK_CHARS)}, item_id)
+                "traceback": _clip(details, MAX_TRACEBACK_CHARS)}, f"batch {item_id}")
             return
         heartbeat.stop()
-        status = self._report(f"items/{item_id}/done", {"receipt": receipt}, item_id)
-        if status == 409:
-            log(f"batch {item_id} was done after its lease was lost; the other delivery counts")
+        self._report(f"items/{item_id}/done", {"receipt": receipt}, f"batch {item_id}")
 
-    def _report(self, path: str, body: dict, item_id: str) -> int:
-        """POST a result or failure; log an answer other than 2xx or 409 (the item then comes
-        back, and is dead-lettered after its retries). Returns the status."""
+    def _report(self, path: str, body: dict, item: str) -> None:
+        """POST the result or failure of ``item`` (e.g. ``batch 3``) and log what the control
+        plane did not take: 409, the lease was lost and another delivery counts; any other answer
+        but 2xx, the item comes back (and is dead-lettered after its retries)."""
         status, answer = self._client.post(path, body)
-        if status >= 300 and status != 409:
-            log(f"the control plane refused the report on {item_id} ({status}: {answer}); "
+        if status == 409:
+            log(f"{item} was done after its lease was lost; the other delivery counts")
+        elif status >= 300:
+            log(f"the control plane refused the report on {item} ({status}: {answer}); "
                 "the item will be delivered again")
-        return status
 
     def _complete(self) -> None:
         error = None
@@ -346,14 +346,12 @@ class AsyncWorker(BatchWorker):
             heartbeat.stop()
         if isinstance(outcome, str):
             self._report(f"items/{item_id}/failed",
-                         {"receipt": receipt, "error": _clip(outcome, MAX_ERROR_CHARS)}, item_id)
+                         {"receipt": receipt, "error": _clip(outcome, MAX_ERROR_CHARS)}, f"request {item_id}")
             return
         status, content_type, body = outcome
-        answer = self._report(f"items/{item_id}/done", {
+        self._report(f"items/{item_id}/done", {
             "receipt": receipt, "status": status, "content_type": content_type,
-            "body_base64": base64.b64encode(body).decode("ascii")}, item_id)
-        if answer == 409:
-            log(f"request {item_id} was done after its lease was lost; the other delivery counts")
+            "body_base64": base64.b64encode(body).decode("ascii")}, f"request {item_id}")
 
     def _answer(self, item_id: str, item: dict) -> tuple[int, str, bytes] | str:
         """``(status, content_type, body)``, or the error message of a failed request."""
