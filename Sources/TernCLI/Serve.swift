@@ -267,6 +267,10 @@ extension Tern {
             configuredLogger.logLevel =
                 ProcessInfo.processInfo.environment["TERN_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info
             let logger = configuredLogger
+            if let problem = DeployCrashHook.validationError() { throw CLIError(problem) }
+            if let step = DeployCrashHook.target {
+                logger.warning("test-only crash hook armed: this server kills itself when a deploy reaches \(step)")
+            }
             for folder in [home.root, home.bundles, home.logs, home.run] {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             }
@@ -296,13 +300,15 @@ extension Tern {
                         memoryEnforcement: try options.memoryEnforcement, healthChecks: options.healthChecks),
                     registry: gateway, logger: logger)
             }
+            let store = try Store(path: home.database)
+            // The autoscaler's counts go through the store, so a restart brings them back.
             let autoscaler = Autoscaler(
                 configuration: AutoscalerConfiguration(
                     sampleInterval: .milliseconds(Int64(min(1, options.autoscalerTickSeconds) * 1000)),
                     tick: .milliseconds(Int64(options.autoscalerTickSeconds * 1000))),
-                backend: backend, inFlight: gateway, logger: logger)
+                backend: ReplicaCountRecorder(scaler: backend, store: store, logger: logger), inFlight: gateway,
+                logger: logger)
             gateway.setScalingRegistry(autoscaler)
-            let store = try Store(path: home.database)
             let jobs = JobService(
                 store: store, workers: backend, controlURL: "http://\(options.host):\(options.controlPort)",
                 configuration: JobServiceConfiguration(leaseSeconds: options.jobLeaseSeconds, retentionSeconds: options.jobRetentionHours * 3600),

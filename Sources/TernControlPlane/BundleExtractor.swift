@@ -45,8 +45,15 @@ public struct BundleExtractor: Sendable {
     }
 
     /// Validates and extracts `zipData`; returns the digest and the folder it was extracted to.
+    ///
+    /// The files go into a staging folder (`<digest>.tmp-<uuid>`) renamed to `<digest>` once all
+    /// are written: `rename(2)` is atomic, so a crash leaves the complete folder or none (a staging
+    /// folder, which ``removeBundles(keeping:)`` deletes). `afterFirstFile` runs once the first
+    /// file is in the staging folder (the test-only crash hook's `extracting` step).
     /// - Throws: ``BundleError`` for a refused bundle; file-system errors.
-    public func extract(_ zipData: Data) throws -> (digest: String, directory: String) {
+    public func extract(
+        _ zipData: Data, afterFirstFile: () -> Void = {}
+    ) throws -> (digest: String, directory: String) {
         guard zipData.count <= limits.maxUploadBytes else {
             throw BundleError(description: "the bundle is \(zipData.count) bytes; the limit is \(limits.maxUploadBytes) bytes")
         }
@@ -84,12 +91,17 @@ public struct BundleExtractor: Sendable {
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
         do {
             let root = URL(fileURLWithPath: staging, isDirectory: true)
+            var wroteFile = false
             for entry in entries {
                 let destination = root.appendingPathComponent(entry.path)
                 if entry.type == .directory {
                     try FileManager.default.createDirectory(at: destination, withIntermediateDirectories: true)
                 } else {
                     try Self.extractFile(entry, from: archive, to: destination)
+                    if !wroteFile {
+                        wroteFile = true
+                        afterFirstFile()
+                    }
                 }
             }
             try FileManager.default.moveItem(atPath: staging, toPath: target)

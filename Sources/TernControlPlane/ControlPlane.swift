@@ -42,12 +42,64 @@ public actor ControlPlane {
         self.logger = logger
     }
 
-    /// Brings every stored API back (after a restart of `tern serve`).
+    /// Deploy requests running now (the garbage collector waits for none).
+    private var deploysInProgress = 0
+    /// Whether ``restore()`` has applied every stored API (the garbage collector waits for it).
+    private var restored = false
+    /// A collection is running; `collectAgain` asks it for one more round.
+    private var collecting = false
+    private var collectAgain = false
+
+    /// Brings every stored API back (after a restart of `tern serve`), each with the replica
+    /// count the autoscaler last stored for it (``ReplicaCountRecorder``) clamped to its
+    /// `[min_replicas, max_replicas]`, else `init_replicas`; then collects garbage
+    /// (``collectGarbage()``).
     public func restore() async throws {
+        let counts = (try? store.desiredReplicas()) ?? [:]
         for stored in try store.deployedRevisions() {
-            await run(stored)
-            logger.info("restored API", metadata: ["api": "\(stored.api)", "revision": "\(stored.revision)"])
+            let autoscaling = stored.spec.autoscaling
+            let count = counts[stored.api].map { min(max($0, autoscaling.minReplicas), autoscaling.maxReplicas) }
+            await run(stored, initialReplicas: count)
+            logger.info(
+                "restored API",
+                metadata: ["api": "\(stored.api)", "revision": "\(stored.revision)", "replicas": "\(count.map(String.init) ?? "init_replicas")"])
         }
+        restored = true
+        await collectGarbage()
+    }
+
+    /// Deletes the bundle folders under `TERN_HOME/bundles` that neither a deployed revision nor a
+    /// running replica or worker uses, and the staging folders that crashed extractions left;
+    /// then has the backend collect its own (``ReplicaBackend/collectGarbage()``: the local
+    /// backend's unused `requirements.txt` environments). Older revisions keep no files: there is
+    /// no rollback, and a redeploy uploads its files again (docs/reliability.md, State durability).
+    ///
+    /// Runs only once ``restore()`` has applied every stored API and while no deploy is in
+    /// progress (the last deploy to end runs it); called after each deploy and delete. Folders
+    /// are renamed out of the way on the actor (an extraction never reuses one being deleted) and
+    /// deleted on NIO's thread pool.
+    public func collectGarbage() async {
+        guard !collecting else {
+            collectAgain = true
+            return
+        }
+        collecting = true
+        defer { collecting = false }
+        repeat {
+            collectAgain = false
+            guard restored, deploysInProgress == 0 else { return }
+            let inUse = await backend.projectDirectoriesInUse()
+            guard deploysInProgress == 0, let deployed = try? store.deployedRevisions() else { return }
+            var keep = Set(deployed.map(\.bundleDigest))
+            keep.formUnion(inUse.compactMap(extractor.digest(containing:)))
+            let retired = extractor.retireBundles(keeping: keep)
+            if !retired.isEmpty {
+                logger.info("removing unused bundles", metadata: ["bundles": "\(retired.joined(separator: ", "))"])
+            }
+            let extractor = self.extractor
+            _ = try? await NIOThreadPool.singleton.runIfActive { extractor.emptyTrash() }
+            await backend.collectGarbage()
+        } while collectAgain
     }
 
     /// Deploys the project in `bundle` (a zip) whose config file is `configPath` inside it.
@@ -57,6 +109,26 @@ public actor ControlPlane {
     /// - Throws: ``ControlPlaneError`` (422 invalid bundle or config, 409 endpoint taken, kind change
     ///   without `force`, or update in progress).
     public func deploy(bundle: Data, configPath: String, force: Bool = false) async throws -> DeployResult {
+        deploysInProgress += 1
+        let result: Result<DeployResult, any Error>
+        do {
+            result = .success(
+                try await DeployCrashHook.$inDeploy.withValue(true) {
+                    try await deployProject(bundle: bundle, configPath: configPath, force: force)
+                })
+        } catch {
+            result = .failure(error)
+        }
+        deploysInProgress -= 1
+        // In the background: the answer does not wait for files to be deleted.
+        Task { await self.collectGarbage() }
+        return try result.get()
+    }
+
+    /// ``deploy(bundle:configPath:force:)`` itself; the crash hook's steps (``DeployStep``) are
+    /// marked where they are reached.
+    private func deployProject(bundle: Data, configPath: String, force: Bool) async throws -> DeployResult {
+        DeployCrashHook.reach(.received)
         do {
             try BundleExtractor.checkPath(configPath)
         } catch {
@@ -67,10 +139,14 @@ public actor ControlPlane {
             // Off the event loops: a large bundle takes seconds to unpack, and the loops also
             // serve the gateway's clients.
             let extractor = self.extractor
-            extracted = try await NIOThreadPool.singleton.runIfActive { try extractor.extract(bundle) }
+            let armed = DeployCrashHook.inDeploy
+            extracted = try await NIOThreadPool.singleton.runIfActive {
+                try extractor.extract(bundle, afterFirstFile: { DeployCrashHook.reach(.extracting, armed: armed) })
+            }
         } catch let error as BundleError {
             throw ControlPlaneError(status: .unprocessableContent, kind: .invalidBundle, message: error.description)
         }
+        DeployCrashHook.reach(.extracted)
         let configURL = URL(fileURLWithPath: extracted.directory).appendingPathComponent(configPath)
         let config: ProjectConfig
         do {
@@ -110,13 +186,18 @@ public actor ControlPlane {
             }
             changes.append((spec, existing))
         }
+        DeployCrashHook.reach(.validated)
+        // Every changed API of the file in one transaction: a crash leaves all of them or none.
+        let added = try store.addRevisions(
+            specs: changes.map(\.spec), bundleDigest: extracted.digest, configDirectory: configDirectory)
+        DeployCrashHook.reach(.stored)
         for spec in config.apis {
-            if let change = changes.first(where: { $0.spec.name == spec.name }) {
-                let stored = try store.addRevision(
-                    spec: spec, bundleDigest: extracted.digest, configDirectory: configDirectory)
+            if let index = changes.firstIndex(where: { $0.spec.name == spec.name }) {
+                let stored = added[index]
                 await run(stored, environment: dotEnv)
+                DeployCrashHook.reach(.applied)
                 outcomes.append(
-                    .init(name: spec.name, action: change.existing == nil ? .created : .updated, revision: stored.revision))
+                    .init(name: spec.name, action: changes[index].existing == nil ? .created : .updated, revision: stored.revision))
             } else if let existing = try store.deployedRevision(api: spec.name) {
                 outcomes.append(.init(name: spec.name, action: .unchanged, revision: existing.revision))
             }
@@ -153,6 +234,7 @@ public actor ControlPlane {
         await scaling?.untrack(api: name)
         await routes.removeRoute(api: name)
         await backend.remove(api: name)
+        Task { await self.collectGarbage() }
     }
 
     /// Restarts every replica of an API as a rolling update.
@@ -217,7 +299,7 @@ public actor ControlPlane {
         }
     }
 
-    private func run(_ stored: StoredRevision, environment: [String: String]? = nil) async {
+    private func run(_ stored: StoredRevision, environment: [String: String]? = nil, initialReplicas: Int? = nil) async {
         if stored.spec.kind == .trafficSplitter {
             // No replicas: only a weighted route. If the name was a RealtimeAPI, its replicas go.
             await routes.setSplit(
@@ -244,7 +326,9 @@ public actor ControlPlane {
             await scaling?.track(stored.spec)
         }
         await backend.apply(
-            Deployment(spec: stored.spec, revision: stored.revision, projectDirectory: projectDirectory, environment: env))
+            Deployment(
+                spec: stored.spec, revision: stored.revision, projectDirectory: projectDirectory, environment: env,
+                initialReplicas: initialReplicas))
         if stored.spec.kind == .asyncAPI { await asyncQueues?.apply(stored) }  // after the backend knows the API
     }
 

@@ -59,7 +59,21 @@ public final class Store: Sendable {
         }
         Self.registerJobMigrations(&migrator)
         Self.registerAsyncMigrations(&migrator)
+        migrator.registerMigration("replica_counts") { db in
+            try db.alter(table: "api") { table in table.add(column: "desired_replicas", .integer) }
+        }
         try migrator.migrate(database)
+    }
+
+    /// The database's `PRAGMA journal_mode` (`wal`) and `PRAGMA synchronous` (1, `NORMAL`), as
+    /// a connection of this store sees them (for tests and `tern serve`'s start-up log).
+    public func durabilitySettings() throws -> (journalMode: String, synchronous: Int) {
+        try database.read { db in
+            (
+                try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "",
+                try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1
+            )
+        }
     }
 
     /// The deployed revision of every API, ordered by name. Specs come from ``SpecCache`` when
@@ -94,19 +108,51 @@ public final class Store: Sendable {
 
     /// Stores a new revision of `spec.name` and makes it the deployed one; returns its number.
     public func addRevision(spec: APISpec, bundleDigest: String, configDirectory: String) throws -> StoredRevision {
-        let json = String(decoding: try JSONEncoder().encode(spec), as: UTF8.self)
+        try addRevisions(specs: [spec], bundleDigest: bundleDigest, configDirectory: configDirectory)[0]
+    }
+
+    /// Stores a new revision of every spec in `specs` (one deploy of a project file) and makes
+    /// each the deployed one, in one transaction: after a crash, either all of them are
+    /// deployed or none. Returns them in the order of `specs`.
+    public func addRevisions(specs: [APISpec], bundleDigest: String, configDirectory: String) throws -> [StoredRevision] {
+        let encoded = try specs.map { (spec: $0, json: String(decoding: try JSONEncoder().encode($0), as: UTF8.self)) }
         return try database.write { db in
-            let last = try Int.fetchOne(db, sql: "SELECT MAX(revision) FROM revision WHERE api = ?", arguments: [spec.name]) ?? 0
-            let stored = StoredRevision(
-                api: spec.name, revision: last + 1, spec: spec, bundleDigest: bundleDigest,
-                configDirectory: configDirectory, createdAt: Date())
-            try db.execute(
-                sql: "INSERT INTO revision (api, revision, spec_json, bundle_digest, config_dir, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [stored.api, stored.revision, json, bundleDigest, configDirectory, stored.createdAt])
-            try db.execute(
-                sql: "INSERT INTO api (name, revision) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET revision = excluded.revision",
-                arguments: [stored.api, stored.revision])
-            return stored
+            try encoded.map { try Self.insertRevision(db, spec: $0.spec, json: $0.json, bundleDigest: bundleDigest, configDirectory: configDirectory) }
+        }
+    }
+
+    private static func insertRevision(
+        _ db: Database, spec: APISpec, json: String, bundleDigest: String, configDirectory: String
+    ) throws -> StoredRevision {
+        let last = try Int.fetchOne(db, sql: "SELECT MAX(revision) FROM revision WHERE api = ?", arguments: [spec.name]) ?? 0
+        let stored = StoredRevision(
+            api: spec.name, revision: last + 1, spec: spec, bundleDigest: bundleDigest,
+            configDirectory: configDirectory, createdAt: Date())
+        try db.execute(
+            sql: "INSERT INTO revision (api, revision, spec_json, bundle_digest, config_dir, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [stored.api, stored.revision, json, bundleDigest, configDirectory, stored.createdAt])
+        try db.execute(
+            sql: "INSERT INTO api (name, revision) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET revision = excluded.revision",
+            arguments: [stored.api, stored.revision])
+        return stored
+    }
+
+    /// Records the replica count the autoscaler last set for `api` (kept across restarts of
+    /// `tern serve`; dropped with the API). No-op for an API that is not deployed.
+    public func setDesiredReplicas(api: String, count: Int) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE api SET desired_replicas = ? WHERE name = ?", arguments: [count, api])
+        }
+    }
+
+    /// The replica count last recorded with ``setDesiredReplicas(api:count:)`` for each API that has one.
+    public func desiredReplicas() throws -> [String: Int] {
+        try database.read { db in
+            var counts: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT name, desired_replicas FROM api WHERE desired_replicas IS NOT NULL") {
+                counts[row["name"]] = row["desired_replicas"]
+            }
+            return counts
         }
     }
 
@@ -127,7 +173,8 @@ public final class Store: Sendable {
         specs.withLock { ($0.decodes, $0.count) }
     }
 
-    /// Bundle digests still referenced by any revision (to garbage-collect bundle folders).
+    /// Bundle digests referenced by any stored revision, older ones included (the garbage
+    /// collector keeps only the deployed revisions' bundles: ``deployedRevisions()``).
     public func referencedBundles() throws -> Set<String> {
         try database.read { db in Set(try String.fetchAll(db, sql: "SELECT DISTINCT bundle_digest FROM revision")) }
     }

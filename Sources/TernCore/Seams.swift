@@ -13,13 +13,21 @@ public struct Deployment: Sendable, Equatable {
     public var projectDirectory: String
     /// Environment for the replicas: the project's `.env`, then `predictor.env` on top.
     public var environment: [String: String]
+    /// Replicas to start with when the backend does not run the API yet: the autoscaled count
+    /// stored before a restart of `tern serve`, already clamped to `[min_replicas,
+    /// max_replicas]`. Nil (the default): `init_replicas`. A backend that runs the API keeps its
+    /// current count (clamped) instead.
+    public var initialReplicas: Int?
 
     /// Memberwise initialiser.
-    public init(spec: APISpec, revision: Int, projectDirectory: String, environment: [String: String]) {
+    public init(
+        spec: APISpec, revision: Int, projectDirectory: String, environment: [String: String], initialReplicas: Int? = nil
+    ) {
         self.spec = spec
         self.revision = revision
         self.projectDirectory = projectDirectory
         self.environment = environment
+        self.initialReplicas = initialReplicas
     }
 }
 
@@ -88,6 +96,16 @@ public protocol ReplicaBackend: ReplicaScaler {
     func logs(api: String, replica: String?, follow: Bool, tail: Int?) async -> AsyncThrowingStream<LogLine, any Error>
     /// Stops every replica of every API (graceful, then forced) and returns once all are gone.
     func shutdown() async
+    /// The project folders (``Deployment/projectDirectory``) the backend needs now: those of the
+    /// revisions it runs and of every replica or worker still running, older revisions that are
+    /// draining included. The control plane's garbage collector keeps their bundles.
+    func projectDirectoriesInUse() async -> Set<String>
+    /// Deletes what the backend keeps on disk for revisions nothing uses any more (the local
+    /// backend: `requirements.txt` environments that no running replica and no current
+    /// revision uses), never what a replica or a dependency install in progress uses. Called by
+    /// the control plane once every stored API was applied (at start) and after each deploy
+    /// and delete.
+    func collectGarbage() async
 }
 
 /// Where one worker process of a replica accepts frame connections (docs/replica-protocol.md).

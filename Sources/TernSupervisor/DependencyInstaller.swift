@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Subprocess
 import SystemPackage
+import TernCore
 
 #if canImport(Glibc)
 import Glibc
@@ -45,6 +46,9 @@ actor DependencyInstaller {
     private let python: String
     private let logger: Logger
     private var inFlight: [String: Task<Prepared, any Error>] = [:]
+    /// Keys handed out by ``prepare(requirements:projectDirectory:output:)`` since the last
+    /// ``sweep(keepingPythons:)``: kept by the next sweep, whose caller may not know them yet.
+    private var preparedSinceSweep: Set<String> = []
 
     /// An installer that keeps environments under `root`, built from the interpreter `python` (a
     /// name on `PATH` or a path).
@@ -61,6 +65,7 @@ actor DependencyInstaller {
     func prepare(requirements: String, projectDirectory: String, output: @escaping Output) async throws -> Prepared {
         let probe = try await Self.probe(python: python, requirements: requirements)
         let layout = VirtualEnvironmentLayout(root: root, key: probe.key)
+        preparedSinceSweep.insert(probe.key)
         if FileManager.default.fileExists(atPath: layout.python) {
             return Prepared(python: layout.python, key: probe.key, reused: true)
         }
@@ -85,6 +90,62 @@ actor DependencyInstaller {
             logger.info("building environment \(probe.key) for \(requirements) failed: \(error)")
             throw error
         }
+    }
+
+    /// Deletes every environment of ``root`` that none of `pythons` (interpreter paths replicas
+    /// run, `<root>/<key>/bin/python`) belongs to, except those being built and those handed out
+    /// since the last sweep; and every build folder that is neither published nor being built
+    /// (the leftover of a crash or a failed install). A published environment is unpublished first
+    /// (its `<key>` link removed) and its folder renamed to `.trash-<random>`, so a later
+    /// ``prepare(requirements:projectDirectory:output:)`` builds it afresh rather than using a
+    /// folder being deleted; the folders are then deleted off the actor's executor.
+    /// - Returns: the keys whose environment was removed, sorted.
+    @discardableResult
+    func sweep(keepingPythons pythons: Set<String>) async -> [String] {
+        let manager = FileManager.default
+        var keep = preparedSinceSweep.union(inFlight.keys)
+        preparedSinceSweep = []
+        for python in pythons where python.hasPrefix(root + "/") {
+            keep.insert(String(python.dropFirst(root.count + 1).prefix { $0 != "/" }))
+        }
+        let names = (try? manager.contentsOfDirectory(atPath: root)) ?? []
+        var removed: [String] = []
+        var published: Set<String> = []
+        for name in names where VirtualEnvironmentLayout.isKey(name) {
+            let link = root + "/" + name
+            if keep.contains(name) {
+                if let target = try? manager.destinationOfSymbolicLink(atPath: link) { published.insert(target) }
+            } else if (try? manager.removeItem(atPath: link)) != nil {
+                removed.append(name)
+            }
+        }
+        var trash: [String] = []
+        for name in names {
+            let isTrash = name.hasPrefix(VirtualEnvironmentLayout.trashPrefix)
+            guard isTrash || VirtualEnvironmentLayout.key(ofBuildFolder: name) != nil else { continue }
+            if let key = VirtualEnvironmentLayout.key(ofBuildFolder: name),
+                published.contains(name) || inFlight[key] != nil
+            {
+                continue
+            }
+            if isTrash {
+                trash.append(root + "/" + name)
+                continue
+            }
+            let moved = root + "/" + VirtualEnvironmentLayout.trashPrefix + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+            if (try? manager.moveItem(atPath: root + "/" + name, toPath: moved)) != nil { trash.append(moved) }
+        }
+        if !removed.isEmpty { logger.info("removing unused environments \(removed.sorted().joined(separator: ", "))") }
+        if !trash.isEmpty {
+            let trash = trash
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                DispatchQueue.global().async {
+                    for folder in trash { try? FileManager.default.removeItem(atPath: folder) }
+                    done.resume()
+                }
+            }
+        }
+        return removed.sorted()
     }
 
     /// Cancels the builds in progress (their `venv` or pip process is terminated; nothing is
@@ -125,6 +186,7 @@ actor DependencyInstaller {
             await output(venvLines, "pip")
             throw InstallError(message: "`python -m venv` failed: " + PipOutput.failureSummary(venvLines, exitDescription: "\(venv)"))
         }
+        DeployCrashHook.reach(.venvCreated)
         let sitePackages = VirtualEnvironmentLayout.sitePackages(of: folder, version: probe.version)
         let pth = sitePackages + "/" + VirtualEnvironmentLayout.basePathFileName
         guard manager.createFile(
@@ -141,6 +203,7 @@ actor DependencyInstaller {
             try? manager.removeItem(atPath: folder)
             throw InstallError(message: PipOutput.failureSummary(tail, exitDescription: "pip \(pip)"))
         }
+        DeployCrashHook.reach(.pipInstalled)
         do {
             // Relative, so the home can move; creating the link is the atomic publication.
             try manager.createSymbolicLink(atPath: layout.published, withDestinationPath: (folder as NSString).lastPathComponent)

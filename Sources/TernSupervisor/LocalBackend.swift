@@ -113,6 +113,8 @@ public actor LocalBackend: ReplicaBackend, WorkerBackend {
     private let memoryLimiter: any MemoryLimiter
     private let installer: DependencyInstaller
     private let clock: SupervisorClock
+    /// ``collectGarbage()`` was called while an install was in progress: it runs once none is.
+    private var collectionWanted = false
 
     /// Creates the backend; replicas are attached to `registry` once they start.
     ///
@@ -169,7 +171,7 @@ public actor LocalBackend: ReplicaBackend, WorkerBackend {
                 source: "tern")
         } else {
             let log = APILog(path: logPath(api: name))
-            let replicas = serves ? max(autoscaling.initReplicas, 0) : 0
+            let replicas = serves ? max(deployment.initialReplicas ?? autoscaling.initReplicas, 0) : 0
             apis[name] = ManagedAPI(deployment: deployment, desired: replicas, current: [], previous: [], log: log)
             await log.append(
                 [serves
@@ -219,6 +221,7 @@ public actor LocalBackend: ReplicaBackend, WorkerBackend {
     private func dependenciesPrepared(
         api: String, revision: Int, result: Result<DependencyInstaller.Prepared, DependencyInstaller.InstallError>
     ) async {
+        defer { Task { await self.collectGarbageIfWanted() } }
         // A newer revision (or a removal) came meanwhile: it has its own install.
         guard let managed = apis[api], managed.deployment.revision == revision,
             case .installing = managed.dependencies
@@ -311,6 +314,39 @@ public actor LocalBackend: ReplicaBackend, WorkerBackend {
         memoryLimiter.shutdown()
     }
 
+    // MARK: Garbage collection
+
+    /// Every runner: replicas of current and older revisions, workers, and those draining.
+    private var allRunners: [ReplicaRunner] {
+        apis.values.flatMap { $0.current + $0.previous + $0.workerGroups.values.flatMap(\.runners) } + retiring
+    }
+
+    public func projectDirectoriesInUse() -> Set<String> {
+        Set(apis.values.map(\.deployment.projectDirectory) + allRunners.map(\.launch.deployment.projectDirectory))
+    }
+
+    /// Deletes the `requirements.txt` environments under `TERN_HOME/venvs` that neither a
+    /// running replica or worker (draining ones included) nor a current revision uses
+    /// (``DependencyInstaller/sweep(keeping:)``). While a revision's install is in progress its
+    /// environment is not known yet, so the collection waits until no install is in progress.
+    public func collectGarbage() async {
+        let installing = apis.values.contains { if case .installing = $0.dependencies { true } else { false } }
+        guard !installing else {
+            collectionWanted = true
+            return
+        }
+        collectionWanted = false
+        var pythons = Set(allRunners.map(\.launch.python))
+        for managed in apis.values {
+            if case .ready(let python) = managed.dependencies { pythons.insert(python) }
+        }
+        await installer.sweep(keepingPythons: pythons)
+    }
+
+    private func collectGarbageIfWanted() async {
+        if collectionWanted { await collectGarbage() }
+    }
+
     /// Brings the API's replicas towards its desired state: one planner step now, and a
     /// background loop while a rolling update is in progress.
     private func reconcile(api: String) async {
@@ -369,8 +405,10 @@ public actor LocalBackend: ReplicaBackend, WorkerBackend {
             retire(victims)
         }
         apis[api] = managed
+        if plan.stopOld > 0 { DeployCrashHook.reach(.rolling) }
         if managed.previous.isEmpty {
             await managed.log.append(["revision \(managed.deployment.revision) rolled out"], source: "tern")
+            DeployCrashHook.reach(.rolledOut)
             return await step(api: api)  // starts the rest of the new revision, if any
         }
         return true

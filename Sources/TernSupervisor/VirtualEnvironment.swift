@@ -87,6 +87,22 @@ struct VirtualEnvironmentLayout: Sendable, Equatable {
     /// Whether `name` (an entry of ``root``) is a build folder of this key.
     func isBuildFolder(named name: String) -> Bool { name.hasPrefix(key + "-") }
 
+    /// Whether `name` is a key (``InterpreterProbe/key``: 16 lowercase hex digits), the name of a
+    /// published link.
+    static func isKey(_ name: String) -> Bool {
+        name.utf8.count == 16 && name.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+
+    /// The key of build folder `name` (`<key>-<suffix>`), or nil when `name` is not one.
+    static func key(ofBuildFolder name: String) -> String? {
+        let key = String(name.prefix(16))
+        guard name.count > 17, isKey(key), name.dropFirst(16).first == "-" else { return nil }
+        return key
+    }
+
+    /// Prefix of the folders a sweep is deleting (``DependencyInstaller/sweep(keepingPythons:)``).
+    static let trashPrefix = ".trash-"
+
     /// The site-packages folder of an environment at `folder` for Python `version` (`3.11`).
     static func sitePackages(of folder: String, version: String) -> String {
         folder + "/lib/python" + version + "/site-packages"

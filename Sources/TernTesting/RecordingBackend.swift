@@ -94,6 +94,7 @@ public actor RecordingBackend: ReplicaBackend {
     private var followers: [String: [Int: Follower]] = [:]
     private var nextFollowerID = 0
     private var replicaAddresses: [String: [ReplicaAddress]] = [:]
+    private var collections = 0
 
     /// A backend running no API.
     /// - Parameter registry: where ready replicas are attached and stopping ones detached; nil
@@ -109,6 +110,10 @@ public actor RecordingBackend: ReplicaBackend {
 
     /// The calls so far that change something (every call but the queries), oldest first.
     public var commands: [Call] { recorded.filter { !$0.isQuery } }
+
+    /// How many times ``collectGarbage()`` was called (not one of ``calls``: the control plane
+    /// calls it after every deploy and delete, which would clutter every test's expected calls).
+    public var garbageCollections: Int { collections }
 
     /// Forgets the calls recorded so far (e.g. those of a test's set-up); the APIs stay.
     public func clearCalls() {
@@ -289,6 +294,16 @@ public actor RecordingBackend: ReplicaBackend {
         }
     }
 
+    /// The project folders of the APIs it runs (not recorded in ``calls``).
+    public func projectDirectoriesInUse() async -> Set<String> {
+        Set(apis.values.map(\.deployment.projectDirectory))
+    }
+
+    /// Counts the call (``garbageCollections``); deletes nothing.
+    public func collectGarbage() async {
+        collections += 1
+    }
+
     // MARK: The model
 
     /// A new or updated revision (or a refresh): new replicas of `deployment`, the current
@@ -303,7 +318,7 @@ public actor RecordingBackend: ReplicaBackend {
             managed.previous += existing.current
             managed.current = []
         } else {
-            managed = ManagedAPI(deployment: deployment, requested: max(autoscaling.initReplicas, 0))
+            managed = ManagedAPI(deployment: deployment, requested: max(deployment.initialReplicas ?? autoscaling.initReplicas, 0))
         }
         managed.deployment = deployment
         for _ in 0..<managed.requested { managed.current.append(newReplica(of: &managed)) }
