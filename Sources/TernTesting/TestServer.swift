@@ -141,10 +141,12 @@ public final class TestServer: @unchecked Sendable {
     /// Starts `tern serve` (with `--cpus 64` before `extraArguments`) and waits (up to 30 s) until
     /// `server.json` names the new process.
     /// Calling it again after ``stop()`` restarts the server with the same home and ports; its
-    /// output is appended to `HOME/serve-output.log`.
-    public func start(extraArguments: [String] = []) async throws {
+    /// output is appended to `HOME/serve-output.log`. `environment` is added to this process's
+    /// for the server (e.g. the test-only `TERN_TEST_CRASH_AT`).
+    public func start(extraArguments: [String] = [], environment: [String: String] = [:]) async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestEnvironment.ternBinary)
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.arguments =
             [
                 "serve", "--home", home.path, "--port", String(port), "--control-port", String(controlPort),

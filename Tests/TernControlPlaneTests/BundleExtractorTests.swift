@@ -35,6 +35,28 @@ import ZIPFoundation
                 == "class PythonPredictor:\n    def predict(self, payload):\n        return 1\n")
     }
 
+    @Test func retiringKeepsTheGivenDigestsAndRemovesOtherBundlesAndStagingFolders() throws {
+        let home = try TemporaryDirectory()
+        let extractor = BundleExtractor(bundlesDirectory: home.path + "/bundles")
+        let (kept, _) = try extractor.extract(try makeZip(project))
+        let (other, _) = try extractor.extract(try makeZip([.file("tern.yaml", "other")]))
+        let manager = FileManager.default
+        try manager.createDirectory(atPath: home.path + "/bundles/\(kept).tmp-0000/src", withIntermediateDirectories: true)
+        try manager.createDirectory(atPath: home.path + "/bundles/not-a-bundle", withIntermediateDirectories: true)
+
+        #expect(extractor.retireBundles(keeping: [kept]) == ["\(kept).tmp-0000", other].sorted())
+        #expect(home.contents(of: "bundles").filter { !$0.hasPrefix(".trash-") } == [kept, "not-a-bundle"].sorted())
+        #expect(extractor.emptyTrash() == 2)
+        #expect(home.contents(of: "bundles") == [kept, "not-a-bundle"].sorted())
+        // A bundle extracted again after its folder was retired is written afresh.
+        #expect(extractor.retireBundles(keeping: []) == [kept])
+        let (again, directory) = try extractor.extract(try makeZip(project))
+        #expect(again == kept)
+        #expect(manager.fileExists(atPath: directory + "/models/iris.bin"))
+        #expect(extractor.digest(containing: directory + "/src/predictor.py") == kept)
+        #expect(extractor.digest(containing: "/elsewhere/\(kept)") == nil)
+    }
+
     @Test func sameContentGivesTheSameDigestAndFolder() throws {
         let home = try TemporaryDirectory()
         let extractor = BundleExtractor(bundlesDirectory: home.path + "/bundles")

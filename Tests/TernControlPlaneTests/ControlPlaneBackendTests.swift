@@ -237,4 +237,59 @@ private let iris = SpecYAML.realtime(
         #expect(deployments.map(\.spec.predictor?.path) == ["bert.py", "predictor.py"])
         #expect(await second.routes.events.count == 2)
     }
+
+    @Test func restoreStartsEachAPIWithItsStoredReplicaCountClampedToTheSpec() async throws {
+        let first = try Harness()
+        try await first.deploy(iris)  // min 1, max 4, init 2
+        try await first.deploy(SpecYAML.realtime(name: "bert", path: "bert.py", minReplicas: 2, maxReplicas: 3))
+        try await first.deploy(SpecYAML.realtime(name: "cat", path: "cat.py", initReplicas: 1))
+        let store = try Store(path: first.folder.path + "/tern.db")
+        try store.setDesiredReplicas(api: "iris", count: 7)
+        try store.setDesiredReplicas(api: "bert", count: 0)
+
+        let second = try Harness(folder: first.folder)
+        try await second.controlPlane.restore()
+        let deployments = await second.backend.commands.compactMap { call -> Deployment? in
+            if case .apply(let deployment) = call { deployment } else { nil }
+        }
+        #expect(deployments.map(\.spec.name) == ["bert", "cat", "iris"])
+        #expect(deployments.map(\.initialReplicas) == [2, nil, 4])
+        #expect(await second.backend.requestedReplicas(api: "iris") == 4)
+        #expect(await second.backend.requestedReplicas(api: "cat") == 1)
+    }
+
+    @Test func theRecorderStoresTheCountTheBackendTakesAndNothingForAnUnknownAPI() async throws {
+        let harness = try Harness()
+        try await harness.deploy(iris)
+        let store = try Store(path: harness.folder.path + "/tern.db")
+        let recorder = ReplicaCountRecorder(scaler: harness.backend, store: store, logger: Logger(label: "test"))
+        await recorder.setReplicas(api: "iris", count: 3)
+        #expect(try store.desiredReplicas() == ["iris": 3])
+        await recorder.setReplicas(api: "unknown", count: 2)
+        #expect(try store.desiredReplicas() == ["iris": 3])
+        #expect(await recorder.requestedReplicas(api: "iris") == 3)
+    }
+
+    @Test func garbageCollectionKeepsOnlyTheDeployedBundlesAndRunsOnlyAfterRestore() async throws {
+        let harness = try Harness()
+        let bundles = harness.folder.path + "/bundles"
+        try await harness.deploy(iris)
+        let first = harness.folder.contents(of: "bundles")
+        try await harness.deploy(SpecYAML.realtime(name: "iris", config: ["version": "v2"], minReplicas: 1, maxReplicas: 4))
+        try FileManager.default.createDirectory(atPath: bundles + "/0123456789abcdef.tmp-crashed", withIntermediateDirectories: true)
+        // Not restored yet: nothing is collected (an API not yet applied may need its files).
+        await harness.controlPlane.collectGarbage()
+        #expect(harness.folder.contents(of: "bundles").count == 3)
+        #expect(await harness.backend.garbageCollections == 0)
+
+        try await harness.controlPlane.restore()
+        let deployed = harness.folder.contents(of: "bundles").filter { !first.contains($0) && !$0.contains(".") }
+        #expect(deployed.count == 1)
+        #expect(harness.folder.contents(of: "bundles") == deployed)
+        #expect(await harness.backend.garbageCollections >= 1)
+
+        try await harness.controlPlane.delete("iris")
+        await harness.controlPlane.collectGarbage()
+        #expect(harness.folder.contents(of: "bundles") == [])
+    }
 }

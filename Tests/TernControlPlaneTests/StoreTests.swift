@@ -94,3 +94,53 @@ import Testing
         #expect(try reopened.addRevision(spec: spec("iris"), bundleDigest: "d5", configDirectory: "").revision == 3)
     }
 }
+
+/// Durability of the store (docs/reliability.md, State durability).
+@Suite struct StoreDurabilityTests {
+    private func spec(_ name: String, min: Int = 1, max: Int = 5) throws -> APISpec {
+        let config = try ConfigLoader.load(
+            yaml: SpecYAML.realtime(name: name, minReplicas: min, maxReplicas: max), fileName: "tern.yaml")
+        return try #require(config.apis.first)
+    }
+
+    @Test func theStoreIsInWALModeWithSynchronousNormal() throws {
+        let folder = try TemporaryDirectory()
+        let store = try Store(path: folder.path + "/tern.db")
+        _ = try store.addRevision(spec: spec("iris"), bundleDigest: "d1", configDirectory: "")
+        let settings = try store.durabilitySettings()
+        #expect(settings.journalMode == "wal")
+        #expect(settings.synchronous == 1)  // NORMAL
+        #expect(FileManager.default.fileExists(atPath: folder.path + "/tern.db-wal"))
+        // Reopened: the same (journal_mode is stored in the file, synchronous set per connection).
+        let reopened = try Store(path: folder.path + "/tern.db")
+        #expect(try reopened.durabilitySettings().journalMode == "wal")
+        #expect(try reopened.durabilitySettings().synchronous == 1)
+    }
+
+    @Test func desiredReplicaCountsAreKeptAcrossReopeningAndNewRevisionsAndGoWithTheAPI() throws {
+        let folder = try TemporaryDirectory()
+        let path = folder.path + "/tern.db"
+        let store = try Store(path: path)
+        _ = try store.addRevision(spec: spec("iris"), bundleDigest: "d1", configDirectory: "")
+        _ = try store.addRevision(spec: spec("bert"), bundleDigest: "d1", configDirectory: "")
+        #expect(try store.desiredReplicas() == [:])
+        try store.setDesiredReplicas(api: "iris", count: 3)
+        try store.setDesiredReplicas(api: "never-deployed", count: 2)
+        _ = try store.addRevision(spec: spec("iris", max: 4), bundleDigest: "d2", configDirectory: "")
+        #expect(try Store(path: path).desiredReplicas() == ["iris": 3])
+        try store.deleteAPI("iris")
+        #expect(try store.desiredReplicas() == [:])
+        _ = try store.addRevision(spec: spec("iris"), bundleDigest: "d3", configDirectory: "")
+        #expect(try store.desiredReplicas() == [:])
+    }
+
+    @Test func theRevisionsOfOneDeployAreStoredTogether() throws {
+        let folder = try TemporaryDirectory()
+        let store = try Store(path: folder.path + "/tern.db")
+        _ = try store.addRevision(spec: spec("iris"), bundleDigest: "d1", configDirectory: "")
+        let added = try store.addRevisions(specs: [spec("iris", max: 3), spec("bert")], bundleDigest: "d2", configDirectory: "p")
+        #expect(added.map(\.api) == ["iris", "bert"])
+        #expect(added.map(\.revision) == [2, 1])
+        #expect(try store.deployedRevisions().map(\.bundleDigest) == ["d2", "d2"])
+    }
+}
