@@ -85,6 +85,9 @@ extension EndToEnd {
                 let status = try await server.waitForExit(timeout: 120)
                 _ = await deploying.result  // answered (a late step) or cut off: either is fine
                 #expect(status == SIGKILL, "\(step): tern serve exited with \(status), not killed by the hook")
+                let output = server.home.appendingPathComponent("serve-output.log")
+                let log = try String(contentsOf: output, encoding: .utf8)
+                #expect(log.hasSuffix("\(DeployCrashHook.variable)=\(step) reached: killing this process with SIGKILL\n"), "\(step)")
                 // The replicas watch their parent: none outlives the server.
                 try await server.waitUntil(timeout: 15, "\(step): the replicas of the killed server to exit") {
                     processes(mentioning: server.home.path).isEmpty
@@ -107,6 +110,11 @@ extension EndToEnd {
                 // left; no staging folder of an extraction and no unpublished environment.
                 try await server.waitUntil(timeout: 20, "\(step): one bundle and one environment on disk") {
                     entries("bundles", of: server).count == 1 && entries("venvs", of: server).count == 2
+                }
+                if step == .extracting {
+                    // The crash left a staging folder; the collection at start removed it.
+                    let restarted = try String(contentsOf: output, encoding: .utf8).dropFirst(log.count)
+                    #expect(restarted.contains("removing unused bundles") && restarted.contains(".tmp-"), "\(restarted)")
                 }
                 let venvs = entries("venvs", of: server)
                 #expect(venvs.count == 2 && venvs[1].hasPrefix(venvs[0] + "-"), "\(step): venvs \(venvs)")
