@@ -49,6 +49,8 @@ public actor ControlPlane {
     /// A collection is running; `collectAgain` asks it for one more round.
     private var collecting = false
     private var collectAgain = false
+    /// Waits for replicas of older revisions to stop, then collects again (``collectGarbage()``).
+    private var followUp: Task<Void, Never>?
 
     /// Brings every stored API back (after a restart of `tern serve`), each with the replica
     /// count the autoscaler last stored for it (``ReplicaCountRecorder``) clamped to its
@@ -75,7 +77,10 @@ public actor ControlPlane {
     /// no rollback, and a redeploy uploads its files again (docs/reliability.md, State durability).
     ///
     /// Runs only once ``restore()`` has applied every stored API and while no deploy is in
-    /// progress (the last deploy to end runs it); called after each deploy and delete. Folders
+    /// progress (the last deploy to end runs it); called after each deploy and delete. When
+    /// replicas of an older revision still run (a rolling update drains them), their bundle stays
+    /// and a follow-up checks every second, for up to 10 minutes, until they are gone, then
+    /// collects again. Folders
     /// are renamed out of the way on the actor (an extraction never reuses one being deleted) and
     /// deleted on NIO's thread pool.
     public func collectGarbage() async {
@@ -92,6 +97,10 @@ public actor ControlPlane {
             guard deploysInProgress == 0, let deployed = try? store.deployedRevisions() else { return }
             var keep = Set(deployed.map(\.bundleDigest))
             keep.formUnion(inUse.compactMap(extractor.digest(containing:)))
+            let draining = keep.subtracting(deployed.map(\.bundleDigest))
+            if !draining.isEmpty, followUp == nil {
+                followUp = Task { await self.collectWhenStopped(draining) }
+            }
             let retired = extractor.retireBundles(keeping: keep)
             if !retired.isEmpty {
                 logger.info("removing unused bundles", metadata: ["bundles": "\(retired.joined(separator: ", "))"])
@@ -100,6 +109,18 @@ public actor ControlPlane {
             _ = try? await NIOThreadPool.singleton.runIfActive { extractor.emptyTrash() }
             await backend.collectGarbage()
         } while collectAgain
+    }
+
+    /// The follow-up of ``collectGarbage()``: waits until no replica runs from the bundles in
+    /// `draining` (checked every second, for up to 10 minutes), then collects.
+    private func collectWhenStopped(_ draining: Set<String>) async {
+        for _ in 0..<600 {
+            try? await Task.sleep(for: .seconds(1))
+            let inUse = Set(await backend.projectDirectoriesInUse().compactMap(extractor.digest(containing:)))
+            if inUse.isDisjoint(with: draining) { break }
+        }
+        followUp = nil
+        await collectGarbage()
     }
 
     /// Deploys the project in `bundle` (a zip) whose config file is `configPath` inside it.

@@ -11,15 +11,19 @@ import Glibc
 /// A project of fixture `version` whose predictor answers `version`, with a `requirements.txt`
 /// holding only a comment that names `environment` (by default the version): each gets a
 /// virtual environment of its own (pip installs nothing, offline, in about a second). Returns
-/// the project folder.
+/// the project folder. `modelBytes` random bytes go into `model.bin` (0: no such file).
 private func versionProject(
-    _ version: String, name: String = "durable", environment: String? = nil, in server: TestServer
+    _ version: String, name: String = "durable", environment: String? = nil, modelBytes: Int = 0, in server: TestServer
 ) throws -> URL {
     let config = try makeProject(
         yaml: SpecYAML.realtime(name: name, config: ["version": .scalar(version)]), predictorOf: "version", in: server)
     let folder = config.deletingLastPathComponent()
     try "# environment of \(environment ?? version)\n".write(
         to: folder.appendingPathComponent("requirements.txt"), atomically: true, encoding: .utf8)
+    if modelBytes > 0 {
+        let bytes = (0..<modelBytes / 8).flatMap { _ in withUnsafeBytes(of: UInt64.random(in: 0...UInt64.max)) { Array($0) } }
+        try Data(bytes).write(to: folder.appendingPathComponent("model.bin"))
+    }
     return folder
 }
 
@@ -47,6 +51,13 @@ private func diskBytes(_ url: URL) -> Int {
         if values?.isRegularFile == true { total += values?.fileSize ?? 0 }
     }
     return total
+}
+
+/// Bytes of Tern's state in the server's home: every entry but the tests' own project folders
+/// (`scratch-*`, see ``scratchDirectory(in:)``).
+private func stateBytes(_ server: TestServer) -> Int {
+    entries("", of: server).filter { !$0.hasPrefix("scratch-") }
+        .map { diskBytes(server.home.appendingPathComponent($0)) }.reduce(0, +)
 }
 
 extension EndToEnd {
@@ -194,8 +205,8 @@ extension EndToEnd {
             defer { try? FileManager.default.removeItem(at: server.home) }
             try await server.start()
             let client = try client(of: server)
-            func deploy(_ version: String, name: String = "durable", environment: String? = nil) async throws {
-                let project = try versionProject(version, name: name, environment: environment, in: server)
+            func deploy(_ version: String, name: String = "durable", environment: String? = nil, modelBytes: Int = 0) async throws {
+                let project = try versionProject(version, name: name, environment: environment, modelBytes: modelBytes, in: server)
                 let result = try await client.deploy(bundle: ProjectBundler(directory: project).makeBundle(), configPath: "tern.yaml")
                 #expect(result.apis.first?.action != .unchanged, "\(version): \(result.apis)")
                 try await server.waitUntil(timeout: 120, "\(name) to serve \(version)") {
@@ -224,14 +235,15 @@ extension EndToEnd {
             try await client.deleteAPI("other")
             try await settled(bundles: 1, venvs: 2, "after deleting other")
 
-            // 20 deploys of changing projects: a new bundle each, a new environment every 4th.
-            // Without collection each would stay: `kept` adds up their sizes as they appear.
-            let before = diskBytes(server.home)
+            // 20 deploys of changing projects: a new bundle each (with a 1 MiB model.bin), a new
+            // environment every 4th. Without collection each would stay: `kept` adds up their
+            // sizes as they appear.
+            let before = stateBytes(server)
             var sizes: [Int] = []
             var kept = before
             for index in 1...20 {
-                try await deploy("r\(index)", environment: "e\((index + 3) / 4)")
-                sizes.append(diskBytes(server.home))
+                try await deploy("r\(index)", environment: "e\((index + 3) / 4)", modelBytes: 1 << 20)
+                sizes.append(stateBytes(server))
                 let bundle = try #require(entries("bundles", of: server).last)
                 kept += diskBytes(server.home.appendingPathComponent("bundles/" + bundle))
                 if index % 4 == 1 {
@@ -240,6 +252,7 @@ extension EndToEnd {
                 }
             }
             try await settled(bundles: 1, venvs: 2, "after 20 deploys")
+            let settledBytes = stateBytes(server)
             #expect(try await server.stop() == 0)
             // At start, with a leftover of a crashed extraction and of a crashed install.
             let bundles = server.home.appendingPathComponent("bundles")
@@ -252,14 +265,16 @@ extension EndToEnd {
             try await server.start()
             try await server.waitUntilLive("durable", timeout: 120)
             try await settled(bundles: 1, venvs: 2, "after a restart")
-            let after = diskBytes(server.home)
+            let after = stateBytes(server)
             let largest = sizes.max() ?? 0
             print(
                 "[durability] TERN_HOME bytes: \(before) before the 20 deploys; after them \(sizes.last!) with garbage collection, "
-                    + "\(kept) without (the bundles and environments they made, added up); after a restart: \(after); after each: \(sizes)")
-            // Bounded: the 20th deploy leaves no more than the first one did, give or take logs.
-            #expect(sizes.last! < sizes.first! + 2_000_000, "\(sizes)")
-            #expect(largest < before + 10_000_000, "\(sizes)")
+                    + "\(kept) without (the bundles and environments they made, added up); \(settledBytes) once the last old replica stopped; after a restart: \(after); after each: \(sizes)")
+            // Bounded: at most the deployed bundle and a draining one's (2 MiB) above the start,
+            // give or take logs; without collection it would be 20 MiB more.
+            #expect(largest < before + 3 << 20, "\(sizes)")
+            #expect(after < before + 2 << 20, "\(after)")
+            #expect(kept > before + 20 << 20, "\(kept)")
             #expect(try await server.stop() == 0)
         }
     }
