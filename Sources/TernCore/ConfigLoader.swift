@@ -46,9 +46,15 @@ public enum ConfigLoader {
     /// - Parameters:
     ///   - yaml: The file's contents.
     ///   - fileName: The name used in messages, e.g. `tern.yaml`.
-    /// - Throws: ``ConfigError`` with every problem found, in file order.
+    /// - Throws: ``ConfigError`` with every problem found, in file order; a file over
+    ///   ``ConfigFileLimits/standard`` (size, nesting, values with aliases expanded) is refused
+    ///   with that one issue before it is composed.
     public static func load(yaml: String, fileName: String) throws(ConfigError) -> ProjectConfig {
         var reader = YAMLReader(file: fileName)
+        if let violation = ConfigFileLimits.standard.check(yaml) {
+            reader.report(violation.message, at: nil, line: violation.line)
+            throw ConfigError(issues: reader.issues)
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
@@ -96,11 +102,19 @@ public enum ConfigLoader {
     }
 
     /// Reads the file at `url` and parses it; messages name the file by its last path component.
-    /// - Throws: ``ConfigError``, also when the file cannot be read or is not UTF-8.
+    /// - Throws: ``ConfigError``, also when the file cannot be read, is not UTF-8 or is larger
+    ///   than ``ConfigFileLimits/maxBytes`` (checked before it is read).
     public static func load(fileAt url: URL) throws(ConfigError) -> ProjectConfig {
         let fileName = url.lastPathComponent
         let yaml: String
         do {
+            if let size = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? NSNumber,
+                let violation = ConfigFileLimits.standard.checkSize(size.intValue)
+            {
+                throw ConfigError(issues: [
+                    ConfigIssue(file: fileName, line: nil, api: nil, keyPath: nil, message: violation.message)
+                ])
+            }
             let data = try Data(contentsOf: url)
             guard let text = String(data: data, encoding: .utf8) else {
                 throw ConfigError(issues: [
