@@ -17,7 +17,8 @@ when it saw the system recovered), or given with `--window START END`:
 
 `failed_in_flight_at_fault`: failures of requests that had started but not finished at START.
 `failed_outside_window`: failures whose [start, start+latency] does not meet [START, END].
-`recovery_s`: from START until the end of the last failed request (0 when none failed).
+`recovery_s`: from START until the end of the last failed request that ended after START (0
+when none failed).
 The last line, `LOAD sent=… ok=… failed=… outside=… recovery_s=…`, is for scripts to parse.
 
 Usage: load.py URL [--rate 100] [--threads 16] [--duration 20] [--body '{}' | --body-file F]
@@ -103,7 +104,8 @@ def summarize(records, window):
                 in_flight += 1
             if r_end < start or r[0] > end:
                 outside += 1
-            recovery = max(recovery, r_end - start)
+            if r_end >= start:
+                recovery = max(recovery, r_end - start)
     else:
         outside = len(failed)
     lines = [
