@@ -34,6 +34,10 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Largest project bundle a deploy may upload, in bytes.")
     var maxBundleBytes = 256 << 20
 
+    @Option(
+        help: "Largest size of one API's log file in bytes; past it the file is rotated to <api>.log.1, so an API's logs take at most about twice this (0: no cap).")
+    var maxLogBytes: Int64 = 64 << 20
+
     @Option(help: "Seconds a stopping replica may take to finish in-flight requests.")
     var stopGraceSeconds = 10
 
@@ -169,6 +173,9 @@ struct ServerOptions: ParsableArguments {
         guard jobLeaseSeconds >= 1, jobLeaseSeconds <= 3600 else {
             throw ValidationError("--job-lease-seconds: must be between 1 and 3600")
         }
+        guard maxLogBytes == 0 || maxLogBytes >= 4096 else {
+            throw ValidationError("--max-log-bytes: must be 0 (no cap) or at least 4096")
+        }
         guard healthIntervalSeconds >= 0.1, healthIntervalSeconds.isFinite else {
             throw ValidationError("--health-interval-seconds: must be at least 0.1")
         }
@@ -196,6 +203,7 @@ struct ServerOptions: ParsableArguments {
         var result: [(flag: String, value: String)] = [
             ("--host", host), ("--port", String(port)), ("--control-port", String(controlPort)),
             ("--max-body-bytes", String(maxBodyBytes)), ("--max-bundle-bytes", String(maxBundleBytes)),
+            ("--max-log-bytes", String(maxLogBytes)),
             ("--stop-grace-seconds", String(stopGraceSeconds)),
             ("--autoscaler-tick-seconds", String(autoscalerTickSeconds)),
             ("--job-retention-hours", String(jobRetentionHours)),
@@ -297,7 +305,8 @@ extension Tern {
                         python: python, runtimePath: runtimePath, runDirectory: home.run, logDirectory: home.logs,
                         stopGracePeriod: .seconds(options.stopGraceSeconds),
                         cpuCapacityMillicores: try options.cpuMillicores, memoryCapacityBytes: try options.memoryBytes,
-                        memoryEnforcement: try options.memoryEnforcement, healthChecks: options.healthChecks),
+                        memoryEnforcement: try options.memoryEnforcement, healthChecks: options.healthChecks,
+                        maxLogBytes: options.maxLogBytes),
                     registry: gateway, logger: logger)
             }
             let store = try Store(path: home.database)

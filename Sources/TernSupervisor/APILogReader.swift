@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import TernCore
 
 /// Reads one API's log file as ``LogLine``s, on demand: first the last `tail` lines, then, when
@@ -14,6 +17,9 @@ final class APILogReader: @unchecked Sendable {
     private let replica: String?
     private var wake: AsyncStream<Void>.AsyncIterator?
     private var offset: UInt64 = 0
+    /// The inode of the file `offset` is in (nil before the first read): a new one means
+    /// ``APILog`` rotated the file, and the reader finishes the old one (`<path>.1`) first.
+    private var inode: UInt64?
     /// Bytes after the last newline read (a line still being written).
     private var partial: [UInt8] = []
     private var pending: [LogLine] = []
@@ -68,18 +74,19 @@ final class APILogReader: @unchecked Sendable {
     /// Complete lines from `offset` to the end of the file, filtered by source; with
     /// `flushingPartial`, a last line without a newline too.
     private func readNewLines(flushingPartial: Bool) throws -> [LogLine] {
-        var bytes: [UInt8] = []
-        if let handle = FileHandle(forReadingAtPath: path) {
-            defer { try? handle.close() }
-            try handle.seek(toOffset: offset)
-            if let data = try handle.readToEnd() {
-                offset += UInt64(data.count)
-                bytes = partial + Array(data)
-            } else {
-                bytes = partial
+        var bytes = partial
+        let current = Self.inode(of: path)
+        if let inode, let current, current != inode {
+            let rotated = APILog.rotatedPath(of: path)
+            if Self.inode(of: rotated) == inode, let rest = try Self.read(rotated, from: offset) {
+                bytes += rest
             }
-        } else {
-            bytes = partial
+            offset = 0
+        }
+        inode = current
+        if let data = try Self.read(path, from: offset) {
+            offset += UInt64(data.count)
+            bytes += data
         }
         let split = Self.lines(in: bytes, flushingPartial: flushingPartial)
         partial = split.rest
@@ -90,6 +97,21 @@ final class APILogReader: @unchecked Sendable {
         return split.lines.filter {
             $0.source == replica || $0.source.hasPrefix(workers) || ($0.source == LogLine.ternSource && $0.text.contains(workers))
         }
+    }
+
+    /// The inode number of the file at `path`, or nil when there is none.
+    static func inode(of path: String) -> UInt64? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return UInt64(info.st_ino)
+    }
+
+    /// The bytes of the file at `path` from `offset` to its end; nil when it cannot be opened.
+    private static func read(_ path: String, from offset: UInt64) throws -> [UInt8]? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        try handle.seek(toOffset: offset)
+        return try handle.readToEnd().map { Array($0) } ?? []
     }
 
     /// The lines of `bytes` (split at `\n`) and the bytes after the last newline; with

@@ -12,6 +12,10 @@ public struct LocalBackendConfiguration: Sendable {
     public var runDirectory: String
     /// Folder for API logs (`TERN_HOME/logs`).
     public var logDirectory: String
+    /// Cap of one API log file in bytes, past which it is rotated to `<api>.log.1` (so an API's
+    /// logs take at most about twice this); 0 or less: no cap. Default 64 MiB
+    /// (`tern serve --max-log-bytes`).
+    public var maxLogBytes: Int64
     /// Restart backoff of crashed replicas.
     public var restartPolicy: RestartPolicy
     /// How long a stopping replica may take to finish in-flight requests before SIGKILL. Default 10 s.
@@ -42,9 +46,10 @@ public struct LocalBackendConfiguration: Sendable {
         restartPolicy: RestartPolicy = RestartPolicy(), stopGracePeriod: Duration = .seconds(10),
         cpuCapacityMillicores: Int? = nil, memoryCapacityBytes: Int64? = nil,
         memoryEnforcement: MemoryEnforcement = .automatic, healthChecks: HealthCheckPolicy = HealthCheckPolicy(),
-        venvDirectory: String? = nil, clock: any Clock<Duration> = ContinuousClock()
+        venvDirectory: String? = nil, maxLogBytes: Int64 = 64 << 20, clock: any Clock<Duration> = ContinuousClock()
     ) {
         self.clock = clock
+        self.maxLogBytes = maxLogBytes
         self.python = python
         self.runtimePath = runtimePath
         self.runDirectory = runDirectory
@@ -170,7 +175,7 @@ public actor LocalBackend: ReplicaBackend, WorkerBackend {
                     : "revision \(deployment.revision) deployed (\(Self.workersNote(deployment.spec.kind)))"],
                 source: "tern")
         } else {
-            let log = APILog(path: logPath(api: name))
+            let log = APILog(path: logPath(api: name), maxBytes: configuration.maxLogBytes)
             let replicas = serves ? max(deployment.initialReplicas ?? autoscaling.initReplicas, 0) : 0
             apis[name] = ManagedAPI(deployment: deployment, desired: replicas, current: [], previous: [], log: log)
             await log.append(

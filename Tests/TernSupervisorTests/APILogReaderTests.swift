@@ -84,4 +84,55 @@ import Testing
         #expect(flushed.lines.map(\.rendered) == ["2026-11-30T04:55:03.328Z tern | whole", "2026-11-30T04:55:03.3"])
         #expect(flushed.rest.isEmpty)
     }
+
+    @Test func aLogPastItsCapIsRotatedSoItsFilesStayBounded() async throws {
+        let rotated = APILog.rotatedPath(of: path)
+        defer {
+            try? FileManager.default.removeItem(atPath: path)
+            try? FileManager.default.removeItem(atPath: rotated)
+        }
+        let log = APILog(path: path, maxBytes: 4096)
+        let text = String(repeating: "x", count: 100)
+        for index in 0..<500 { await log.append(["\(index) \(text)"], source: "iris-a") }  // ~70 kB written
+        let current = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        let previous = try #require(try FileManager.default.attributesOfItem(atPath: rotated)[.size] as? Int)
+        #expect(current <= 4096)
+        #expect(previous <= 4096)
+        #expect(previous > 3000)  // rotated when full, not at every line
+        // The current file ends with the last line, and the rotated one holds the lines before it.
+        let lines = try await read(tail: nil)
+        #expect(lines.last == "499 \(text)")
+        let first = try #require(lines.first.flatMap { Int($0.split(separator: " ")[0]) })
+        let older = try String(contentsOfFile: rotated, encoding: .utf8)
+        #expect(older.contains(" iris-a | \(first - 1) \(text)\n"))
+    }
+
+    @Test func aFollowerReadsOnAcrossARotation() async throws {
+        let rotated = APILog.rotatedPath(of: path)
+        defer {
+            try? FileManager.default.removeItem(atPath: path)
+            try? FileManager.default.removeItem(atPath: rotated)
+        }
+        let log = APILog(path: path, maxBytes: 4096)
+        await log.append(["first"], source: "tern")
+        let reader = APILogReader(path: path, tail: nil, replica: nil, wake: await log.watch())
+        #expect(try await reader.nextLine()?.text == "first")
+        // Written while the follower is not reading: the file rotates in between.
+        let text = String(repeating: "y", count: 100)
+        for index in 0..<40 { await log.append(["\(index) \(text)"], source: "iris-a") }
+        #expect(FileManager.default.fileExists(atPath: rotated))
+        for index in 0..<40 {
+            #expect(try await reader.nextLine()?.text == "\(index) \(text)")
+        }
+        await log.close()
+        #expect(try await reader.nextLine() == nil)
+    }
+
+    @Test func noCapKeepsOneGrowingFile() async throws {
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let log = APILog(path: path, maxBytes: 0)
+        for index in 0..<100 { await log.append(["\(index) \(String(repeating: "z", count: 100))"], source: "a") }
+        #expect(!FileManager.default.fileExists(atPath: APILog.rotatedPath(of: path)))
+        #expect(try await read(tail: nil).count == 100)
+    }
 }
