@@ -39,7 +39,7 @@ let package = Package(
     targets: [
         .target(
             name: "TernCore",
-            dependencies: [.product(name: "Yams", package: "Yams")],
+            dependencies: ["TernDigest", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -70,7 +70,9 @@ let package = Package(
         ),
         // The Python runtime embedded at build time (Plugins/EmbedRuntimePlugin runs
         // TernRuntimeEmbedder over python/tern_runtime); reusable by an image builder.
-        .executableTarget(name: "TernRuntimeEmbedder", swiftSettings: swiftSettings),
+        .executableTarget(name: "TernRuntimeEmbedder", dependencies: ["TernDigest"], swiftSettings: swiftSettings),
+        // SHA-256 with no dependencies: shared by the embedder (a build tool) and TernCore.
+        .target(name: "TernDigest", swiftSettings: swiftSettings),
         .plugin(name: "EmbedRuntimePlugin", capability: .buildTool(), dependencies: ["TernRuntimeEmbedder"]),
         .target(name: "TernRuntimeBundle", swiftSettings: swiftSettings, plugins: ["EmbedRuntimePlugin"]),
         .target(
@@ -141,7 +143,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "TernCoreTests", dependencies: ["TernCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "TernCoreTests", dependencies: ["TernCore", "TernDigest"], swiftSettings: swiftSettings),
         .testTarget(name: "TernCLITests", dependencies: ["TernCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftSettings),
         .testTarget(
             name: "TernScalingTests",

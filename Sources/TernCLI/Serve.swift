@@ -367,7 +367,9 @@ extension Tern {
                 ListeningService(
                     ControlPlaneServer.makeService(
                         controlPlane: controlPlane,
-                        configuration: .init(host: options.host, port: options.controlPort, token: token, home: home.root),
+                        configuration: .init(
+                            host: options.host, port: options.controlPort, token: token, home: home.root,
+                            tokenFile: home.tokenFile),
                         uploadLimit: options.maxBundleBytes, logger: logger, onRunning: { _ in await readiness.started() }),
                     host: options.host, port: options.controlPort, flag: "--control-port"),
                 ListeningService(
@@ -530,14 +532,12 @@ enum TokenFile {
                 return token
             }
         }
-        var generator = SystemRandomNumberGenerator()
-        let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-        let fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw CLIError("cannot write the token file \(path)") }
-        defer { close(fd) }
-        fchmod(fd, 0o600)
-        let bytes = Array((token + "\n").utf8)
-        guard write(fd, bytes, bytes.count) == bytes.count else { throw CLIError("cannot write the token file \(path)") }
+        let token = ControlToken.generate()
+        do {
+            try ControlToken.write(token, to: path)
+        } catch {
+            throw CLIError("\(error)")
+        }
         return token
     }
 }

@@ -21,7 +21,7 @@ public struct Tern: AsyncParsableCommand {
             """,
         version: ternVersion,
         subcommands: [
-            Deploy.self, Get.self, Describe.self, Predict.self, Submit.self, Jobs.self, Logs.self, Refresh.self, Delete.self, Env.self, Up.self,
+            Deploy.self, Get.self, Describe.self, Predict.self, Submit.self, Jobs.self, Keys.self, Token.self, Logs.self, Refresh.self, Delete.self, Env.self, Up.self,
             Down.self, Serve.self, Version.self,
         ]
     )

@@ -121,6 +121,29 @@ public struct TernClient: Sendable {
         return answer["requeued"] ?? 0
     }
 
+    /// `POST /v1/apis/{name}/keys`: a new key of the API (the only time the key is sent).
+    public func createKey(_ name: String) async throws -> CreatedAPIKey {
+        try await call(.POST, "/v1/apis/\(Self.escape(name))/keys")
+    }
+
+    /// `GET /v1/keys`, only `name`'s keys when given: ids and prefixes, never the keys.
+    public func listKeys(_ name: String?) async throws -> [APIKeyDocument] {
+        let query = name.map { "?api=" + ($0.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? $0) } ?? ""
+        return try await call(.GET, "/v1/keys" + query)
+    }
+
+    /// `DELETE /v1/keys/{id}`: revokes the key at once.
+    public func revokeKey(_ id: String) async throws -> APIKeyDocument {
+        try await call(.DELETE, "/v1/keys/\(Self.escape(id))")
+    }
+
+    /// `POST /v1/token/rotate`: the server writes a new control-plane token to its token file and
+    /// accepts only it from then on (this client's token stops working). Returns the file's path.
+    public func rotateToken() async throws -> String {
+        let answer: [String: String] = try await call(.POST, "/v1/token/rotate")
+        return answer["token_file"] ?? ""
+    }
+
     private struct Empty: Decodable {}
 
     private func call<T: Decodable>(

@@ -257,7 +257,7 @@ public actor AsyncQueueService: ReplicaScaler, InFlightSource {
         guard let queue = queues[api] else {
             throw ControlPlaneError(status: .notFound, kind: .notFound, message: "no AsyncAPI \(api)")
         }
-        guard let token, BearerTokenMiddleware.constantTimeEquals(Array(token.utf8), Array(queue.token.utf8)) else {
+        guard let token, ConstantTime.equals(token.utf8, queue.token.utf8) else {
             throw ControlPlaneError(status: .unauthorized, kind: .unauthorized, message: "wrong work token for AsyncAPI \(api)")
         }
     }

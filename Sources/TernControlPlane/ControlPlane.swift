@@ -278,6 +278,46 @@ public actor ControlPlane {
         return await backend.logs(api: name, replica: replica, follow: follow, tail: tail)
     }
 
+    // MARK: API keys
+
+    /// Creates a key for `api` (deployed, any `networking.auth`: a key made before the API turns
+    /// auth on is valid once it does); the gateway accepts it at once. The key is in the result
+    /// only; the store keeps its SHA-256.
+    /// - Throws: ``ControlPlaneError`` 404 when `api` is not deployed.
+    public func createKey(api: String) async throws -> CreatedAPIKey {
+        guard try store.deployedRevision(api: api) != nil else { throw ControlPlaneError.notFound(api) }
+        let key = APIKeys.generate()
+        let document = APIKeyDocument(
+            id: APIKeys.generateID(), api: api, created: Date(), prefix: String(key.prefix(APIKeys.prefixLength)))
+        try store.addAPIKey(StoredAPIKey(document: document, hash: APIKeys.hash(key)))
+        try await pushKeys(api: api)
+        logger.info("API key created", metadata: ["api": "\(api)", "id": "\(document.id)"])
+        return CreatedAPIKey(document: document, key: key)
+    }
+
+    /// The keys of `api` (all when nil), without the keys themselves.
+    public func keys(api: String?) throws -> [APIKeyDocument] {
+        try store.apiKeys(api: api).map(\.document)
+    }
+
+    /// Revokes key `id`: the gateway refuses it from the next request on.
+    /// - Throws: ``ControlPlaneError`` 404 when there is no such key.
+    public func revokeKey(id: String) async throws -> APIKeyDocument {
+        guard let removed = try store.deleteAPIKey(id: id) else {
+            throw ControlPlaneError(
+                status: .notFound, kind: .notFound, message: "no API key with id \(id); run `tern keys list` to see the ids")
+        }
+        try await pushKeys(api: removed.document.api)
+        logger.info("API key revoked", metadata: ["api": "\(removed.document.api)", "id": "\(id)"])
+        return removed.document
+    }
+
+    /// Gives the gateway the digests of `api`'s keys (after a change, and whenever its route is set).
+    private func pushKeys(api: String) async throws {
+        let digests = try store.apiKeys(api: api).compactMap { APIKeys.digest(fromHex: $0.hash) }
+        await routes.setAPIKeys(api: api, digests: digests)
+    }
+
     /// The rules that need what is deployed: an endpoint no other API uses (409 `endpoint_taken`), the
     /// TrafficSplitter rules (``TrafficSplitRules``), and no change of kind of a deployed API
     /// unless `force` (409 `kind_change`). Messages name the file, line, API and key path.
@@ -343,6 +383,13 @@ public actor ControlPlane {
             await routes.setQueueRoute(api: stored.api, endpoint: stored.spec.networking.endpoint)
             await scaling?.untrack(api: stored.api)
         } else {
+            // Keys first: a router made by setRoute starts with them (no 401 window on restore).
+            do {
+                try await pushKeys(api: stored.api)
+            } catch {
+                logger.error("cannot read the API's keys; it refuses every request until a key changes",
+                             metadata: ["api": "\(stored.api)", "error": "\(error)"])
+            }
             await routes.setRoute(stored.spec)
             await scaling?.track(stored.spec)
         }

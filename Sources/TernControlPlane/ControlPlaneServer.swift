@@ -16,13 +16,17 @@ public struct ControlPlaneServerConfiguration: Sendable {
     public var token: String
     /// `TERN_HOME`, reported by `/v1/info`.
     public var home: String
+    /// The file `token` is stored in, which `POST /v1/token/rotate` rewrites; nil: the token
+    /// cannot be rotated. Default nil.
+    public var tokenFile: String?
 
     /// Creates a configuration; defaults as documented on each property.
-    public init(host: String = "127.0.0.1", port: Int = 8889, token: String, home: String) {
+    public init(host: String = "127.0.0.1", port: Int = 8889, token: String, home: String, tokenFile: String? = nil) {
         self.host = host
         self.port = port
         self.token = token
         self.home = home
+        self.tokenFile = tokenFile
     }
 }
 
@@ -45,6 +49,10 @@ public struct ControlPlaneServerConfiguration: Sendable {
 /// | GET | `/v1/apis/{name}/jobs/{id}/dead-letters` | `[DeadLetter]` |
 /// | POST | `/v1/apis/{name}/jobs/{id}/retry` | queues the dead letters again: `{"requeued": N}` |
 /// | GET | `/v1/jobs` | every job, newest first |
+/// | POST | `/v1/apis/{name}/keys` | a new API key: ``CreatedAPIKey`` (the only time the key is shown) |
+/// | GET | `/v1/keys?api=NAME` | `[APIKeyDocument]` (never the keys) |
+/// | DELETE | `/v1/keys/{id}` | revokes a key at once; its ``APIKeyDocument`` |
+/// | POST | `/v1/token/rotate` | a new control-plane token, written to the token file: `{"token_file": PATH}`; the old one is refused from then on |
 /// | POST | `/v1/work/jobs/{id}/…` | the work protocol of the job's workers (docs/work-protocol.md; the job's own token) |
 /// | POST | `/v1/work/async/{api}/…` | the work protocol of an AsyncAPI's workers (the queue's own token) |
 public enum ControlPlaneServer {
@@ -56,7 +64,14 @@ public enum ControlPlaneServer {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: JSONErrorMiddleware())
         router.get("healthz") { _, _ in "ok\n" }
-        let v1 = router.group("v1").add(middleware: BearerTokenMiddleware(token: configuration.token))
+        let token = ControlToken(configuration.token, file: configuration.tokenFile)
+        let v1 = router.group("v1").add(middleware: BearerTokenMiddleware(token: token))
+        v1.post("token/rotate") { _, _ in try json(["token_file": try token.rotate()]) }
+        v1.post("apis/:name/keys") { _, context in
+            try json(try await controlPlane.createKey(api: try context.parameters.require("name")))
+        }
+        v1.get("keys") { request, _ in try json(try await controlPlane.keys(api: request.uri.queryParameters.get("api"))) }
+        v1.delete("keys/:id") { _, context in try json(try await controlPlane.revokeKey(id: try context.parameters.require("id"))) }
         v1.get("info") { _, _ in
             try json(
                 ServerInfo(
@@ -273,28 +288,22 @@ private enum WorkRequest {
     }
 }
 
-/// Requires `Authorization: Bearer <token>`; answers 401 in Tern's JSON error shape otherwise.
+/// Requires `Authorization: Bearer <token>` (the current ``ControlToken``, compared in constant
+/// time); answers 401 in Tern's JSON error shape otherwise.
 struct BearerTokenMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
-    let token: String
+    let token: ControlToken
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let presented = request.headers[.authorization].flatMap { value -> Substring? in
             value.hasPrefix("Bearer ") ? value.dropFirst(7) : nil
         }
-        guard let presented, Self.constantTimeEquals(Array(presented.utf8), Array(token.utf8)) else {
+        guard let presented, token.matches(presented.utf8) else {
             throw ControlPlaneError(
                 status: .unauthorized, kind: .unauthorized,
                 message: "missing or wrong bearer token; the token is in TERN_HOME/token (the tern CLI sends it for you)")
         }
         return try await next(request, context)
-    }
-
-    static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
-        var difference: UInt8 = 0
-        for index in a.indices { difference |= a[index] ^ b[index] }
-        return difference == 0
     }
 }
 

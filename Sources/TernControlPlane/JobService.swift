@@ -273,7 +273,7 @@ public actor JobService {
         guard let job = try store.job(id: id, withSubmission: false) else {
             throw ControlPlaneError(status: .notFound, kind: .notFound, message: "no job \(id)")
         }
-        guard let token, BearerTokenMiddleware.constantTimeEquals(Array(token.utf8), Array(job.token.utf8)) else {
+        guard let token, ConstantTime.equals(token.utf8, job.token.utf8) else {
             throw ControlPlaneError(status: .unauthorized, kind: .unauthorized, message: "wrong work token for job \(id)")
         }
         return job

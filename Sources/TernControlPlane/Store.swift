@@ -24,7 +24,7 @@ public struct StoredRevision: Sendable, Equatable {
 /// Schema (migration `v1`): `revision(api, revision, spec_json, bundle_digest, config_dir,
 /// created_at)` with primary key (api, revision), and `api(name PRIMARY KEY, revision)` pointing
 /// at the deployed revision. Deleting an API deletes its rows. Jobs and queued work: see
-/// `Store+Jobs.swift` (migration `v2`).
+/// `Store+Jobs.swift` (migration `v2`); API keys: `Store+APIKeys.swift` (migration `api_keys`).
 public final class Store: Sendable {
     let database: DatabaseQueue
     /// Decoded specs of the deployed revisions (``SpecCache``).
@@ -62,6 +62,7 @@ public final class Store: Sendable {
         migrator.registerMigration("replica_counts") { db in
             try db.alter(table: "api") { table in table.add(column: "desired_replicas", .integer) }
         }
+        Self.registerAPIKeyMigrations(&migrator)
         try migrator.migrate(database)
     }
 

@@ -80,12 +80,34 @@ public struct NetworkingSpec: Sendable, Equatable, Codable {
     /// `request_timeout`: how long a request may take, queueing included, in ms, more than 0
     /// and at most 24h; nil (the default) means no limit.
     public var requestTimeoutMs: Int64?
+    /// `auth`: who may call the endpoint. Default ``APIAuth/none`` (anyone who reaches the gateway).
+    public var auth: APIAuth
 
     /// Creates networking settings.
-    public init(endpoint: String, requestTimeoutMs: Int64? = nil) {
+    public init(endpoint: String, requestTimeoutMs: Int64? = nil, auth: APIAuth = .none) {
         self.endpoint = endpoint
         self.requestTimeoutMs = requestTimeoutMs
+        self.auth = auth
     }
+
+    private enum CodingKeys: String, CodingKey { case endpoint, requestTimeoutMs, auth }
+
+    /// Decodes a stored spec; one stored before `auth` existed reads as ``APIAuth/none``.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        endpoint = try container.decode(String.self, forKey: .endpoint)
+        requestTimeoutMs = try container.decodeIfPresent(Int64.self, forKey: .requestTimeoutMs)
+        auth = try container.decodeIfPresent(APIAuth.self, forKey: .auth) ?? .none
+    }
+}
+
+/// `networking.auth`: how the gateway admits a caller of an API's endpoint.
+public enum APIAuth: String, Sendable, Equatable, Codable, CaseIterable {
+    /// Anyone who can reach the gateway (the default).
+    case none
+    /// Only a request carrying one of the API's keys (`tern keys create`) in `Authorization:
+    /// Bearer KEY` or `X-API-Key: KEY`; others get 401 `unauthorized`. See docs/security.md.
+    case apiKey = "api_key"
 }
 
 /// `compute`: the resources of one replica.

@@ -75,7 +75,7 @@ struct APISpecParser {
         let otherSchema = checkOtherCortexSchemas(entry, kind: kind)
         checkTopLevelKeys(entry, kind: kind, skipping: otherSchema)
 
-        let (networking, endpointLine) = parseNetworking(entry, name: name ?? "")
+        let (networking, endpointLine) = parseNetworking(entry, name: name ?? "", kind: kind)
         let nameIsValid = name.map { APIName.validate($0) == nil } ?? false
         result.endpoint = endpointLine != nil || nameIsValid ? networking?.endpoint : nil
         result.endpointLine = endpointLine ?? result.nameLine
@@ -208,13 +208,24 @@ struct APISpecParser {
     // MARK: networking
 
     /// The networking settings (nil when the endpoint is invalid) and the line of `endpoint`.
-    private mutating func parseNetworking(_ entry: YAMLMapping, name: String) -> (NetworkingSpec?, Int?) {
+    /// `auth: api_key` is for a RealtimeAPI only (the gateway checks keys on its endpoint and on
+    /// the TrafficSplitters and Open Inference routes that lead to it).
+    private mutating func parseNetworking(_ entry: YAMLMapping, name: String, kind: APIKind?) -> (NetworkingSpec?, Int?) {
         var networking = NetworkingSpec(endpoint: "/" + name)
         guard let section = reader.section("networking", in: entry, allowed: ConfigKeys.networking) else {
             return (networking, nil)
         }
         networking.requestTimeoutMs = readDuration(
             "request_timeout", in: section, .greaterThan(0, atMost: AutoscalingSpec.maxPeriodMs))
+        if section.has("auth"), let auth: APIAuth = reader.choice("auth", in: section, what: "an auth mode") {
+            if auth == .apiKey, let kind, kind != .realtimeAPI {
+                reader.report(
+                    "api_key is for a RealtimeAPI; a \(kind.rawValue) cannot require keys yet (a TrafficSplitter "
+                        + "checks the keys of the RealtimeAPI it picks: set auth there)",
+                    at: section.path("auth"), line: section.valueLine("auth"))
+            }
+            networking.auth = auth
+        }
         guard section.has("endpoint") else { return (networking, nil) }
         let line = section.valueLine("endpoint")
         guard let text: String = reader.read("endpoint", in: section) else { return (nil, line) }

@@ -22,7 +22,7 @@ enum ConfigKeys {
     /// An entry of `predictor.models.paths`.
     static let modelPath = ["name", "path"]
     /// `networking`.
-    static let networking = ["endpoint", "request_timeout"]
+    static let networking = ["endpoint", "request_timeout", "auth"]
     /// `compute`.
     static let compute = ["cpu", "gpu", "mem", "mem_limit"]
     /// `autoscaling`.

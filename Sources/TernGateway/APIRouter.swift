@@ -155,7 +155,11 @@ final class APIRouter: Sendable {
             admission: admission, requestTimeout: spec.networking.requestTimeoutMs.map { .milliseconds($0) },
             batching: batching, collector: Self.collector(for: batching)))
         self.batchingFlag = Atomic(batching != nil)
+        self.keys = APIKeyGate(auth: spec.networking.auth)
     }
+
+    /// Who may call the API (`networking.auth`); checked before a replica is used.
+    let keys: APIKeyGate
 
     /// True when the API batches requests (``submit(_:)``) rather than leasing a slot per
     /// request (``acquire()``). Read without the lock, so the other path stays fast.
@@ -183,6 +187,7 @@ final class APIRouter: Sendable {
             return open
         }
         batchingFlag.store(newBatching != nil, ordering: .relaxed)
+        keys.configure(spec.networking.auth)
         if let open { send(open) }
     }
 

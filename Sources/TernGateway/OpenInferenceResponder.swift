@@ -46,9 +46,9 @@ struct OpenInferenceResponder {
             return GatewayAnswer.json(503, #"{"ready":false,"apis_not_ready":[\#(names)]}"#)
         case .modelReady(let model, let version):
             let router: APIRouter
-            switch self.router(for: model) {
+            switch self.router(for: model, request: request) {
             case .success(let found): router = found
-            case .failure(let notFound): return notFound.answer
+            case .failure(let refusal): return refusal.answer
             }
             let ready = router.readyReplicas > 0
             let notReady = GatewayAnswer.json(503, #"{"name":\#(JSONText.quoted(model)),"ready":false}"#)
@@ -64,18 +64,18 @@ struct OpenInferenceResponder {
             return GatewayAnswer.json(200, #"{"name":\#(JSONText.quoted(model)),"ready":true}"#)
         case .modelMetadata(let model, let version):
             let router: APIRouter
-            switch self.router(for: model) {
+            switch self.router(for: model, request: request) {
             case .success(let found): router = found
-            case .failure(let notFound): return notFound.answer
+            case .failure(let refusal): return refusal.answer
             }
             return await forward(
                 .openInferenceMetadata(model: model, version: version), request: request, body: ByteBuffer(),
                 router: router)
         case .infer(let model, let version):
             let router: APIRouter
-            switch self.router(for: model) {
+            switch self.router(for: model, request: request) {
             case .success(let found): router = found
-            case .failure(let notFound): return notFound.answer
+            case .failure(let refusal): return refusal.answer
             }
             let body: ByteBuffer
             switch await request.collectBody(
@@ -98,17 +98,23 @@ struct OpenInferenceResponder {
         return await ReplicaExchange.answer(replicaRequest, router: router, gateway: gateway)
     }
 
-    /// A 404 `model_not_found` answer, as a failure value.
-    struct ModelNotFound: Error {
+    /// A 404 `model_not_found` or 401 `unauthorized` answer, as a failure value.
+    struct RouteRefusal: Error {
         var answer: GatewayAnswer
     }
 
     /// The router of the API a v2 model name designates; a 404 `model_not_found` when there is
     /// none. A TrafficSplitter is not a model: the protocol serves its target APIs by name (the
-    /// weighted split is its own endpoint's job), and the message lists them.
-    private func router(for model: String) -> Result<APIRouter, ModelNotFound> {
+    /// weighted split is its own endpoint's job), and the message lists them. A 401
+    /// `unauthorized` when the API needs a key and `request` carries no valid one.
+    private func router(for model: String, request: Request) -> Result<APIRouter, RouteRefusal> {
         let api = OpenInferenceRoute.target(of: model).api
-        if let router = gateway.router(forAPI: api) { return .success(router) }
+        if let router = gateway.router(forAPI: api) {
+            guard router.keys.admits(request.headers) else {
+                return .failure(RouteRefusal(answer: APIKeyGate.refusal(api: api, shape: .openInference)))
+            }
+            return .success(router)
+        }
         let message: String
         if let split = gateway.splits.split(forAPI: api) {
             let targets = split.targets.map(\.name)
@@ -119,7 +125,7 @@ struct OpenInferenceResponder {
             message = "no API named \(api) is deployed; in the Open Inference Protocol a model is an API (or `<api>.<model>` for one of an API's several models), so use an API name from `tern get`"
         }
         return .failure(
-            ModelNotFound(
+            RouteRefusal(
                 answer: .error(status: 404, kind: .modelNotFound, message: message, api: nil, shape: .openInference)))
     }
 }

@@ -10,6 +10,7 @@
 // before any dependency.
 
 import Foundation
+import TernDigest
 
 let arguments = CommandLine.arguments
 guard arguments.count == 3 else {

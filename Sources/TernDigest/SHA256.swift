@@ -1,7 +1,9 @@
-/// SHA-256 (FIPS 180-4) for the generator's digest: the build tool runs before any dependency
-/// is built, so it cannot use swift-crypto. Checked against Python's hashlib by
-/// `EmbeddedRuntimeTests` (the digest of the embedded files).
-enum SHA256 {
+/// SHA-256 (FIPS 180-4), in a module of its own with no dependencies: the runtime embedder (a
+/// build tool that runs before any package dependency is built, so it cannot use swift-crypto)
+/// digests the embedded files with it, and Tern hashes API keys with it (``APIKeys`` in
+/// TernCore). Checked against Python's hashlib by `EmbeddedRuntimeTests` (the digest of the
+/// embedded files) and against the FIPS 180-4 test vectors by `SHA256Tests`.
+public enum SHA256 {
     private static let k: [UInt32] = [
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
         0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -14,7 +16,19 @@ enum SHA256 {
     ]
 
     /// The digest of `message` as 64 lower-case hex digits.
-    static func hex(of message: [UInt8]) -> String {
+    public static func hex(of message: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(64)
+        for byte in digest(of: message) {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0xf)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// The digest of `message`: 32 bytes.
+    public static func digest(of message: [UInt8]) -> [UInt8] {
         var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
         var padded = message + [0x80]
         while padded.count % 64 != 56 { padded.append(0) }
@@ -39,8 +53,7 @@ enum SHA256 {
             }
             for (i, value) in [a, b, c, d, e, f, g, hh].enumerated() { h[i] = h[i] &+ value }
         }
-        let digits = Array("0123456789abcdef")
-        return String(h.flatMap { word in (0..<8).reversed().map { digits[Int(word >> UInt32($0 * 4) & 0xf)] } })
+        return h.flatMap { word in [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: word >> UInt32($0)) } }
     }
 
     private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { x >> n | x << (32 - n) }

@@ -1,0 +1,76 @@
+import Foundation
+import GRDB
+import TernCore
+
+/// A key of an API as stored (`api_key` table): never the key, only its SHA-256.
+public struct StoredAPIKey: Sendable, Equatable {
+    /// What is listed (id, API, creation time, prefix).
+    public var document: APIKeyDocument
+    /// SHA-256 of the key, 64 lower-case hex digits (``APIKeys/hash(_:)``).
+    public var hash: String
+}
+
+/// Per-API keys (`networking.auth: api_key`).
+///
+/// Schema (migration `api_keys`, named rather than numbered so that it merges with other new
+/// migrations): `api_key(id PRIMARY KEY, api, hash UNIQUE, prefix, created_at)` with an index on
+/// `api`; `created_at` in Unix seconds. Keys outlive their API: deleting and redeploying an API
+/// keeps its keys valid (revoke them with `tern keys revoke`).
+extension Store {
+    static func registerAPIKeyMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("api_keys") { db in
+            try db.create(table: "api_key") { table in
+                table.column("id", .text).primaryKey()
+                table.column("api", .text).notNull().indexed()
+                table.column("hash", .text).notNull().unique()
+                table.column("prefix", .text).notNull()
+                table.column("created_at", .double).notNull()
+            }
+        }
+    }
+
+    /// Stores a key.
+    /// - Throws: GRDB errors (a duplicate id or hash, which 256 random bits make impossible in practice).
+    public func addAPIKey(_ key: StoredAPIKey) throws {
+        try database.write { db in
+            try db.execute(
+                sql: "INSERT INTO api_key (id, api, hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [
+                    key.document.id, key.document.api, key.hash, key.document.prefix,
+                    key.document.created.timeIntervalSince1970,
+                ])
+        }
+    }
+
+    /// The keys of `api` (every API's when nil), oldest first.
+    public func apiKeys(api: String? = nil) throws -> [StoredAPIKey] {
+        try database.read { db in
+            let rows =
+                if let api {
+                    try Row.fetchAll(db, sql: "SELECT * FROM api_key WHERE api = ? ORDER BY created_at, id", arguments: [api])
+                } else {
+                    try Row.fetchAll(db, sql: "SELECT * FROM api_key ORDER BY api, created_at, id")
+                }
+            return rows.map { row in
+                StoredAPIKey(
+                    document: APIKeyDocument(
+                        id: row["id"], api: row["api"], created: Date(timeIntervalSince1970: row["created_at"]),
+                        prefix: row["prefix"]),
+                    hash: row["hash"])
+            }
+        }
+    }
+
+    /// Deletes the key `id`; returns it, or nil when there is none.
+    public func deleteAPIKey(id: String) throws -> StoredAPIKey? {
+        try database.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM api_key WHERE id = ?", arguments: [id]) else { return nil }
+            try db.execute(sql: "DELETE FROM api_key WHERE id = ?", arguments: [id])
+            return StoredAPIKey(
+                document: APIKeyDocument(
+                    id: row["id"], api: row["api"], created: Date(timeIntervalSince1970: row["created_at"]),
+                    prefix: row["prefix"]),
+                hash: row["hash"])
+        }
+    }
+}

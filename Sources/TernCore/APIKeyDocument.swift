@@ -1,0 +1,58 @@
+import Foundation
+
+/// `GET /v1/keys`: one API key as listed — never the key itself (only its first
+/// ``APIKeys/prefixLength`` characters).
+public struct APIKeyDocument: Codable, Sendable, Equatable {
+    /// The key's id (`key_…`), for `tern keys revoke`.
+    public var id: String
+    /// The API it opens.
+    public var api: String
+    /// When it was created.
+    public var created: Date
+    /// Its first characters, e.g. `tern_3f9a`.
+    public var prefix: String
+
+    /// Memberwise initialiser.
+    public init(id: String, api: String, created: Date, prefix: String) {
+        self.id = id
+        self.api = api
+        self.created = created
+        self.prefix = prefix
+    }
+}
+
+/// `POST /v1/apis/{name}/keys`: a new key, the only time the key itself is shown.
+public struct CreatedAPIKey: Codable, Sendable, Equatable {
+    /// What is stored and listed.
+    public var document: APIKeyDocument
+    /// The key (`tern_` and 64 hex digits); the server keeps only its SHA-256.
+    public var key: String
+
+    /// Memberwise initialiser.
+    public init(document: APIKeyDocument, key: String) {
+        self.document = document
+        self.key = key
+    }
+
+    private enum CodingKeys: String, CodingKey { case id, api, created, prefix, key }
+
+    /// Encodes the document's fields and `key` in one flat object.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(document.id, forKey: .id)
+        try container.encode(document.api, forKey: .api)
+        try container.encode(document.created, forKey: .created)
+        try container.encode(document.prefix, forKey: .prefix)
+        try container.encode(key, forKey: .key)
+    }
+
+    /// Decodes the flat object ``encode(to:)`` writes.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        document = APIKeyDocument(
+            id: try container.decode(String.self, forKey: .id), api: try container.decode(String.self, forKey: .api),
+            created: try container.decode(Date.self, forKey: .created),
+            prefix: try container.decode(String.self, forKey: .prefix))
+        key = try container.decode(String.self, forKey: .key)
+    }
+}

@@ -1,0 +1,229 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+import TernCore
+import TernTesting
+
+extension EndToEnd {
+    /// Per-API keys (`networking.auth: api_key`) on a real server with real replicas (fixture
+    /// `echo`'s predictor), and the control-plane token.
+    @Suite(.serialized, .sharedServer())
+    struct APIKeys {
+        /// The `echo` predictor as API `keyed`, which needs a key.
+        private func deployKeyed(_ server: TestServer) async throws {
+            let config = try makeProject(
+                yaml: """
+                    - name: keyed
+                      kind: RealtimeAPI
+                      predictor: {type: python, path: predictor.py}
+                      networking: {auth: api_key}
+                    """, predictorOf: "echo", in: server)
+            let deployed = try server.tern("deploy", config.path, "--timeout", "60")
+            #expect(deployed.status == 0, "\(deployed.stdout)\n\(deployed.stderr)")
+            try await server.waitUntilLive("keyed")
+        }
+
+        private func createKey(_ server: TestServer, api: String = "keyed") throws -> String {
+            let created = try server.tern("keys", "create", api)
+            #expect(created.status == 0, "\(created.stderr)")
+            return created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+
+        private func expectUnauthorized(
+            _ response: (status: Int, headers: [String: String], body: String), sourceLocation: SourceLocation = #_sourceLocation
+        ) throws {
+            #expect(response.status == 401, "\(response.body)", sourceLocation: sourceLocation)
+            #expect(response.headers["www-authenticate"] == "Bearer", sourceLocation: sourceLocation)
+            let error = try errorObject(response.body, sourceLocation: sourceLocation)
+            #expect(error["kind"] as? String == "unauthorized", sourceLocation: sourceLocation)
+            #expect(error["api"] as? String == "keyed", sourceLocation: sourceLocation)
+            #expect((error["message"] as? String)?.contains("tern keys create keyed") == true, sourceLocation: sourceLocation)
+        }
+
+        @Test("no key, a wrong key and a revoked key get 401; Bearer and X-API-Key get the prediction")
+        func keysOpenTheAPI() async throws {
+            let server = try Shared.require()
+            try await deployKeyed(server)
+            let payload = Data(#"{"x": 1}"#.utf8)
+            // Fast-path sized bodies and one over the fast path's 64 KiB (the normal path).
+            let large = try json(["x": String(repeating: "a", count: 100_000)])
+
+            try expectUnauthorized(try await server.request("/keyed", body: payload))
+            try expectUnauthorized(try await server.request("/keyed", body: large))
+            try expectUnauthorized(try await server.request("/keyed", method: "GET", body: nil))
+            try expectUnauthorized(
+                try await server.request("/keyed", body: payload, headers: [("Authorization", "Bearer tern_wrong")]))
+            try expectUnauthorized(try await server.request("/keyed", body: payload, headers: [("X-API-Key", "tern_wrong")]))
+
+            let key = try createKey(server)
+            #expect(key.hasPrefix("tern_") && key.count == 69, "\(key)")
+            let bearer = try await server.request("/keyed", body: payload, headers: [("Authorization", "Bearer \(key)")])
+            #expect(bearer.status == 200, "\(bearer.body)")
+            #expect(try jsonObject(bearer.body)["x"] as? Int == 1)
+            let header = try await server.request("/keyed", body: payload, headers: [("X-API-Key", key)])
+            #expect(header.status == 200, "\(header.body)")
+            #expect(try jsonObject(header.body)["x"] as? Int == 1)
+            let big = try await server.request("/keyed", body: large, headers: [("X-API-Key", key)])
+            #expect(big.status == 200, "\(big.body)")
+            #expect((try jsonObject(big.body)["x"] as? String)?.count == 100_000)
+            let described = try await server.request("/keyed", method: "GET", body: nil, headers: [("X-API-Key", key)])
+            #expect(described.status == 200, "\(described.body)")
+            // Open Inference routes lead to the same API: the same rule.
+            let metadata = try await server.request("/v2/models/keyed/ready", method: "GET", body: nil)
+            #expect(metadata.status == 401, "\(metadata.body)")
+
+            // Listed without the key; the store holds only its hash.
+            let listed = try server.tern("keys", "list", "keyed", "-o", "json")
+            #expect(listed.status == 0, "\(listed.stderr)")
+            let documents = try #require(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]])
+            #expect(documents.count == 1)
+            let id = try #require(documents.first?["id"] as? String)
+            #expect(documents.first?["api"] as? String == "keyed")
+            #expect(documents.first?["prefix"] as? String == String(key.prefix(9)))
+            #expect(documents.first?["created"] is String)
+            let table = try server.tern("keys", "list")
+            #expect(table.stdout.contains(id))
+            for output in [listed.stdout, listed.stderr, table.stdout, table.stderr] {
+                #expect(!output.contains(key))
+                #expect(!output.contains(key.dropFirst(9)))
+            }
+            var stored = Data()
+            for file in ["tern.db", "tern.db-wal"] {
+                stored.append((try? Data(contentsOf: server.home.appendingPathComponent(file))) ?? Data())
+            }
+            #expect(stored.count > 0)
+            #expect(stored.range(of: Data(key.utf8)) == nil, "the key is in the SQLite files")
+            #expect(stored.range(of: Data(TernCore.APIKeys.hash(key).utf8)) != nil, "its hash is")
+            let serverLog = (try? String(contentsOf: server.home.appendingPathComponent("serve-output.log"), encoding: .utf8)) ?? ""
+            #expect(!serverLog.contains(key))
+
+            // Revoked: refused from the next request on.
+            let revoked = try server.tern("keys", "revoke", id)
+            #expect(revoked.status == 0, "\(revoked.stderr)")
+            try expectUnauthorized(try await server.request("/keyed", body: payload, headers: [("Authorization", "Bearer \(key)")]))
+            try expectUnauthorized(try await server.request("/keyed", body: large, headers: [("X-API-Key", key)]))
+            let again = try server.tern("keys", "revoke", id)
+            #expect(again.status != 0)
+            #expect(again.stderr.contains("no API key with id \(id)"), "\(again.stderr)")
+        }
+
+        @Test("an API without auth answers without a key, and another API's key is not one of its keys")
+        func apiWithoutAuthIsUnaffected() async throws {
+            let server = try Shared.require()
+            try deployFixture("echo", on: server)
+            try await server.waitUntilLive("echo")
+            let plain = try await server.request("/echo", body: Data(#"{"y": 2}"#.utf8))
+            #expect(plain.status == 200, "\(plain.body)")
+            #expect(try jsonObject(plain.body)["y"] as? Int == 2)
+            try await deployKeyed(server)
+            let echoKey = try createKey(server, api: "echo")
+            try expectUnauthorized(try await server.request("/keyed", body: Data("{}".utf8), headers: [("X-API-Key", echoKey)]))
+            let missing = try server.tern("keys", "create", "no-such-api")
+            #expect(missing.status != 0)
+            #expect(missing.stderr.contains("API no-such-api is not deployed"), "\(missing.stderr)")
+        }
+
+        @Test("keys survive a restart of tern serve")
+        func keysSurviveARestart() async throws {
+            let server = try TestServer()
+            try await server.start()
+            defer { try? FileManager.default.removeItem(at: server.home) }
+            try await deployKeyed(server)
+            let key = try createKey(server)
+            _ = try await server.stop()
+            try await server.start()
+            try await server.waitUntilLive("keyed")
+            let answer = try await server.request("/keyed", body: Data(#"{"z": 3}"#.utf8), headers: [("Authorization", "Bearer \(key)")])
+            #expect(answer.status == 200, "\(answer.body)")
+            try expectUnauthorized(try await server.request("/keyed", body: Data("{}".utf8)))
+            _ = try await server.stop()
+        }
+    }
+
+    /// The control-plane token on every route, and its rotation.
+    @Suite(.serialized, .sharedServer())
+    struct ControlPlaneToken {
+        /// Every route of docs/openapi.yaml but `/healthz`, with a path that names nothing (the
+        /// token is checked first, so none exists has to).
+        static let routes: [(method: String, path: String)] = [
+            ("GET", "/v1/info"), ("POST", "/v1/deploy"), ("GET", "/v1/apis"), ("GET", "/v1/apis/x"),
+            ("DELETE", "/v1/apis/x"), ("POST", "/v1/apis/x/refresh"), ("POST", "/v1/apis/x/jobs"),
+            ("GET", "/v1/apis/x/jobs"), ("GET", "/v1/jobs"), ("GET", "/v1/apis/x/jobs/j"), ("DELETE", "/v1/apis/x/jobs/j"),
+            ("GET", "/v1/apis/x/jobs/j/dead-letters"), ("POST", "/v1/apis/x/jobs/j/retry"), ("GET", "/v1/apis/x/logs"),
+            ("POST", "/v1/apis/x/keys"), ("GET", "/v1/keys"), ("DELETE", "/v1/keys/k"), ("POST", "/v1/token/rotate"),
+        ]
+
+        private func call(
+            _ server: TestServer, _ method: String, _ path: String, token: String?
+        ) async throws -> (status: Int, body: String) {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(server.controlPort)\(path)")
+            request.method = HTTPMethod(rawValue: method)
+            if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 20)))
+        }
+
+        private func token(of server: TestServer) throws -> String {
+            try String(contentsOf: server.home.appendingPathComponent("token"), encoding: .utf8)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+
+        @Test("the walked routes are exactly docs/openapi.yaml's")
+        func routesMatchTheOpenAPIDocument() throws {
+            let root = TestEnvironment.fixture("echo").deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            let text = try String(contentsOf: root.appendingPathComponent("docs/openapi.yaml"), encoding: .utf8)
+            var documented: Set<String> = []
+            var path: String?
+            for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+                if line.hasPrefix("  /"), line.hasSuffix(":"), !line.hasPrefix("   ") {
+                    path = String(line.dropFirst(2).dropLast())
+                } else if let path, let method = ["get", "post", "delete", "put", "patch"].first(where: { line == "    \($0):" }) {
+                    documented.insert(method.uppercased() + " " + path.replacingOccurrences(of: "{name}", with: "x")
+                        .replacingOccurrences(of: "{id}", with: path.contains("/keys/") ? "k" : "j"))
+                }
+            }
+            documented.remove("GET /healthz")
+            #expect(documented == Set(Self.routes.map { "\($0.method) \($0.path)" }))
+        }
+
+        @Test("every route answers 401 without a token and with a wrong one; /healthz answers 200 without")
+        func everyRouteNeedsTheToken() async throws {
+            let server = try Shared.require()
+            for route in Self.routes {
+                for token in [nil, "wrong", try self.token(of: server) + "x"] {
+                    let answer = try await call(server, route.method, route.path, token: token)
+                    #expect(answer.status == 401, "\(route.method) \(route.path) with token \(token ?? "none"): \(answer.status)")
+                    let error = try? errorObject(answer.body)
+                    #expect(error?["kind"] as? String == "unauthorized", "\(route.method) \(route.path): \(answer.body)")
+                }
+            }
+            let health = try await call(server, "GET", "/healthz", token: nil)
+            #expect(health.status == 200)
+            #expect(health.body == "ok\n")
+            #expect(try await call(server, "GET", "/v1/apis", token: try token(of: server)).status == 200)
+        }
+
+        @Test("tern token rotate: a new 0600 token file, the old token refused, the CLI still working")
+        func rotation() async throws {
+            let server = try Shared.require()
+            let old = try token(of: server)
+            let rotated = try server.tern("token", "rotate")
+            #expect(rotated.status == 0, "\(rotated.stdout)\n\(rotated.stderr)")
+            #expect(rotated.stdout.contains(server.home.appendingPathComponent("token").path))
+            let new = try token(of: server)
+            #expect(new != old)
+            #expect(new.count == 64)
+            #expect(!rotated.stdout.contains(new) && !rotated.stderr.contains(new))
+            let attributes = try FileManager.default.attributesOfItem(atPath: server.home.appendingPathComponent("token").path)
+            #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+            #expect(try await call(server, "GET", "/v1/info", token: old).status == 401)
+            #expect(try await call(server, "GET", "/v1/info", token: new).status == 200)
+            let get = try server.tern("get")
+            #expect(get.status == 0, "\(get.stderr)")
+            let serverLog = (try? String(contentsOf: server.home.appendingPathComponent("serve-output.log"), encoding: .utf8)) ?? ""
+            #expect(!serverLog.contains(new) && !serverLog.contains(old))
+        }
+    }
+}
