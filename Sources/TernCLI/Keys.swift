@@ -75,7 +75,12 @@ extension Tern {
     /// `tern token`: the control-plane token.
     struct Token: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Manage the control-plane token.", subcommands: [Rotate.self])
+            abstract: "Manage the control-plane token.",
+            discussion: """
+                Example:
+                  tern token rotate    # a new token; the old one is refused from then on
+                """,
+            subcommands: [Rotate.self])
 
         struct Rotate: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
