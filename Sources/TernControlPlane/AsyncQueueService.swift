@@ -99,7 +99,7 @@ public actor AsyncQueueService: ReplicaScaler, InFlightSource {
         } else {
             let released = (try? store.releaseLeases(queue: Store.asyncQueue(api))) ?? 0
             if released > 0 { logger.info("gave back AsyncAPI leases of a previous server", metadata: ["api": "\(api)", "leases": "\(released)"]) }
-            queues[api] = Queue(spec: stored.spec, revision: stored.revision, token: JobService.randomHex(32), workers: 0)
+            queues[api] = Queue(spec: stored.spec, revision: stored.revision, token: RandomHex.digits(32), workers: 0)
             await setReplicas(api: api, count: max(stored.spec.autoscaling.initReplicas, 0))
         }
         await scaling?.track(stored.spec)
@@ -271,7 +271,7 @@ public actor AsyncQueueService: ReplicaScaler, InFlightSource {
         for attempt in 0..<2 {
             guard !stopping, queues[api] != nil else { return .exit }
             let time = now()
-            let receipt = JobService.randomHex(16)
+            let receipt = RandomHex.digits(16)
             if let item = try store.lease(
                 queue: queue, worker: worker, receipt: receipt, now: time, leaseSeconds: configuration.leaseSeconds,
                 retries: configuration.crashRetries)

@@ -43,10 +43,7 @@ public final class ControlToken: Sendable {
     }
 
     /// A new token: 32 bytes from the system's cryptographic random source, as 64 hex digits.
-    public static func generate() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-    }
+    public static func generate() -> String { RandomHex.digits(64) }
 
     /// Writes `token` to `path` with mode 0600, atomically (a temporary file renamed over it): a
     /// reader sees the old token or the new one, never a part.

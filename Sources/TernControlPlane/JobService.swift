@@ -116,7 +116,7 @@ public actor JobService {
         }
         let created = now()
         let job = StoredJob(
-            id: Self.newJobID(at: created), api: api, kind: stored.spec.kind, submission: body, token: Self.randomHex(32),
+            id: Self.newJobID(at: created), api: api, kind: stored.spec.kind, submission: body, token: RandomHex.digits(32),
             status: .enqueuing, message: nil, batchesTotal: 0, itemsTotal: 0, completion: "pending", completionWorker: nil,
             completionUntil: nil, createdAt: created, startedAt: nil, endedAt: nil, exit: nil)
         try store.insertJob(job)
@@ -285,7 +285,7 @@ public actor JobService {
         guard job.status == .running, let spec = spec(of: job) else { return .exit }
         let time = now()
         try store.expireLeases(queue: id, now: time, retries: spec.retries, leaseSeconds: configuration.leaseSeconds)
-        let receipt = Self.randomHex(16)
+        let receipt = RandomHex.digits(16)
         if let item = try store.lease(
             queue: id, worker: worker, receipt: receipt, now: time, leaseSeconds: configuration.leaseSeconds, retries: spec.retries)
         {
@@ -453,10 +453,6 @@ public actor JobService {
     static func newJobID(at time: Double) -> String {
         let millis = String(UInt64(time * 1000), radix: 16)
         let padded = String(repeating: "0", count: max(0, 11 - millis.count)) + millis
-        return padded + String(randomHex(5))
-    }
-
-    static func randomHex(_ digits: Int) -> String {
-        String((0..<digits).map { _ in "0123456789abcdef".randomElement()! })
+        return padded + RandomHex.digits(5)
     }
 }

@@ -14,16 +14,10 @@ public enum APIKeys {
     public static let prefixLength = 9
 
     /// A new random key.
-    public static func generate() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return keyPrefix + hex((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
-    }
+    public static func generate() -> String { keyPrefix + RandomHex.digits(64) }
 
     /// A new random id for a key (`key_` and 16 hex digits); not secret.
-    public static func generateID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return "key_" + hex((0..<8).map { _ in UInt8.random(in: 0...255, using: &generator) })
-    }
+    public static func generateID() -> String { "key_" + RandomHex.digits(16) }
 
     /// The stored form of `key`: its SHA-256 as 64 lower-case hex digits.
     public static func hash(_ key: String) -> String { SHA256.hex(of: Array(key.utf8)) }
@@ -51,11 +45,6 @@ public enum APIKeys {
         case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
         default: nil
         }
-    }
-
-    private static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xf)]] }, as: UTF8.self)
     }
 }
 
