@@ -10,6 +10,16 @@ public struct StoredAPIKey: Sendable, Equatable {
     public var hash: String
 }
 
+extension StoredAPIKey {
+    /// A row of the `api_key` table (in an extension, so the memberwise initialiser stays).
+    init(row: Row) {
+        self.init(
+            document: APIKeyDocument(
+                id: row["id"], api: row["api"], created: Date(timeIntervalSince1970: row["created_at"]), prefix: row["prefix"]),
+            hash: row["hash"])
+    }
+}
+
 /// Per-API keys (`networking.auth: api_key`).
 ///
 /// Schema (migration `api_keys`, named rather than numbered so that it merges with other new
@@ -51,13 +61,7 @@ extension Store {
                 } else {
                     try Row.fetchAll(db, sql: "SELECT * FROM api_key ORDER BY api, created_at, id")
                 }
-            return rows.map { row in
-                StoredAPIKey(
-                    document: APIKeyDocument(
-                        id: row["id"], api: row["api"], created: Date(timeIntervalSince1970: row["created_at"]),
-                        prefix: row["prefix"]),
-                    hash: row["hash"])
-            }
+            return rows.map(StoredAPIKey.init(row:))
         }
     }
 
@@ -66,11 +70,7 @@ extension Store {
         try database.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM api_key WHERE id = ?", arguments: [id]) else { return nil }
             try db.execute(sql: "DELETE FROM api_key WHERE id = ?", arguments: [id])
-            return StoredAPIKey(
-                document: APIKeyDocument(
-                    id: row["id"], api: row["api"], created: Date(timeIntervalSince1970: row["created_at"]),
-                    prefix: row["prefix"]),
-                hash: row["hash"])
+            return StoredAPIKey(row: row)
         }
     }
 }

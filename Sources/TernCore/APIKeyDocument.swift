@@ -34,25 +34,18 @@ public struct CreatedAPIKey: Codable, Sendable, Equatable {
         self.key = key
     }
 
-    private enum CodingKeys: String, CodingKey { case id, api, created, prefix, key }
+    private enum CodingKeys: String, CodingKey { case key }
 
-    /// Encodes the document's fields and `key` in one flat object.
+    /// Encodes one flat object: the document's fields and `key`.
     public func encode(to encoder: any Encoder) throws {
+        try document.encode(to: encoder)
         var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(document.id, forKey: .id)
-        try container.encode(document.api, forKey: .api)
-        try container.encode(document.created, forKey: .created)
-        try container.encode(document.prefix, forKey: .prefix)
         try container.encode(key, forKey: .key)
     }
 
     /// Decodes the flat object ``encode(to:)`` writes.
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        document = APIKeyDocument(
-            id: try container.decode(String.self, forKey: .id), api: try container.decode(String.self, forKey: .api),
-            created: try container.decode(Date.self, forKey: .created),
-            prefix: try container.decode(String.self, forKey: .prefix))
-        key = try container.decode(String.self, forKey: .key)
+        document = try APIKeyDocument(from: decoder)
+        key = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .key)
     }
 }
