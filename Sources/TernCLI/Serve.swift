@@ -36,7 +36,7 @@ struct ServerOptions: ParsableArguments {
 
     @Option(
         help: "Largest size of one API's log file in bytes; past it the file is rotated to <api>.log.1, so an API's logs take at most about twice this (0: no cap).")
-    var maxLogBytes: Int64 = 64 << 20
+    var maxLogBytes: Int64 = LocalBackendConfiguration.defaultMaxLogBytes
 
     @Option(help: "Seconds a stopping replica may take to finish in-flight requests.")
     var stopGraceSeconds = 10

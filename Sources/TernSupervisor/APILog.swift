@@ -15,8 +15,6 @@ import TernCore
 /// take at most about 2 × `maxBytes` on disk however much its replicas print (a replica flooding
 /// stdout cannot fill `TERN_HOME`). ``APILogReader`` follows across a rotation.
 actor APILog {
-    /// The default cap of one log file, in bytes (64 MiB; `tern serve --max-log-bytes`).
-    static let defaultMaxBytes: Int64 = 64 << 20
 
     /// The file's path.
     let path: String
@@ -35,7 +33,7 @@ actor APILog {
 
     /// Opens (creating if needed) the log file for appending.
     /// - Parameter maxBytes: the cap of the file (see the type's doc); 0 or less: no cap.
-    init(path: String, maxBytes: Int64 = APILog.defaultMaxBytes) {
+    init(path: String, maxBytes: Int64 = LocalBackendConfiguration.defaultMaxLogBytes) {
         self.path = path
         self.maxBytes = maxBytes
         (handle, size) = Self.open(path)

@@ -16,6 +16,8 @@ public struct LocalBackendConfiguration: Sendable {
     /// logs take at most about twice this); 0 or less: no cap. Default 64 MiB
     /// (`tern serve --max-log-bytes`).
     public var maxLogBytes: Int64
+    /// The default of ``maxLogBytes``: 64 MiB.
+    public static let defaultMaxLogBytes: Int64 = 64 << 20
     /// Restart backoff of crashed replicas.
     public var restartPolicy: RestartPolicy
     /// How long a stopping replica may take to finish in-flight requests before SIGKILL. Default 10 s.
@@ -46,7 +48,7 @@ public struct LocalBackendConfiguration: Sendable {
         restartPolicy: RestartPolicy = RestartPolicy(), stopGracePeriod: Duration = .seconds(10),
         cpuCapacityMillicores: Int? = nil, memoryCapacityBytes: Int64? = nil,
         memoryEnforcement: MemoryEnforcement = .automatic, healthChecks: HealthCheckPolicy = HealthCheckPolicy(),
-        venvDirectory: String? = nil, maxLogBytes: Int64 = 64 << 20, clock: any Clock<Duration> = ContinuousClock()
+        venvDirectory: String? = nil, maxLogBytes: Int64 = LocalBackendConfiguration.defaultMaxLogBytes, clock: any Clock<Duration> = ContinuousClock()
     ) {
         self.clock = clock
         self.maxLogBytes = maxLogBytes
