@@ -96,7 +96,8 @@ extension EndToEnd {
             #expect(stored.count > 0)
             #expect(stored.range(of: Data(key.utf8)) == nil, "the key is in the SQLite files")
             #expect(stored.range(of: Data(TernCore.APIKeys.hash(key).utf8)) != nil, "its hash is")
-            let serverLog = (try? String(contentsOf: server.home.appendingPathComponent("serve-output.log"), encoding: .utf8)) ?? ""
+            let serverLog = try String(contentsOf: server.home.appendingPathComponent("serve-output.log"), encoding: .utf8)
+            #expect(serverLog.contains("API key created"), "the server log was not read")
             #expect(!serverLog.contains(key))
 
             // Revoked: refused from the next request on.
@@ -222,7 +223,8 @@ extension EndToEnd {
             #expect(try await call(server, "GET", "/v1/info", token: new).status == 200)
             let get = try server.tern("get")
             #expect(get.status == 0, "\(get.stderr)")
-            let serverLog = (try? String(contentsOf: server.home.appendingPathComponent("serve-output.log"), encoding: .utf8)) ?? ""
+            let serverLog = try String(contentsOf: server.home.appendingPathComponent("serve-output.log"), encoding: .utf8)
+            #expect(!serverLog.isEmpty, "the server log was not read")
             #expect(!serverLog.contains(new) && !serverLog.contains(old))
         }
     }
