@@ -17,11 +17,7 @@ start_tern_limited() {
 }
 start_tern_limited
 echo "tern serve limits: $(grep 'Max open files' /proc/$SERVER_PID/limits)" >&2
-deploy "$(project slow '- name: slow
-  kind: RealtimeAPI
-  predictor: {type: python, path: predictor.py}
-  autoscaling: {min_replicas: 2, max_replicas: 2}')"
-rss0=$(rss_mib "$SERVER_PID"); home0=$(home_bytes)
+deploy_slow_pair
 cpu() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }  # user + system ticks of tern serve itself
 start_load slow 30 '{"seconds":0.005}'
 sleep 4

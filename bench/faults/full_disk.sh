@@ -9,11 +9,7 @@ mkdir -p "$HOME_DIR"
 mount -t tmpfs -o size=30m tmpfs "$HOME_DIR"
 EXTRA_CLEANUP='stop_tern; umount "$HOME_DIR"'
 start_tern
-deploy "$(project slow '- name: slow
-  kind: RealtimeAPI
-  predictor: {type: python, path: predictor.py}
-  autoscaling: {min_replicas: 2, max_replicas: 2}')"
-rss0=$(rss_mib "$SERVER_PID"); home0=$(home_bytes)
+deploy_slow_pair
 second=$(project echo '- name: echo
   kind: RealtimeAPI
   predictor: {type: python, path: predictor.py}')

@@ -5,11 +5,7 @@
 # last failed request ended. Usage: bench/faults/kill_server.sh
 source "$(dirname "$0")/lib.sh"
 start_tern
-deploy "$(project slow '- name: slow
-  kind: RealtimeAPI
-  predictor: {type: python, path: predictor.py}
-  autoscaling: {min_replicas: 2, max_replicas: 2}')"
-rss0=$(rss_mib "$SERVER_PID"); home0=$(home_bytes)
+deploy_slow_pair
 old=$(replica_pids slow | tr '\n' ' ')
 start_load slow 25 '{"seconds":0.01}'
 sleep 6

@@ -65,6 +65,17 @@ project() {
 # deploy CONFIG: tern deploy (waits until live).
 deploy() { "$TERN" deploy "$1" --home "$HOME_DIR" --timeout 120 >/dev/null; }
 
+# deploy_slow_pair: deploys API `slow` (the `slow` fixture: predict sleeps for the payload's
+# "seconds") with exactly 2 replicas, the set-up most scenarios share; then records tern serve's
+# RSS (rss0, MiB) and TERN_HOME's size (home0, bytes) before the fault.
+deploy_slow_pair() {
+  deploy "$(project slow '- name: slow
+  kind: RealtimeAPI
+  predictor: {type: python, path: predictor.py}
+  autoscaling: {min_replicas: 2, max_replicas: 2}')"
+  rss0=$(rss_mib "$SERVER_PID"); home0=$(home_bytes)
+}
+
 # url API: the gateway URL of API.
 url() { echo "http://127.0.0.1:$GATEWAY_PORT/$1"; }
 

@@ -4,11 +4,7 @@
 # restarted); the other replica serves the rest. Usage: bench/faults/stop_replica.sh
 source "$(dirname "$0")/lib.sh"
 start_tern
-deploy "$(project slow '- name: slow
-  kind: RealtimeAPI
-  predictor: {type: python, path: predictor.py}
-  autoscaling: {min_replicas: 2, max_replicas: 2}')"
-rss0=$(rss_mib "$SERVER_PID"); home0=$(home_bytes)
+deploy_slow_pair
 start_load slow 30 '{"seconds":0.01}'
 sleep 6
 victim=$(replica_pids slow | head -1)
