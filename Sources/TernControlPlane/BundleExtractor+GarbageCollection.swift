@@ -1,4 +1,5 @@
 import Foundation
+import TernCore
 
 /// Garbage collection of the bundles folder (`TERN_HOME/bundles`), whose entries are bundle
 /// folders (`<digest>`, 16 hex digits), staging folders of extractions (`<digest>.tmp-<uuid>`)
@@ -14,15 +15,13 @@ extension BundleExtractor {
     /// - Returns: the names moved (digests, and staging folder names), sorted.
     public func retireBundles(keeping: Set<String>) -> [String] {
         let manager = FileManager.default
+        let trash = TrashFolder(directory: bundlesDirectory)
         var retired: [String] = []
         for name in (try? manager.contentsOfDirectory(atPath: bundlesDirectory)) ?? [] {
             let isBundle = Self.isDigest(name)
             let isStaging = name.count > 16 && Self.isDigest(String(name.prefix(16))) && name.dropFirst(16).hasPrefix(".tmp-")
             guard (isBundle && !keeping.contains(name)) || isStaging else { continue }
-            let trash = bundlesDirectory + "/" + Self.trashPrefix + UUID().uuidString
-            if (try? manager.moveItem(atPath: bundlesDirectory + "/" + name, toPath: trash)) != nil {
-                retired.append(name)
-            }
+            if trash.retire(name) { retired.append(name) }
         }
         return retired.sorted()
     }
@@ -30,14 +29,7 @@ extension BundleExtractor {
     /// Deletes the `.trash-*` folders that ``retireBundles(keeping:)`` left (blocking, for as long
     /// as the files take: run it off the event loops). Returns how many it deleted.
     @discardableResult
-    public func emptyTrash() -> Int {
-        let manager = FileManager.default
-        var deleted = 0
-        for name in (try? manager.contentsOfDirectory(atPath: bundlesDirectory)) ?? [] where name.hasPrefix(Self.trashPrefix) {
-            if (try? manager.removeItem(atPath: bundlesDirectory + "/" + name)) != nil { deleted += 1 }
-        }
-        return deleted
-    }
+    public func emptyTrash() -> Int { TrashFolder(directory: bundlesDirectory).empty() }
 
     /// The digest of the bundle folder `path` lies in (`<bundlesDirectory>/<digest>[/…]`), or nil.
     public func digest(containing path: String) -> String? {
@@ -46,8 +38,6 @@ extension BundleExtractor {
         let name = String(path.dropFirst(prefix.count).prefix { $0 != "/" })
         return Self.isDigest(name) ? name : nil
     }
-
-    static let trashPrefix = ".trash-"
 
     /// Whether `name` is a bundle digest: 16 lowercase hex digits (``digest(of:)``).
     static func isDigest(_ name: String) -> Bool {

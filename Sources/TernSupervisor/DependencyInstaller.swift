@@ -96,7 +96,7 @@ actor DependencyInstaller {
     /// run, `<root>/<key>/bin/python`) belongs to, except those being built and those handed out
     /// since the last sweep; and every build folder that is neither published nor being built
     /// (the leftover of a crash or a failed install). A published environment is unpublished first
-    /// (its `<key>` link removed) and its folder renamed to `.trash-<random>`, so a later
+    /// (its `<key>` link removed) and its folder renamed to `.trash-<uuid>` (``TrashFolder``), so a later
     /// ``prepare(requirements:projectDirectory:output:)`` builds it afresh rather than using a
     /// folder being deleted; the folders are then deleted off the actor's executor.
     /// - Returns: the keys whose environment was removed, sorted.
@@ -119,28 +119,20 @@ actor DependencyInstaller {
                 removed.append(name)
             }
         }
-        var trash: [String] = []
+        let trash = TrashFolder(directory: root)
+        var hasTrash = false
         for name in names {
-            let isTrash = name.hasPrefix(VirtualEnvironmentLayout.trashPrefix)
-            guard isTrash || VirtualEnvironmentLayout.key(ofBuildFolder: name) != nil else { continue }
-            if let key = VirtualEnvironmentLayout.key(ofBuildFolder: name),
-                published.contains(name) || inFlight[key] != nil
-            {
-                continue
+            if TrashFolder.isTrash(name) {
+                hasTrash = true
+            } else if let key = VirtualEnvironmentLayout.key(ofBuildFolder: name), !published.contains(name), inFlight[key] == nil {
+                hasTrash = trash.retire(name) || hasTrash
             }
-            if isTrash {
-                trash.append(root + "/" + name)
-                continue
-            }
-            let moved = root + "/" + VirtualEnvironmentLayout.trashPrefix + String(UInt64.random(in: 0...UInt64.max), radix: 16)
-            if (try? manager.moveItem(atPath: root + "/" + name, toPath: moved)) != nil { trash.append(moved) }
         }
         if !removed.isEmpty { logger.info("removing unused environments \(removed.sorted().joined(separator: ", "))") }
-        if !trash.isEmpty {
-            let trash = trash
+        if hasTrash {
             await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
                 DispatchQueue.global().async {
-                    for folder in trash { try? FileManager.default.removeItem(atPath: folder) }
+                    trash.empty()
                     done.resume()
                 }
             }

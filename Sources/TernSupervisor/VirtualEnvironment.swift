@@ -100,9 +100,6 @@ struct VirtualEnvironmentLayout: Sendable, Equatable {
         return key
     }
 
-    /// Prefix of the folders a sweep is deleting (``DependencyInstaller/sweep(keepingPythons:)``).
-    static let trashPrefix = ".trash-"
-
     /// The site-packages folder of an environment at `folder` for Python `version` (`3.11`).
     static func sitePackages(of folder: String, version: String) -> String {
         folder + "/lib/python" + version + "/site-packages"
