@@ -57,6 +57,17 @@ public actor ControlPlane {
     /// `[min_replicas, max_replicas]`, else `init_replicas`; then collects garbage
     /// (``collectGarbage()``).
     public func restore() async throws {
+        // Keys first, in one read: a router made by setRoute starts with them (no 401 window). The
+        // gateway keeps them across later setRoute and removeRoute calls; createKey and revokeKey
+        // push each change.
+        do {
+            for (api, keys) in Dictionary(grouping: try store.apiKeys(), by: \.document.api) {
+                await routes.setAPIKeys(api: api, digests: Self.digests(of: keys))
+            }
+        } catch {
+            logger.error("cannot read the API keys; APIs with auth: api_key refuse every request until a key changes",
+                         metadata: ["error": "\(error)"])
+        }
         let counts = (try? store.desiredReplicas()) ?? [:]
         for stored in try store.deployedRevisions() {
             let autoscaling = stored.spec.autoscaling
@@ -312,10 +323,14 @@ public actor ControlPlane {
         return removed.document
     }
 
-    /// Gives the gateway the digests of `api`'s keys (after a change, and whenever its route is set).
+    /// Gives the gateway the digests of `api`'s keys (after a change; ``restore()`` gives all).
     private func pushKeys(api: String) async throws {
-        let digests = try store.apiKeys(api: api).compactMap { APIKeys.digest(fromHex: $0.hash) }
-        await routes.setAPIKeys(api: api, digests: digests)
+        await routes.setAPIKeys(api: api, digests: Self.digests(of: try store.apiKeys(api: api)))
+    }
+
+    /// The 32-byte digests the gateway compares, from stored keys' hex hashes.
+    private static func digests(of keys: [StoredAPIKey]) -> [[UInt8]] {
+        keys.compactMap { APIKeys.digest(fromHex: $0.hash) }
     }
 
     /// The rules that need what is deployed: an endpoint no other API uses (409 `endpoint_taken`), the
@@ -383,13 +398,6 @@ public actor ControlPlane {
             await routes.setQueueRoute(api: stored.api, endpoint: stored.spec.networking.endpoint)
             await scaling?.untrack(api: stored.api)
         } else {
-            // Keys first: a router made by setRoute starts with them (no 401 window on restore).
-            do {
-                try await pushKeys(api: stored.api)
-            } catch {
-                logger.error("cannot read the API's keys; it refuses every request until a key changes",
-                             metadata: ["api": "\(stored.api)", "error": "\(error)"])
-            }
             await routes.setRoute(stored.spec)
             await scaling?.track(stored.spec)
         }
