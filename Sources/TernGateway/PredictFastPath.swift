@@ -233,14 +233,19 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             }
             let (path, query) = Self.pathAndQuery(of: head)
             let request = ReplicaRequest(kind: .predict, path: path, query: query, headers: head.headerFields, body: body)
+            // Exchanging before the start, not after: the answer can come inside it (a replica
+            // connection already closed fails the write at once, on this loop), and `finish`,
+            // which sets `.idle` and may start the next held request, must have the last word.
+            state = .exchanging
             switch ReplicaExchange(request, router: router, gateway: self.gateway, deliver: deliver)
                 .startWithoutTask(near: ObjectIdentifier(loop))
             {
             case .started:
-                state = .exchanging
-            case .queued(let id):
+                break
+            case .queued(let id):  // a waiter is called later, never inside the start
                 state = .queued(id: id, router: router)
             case .needsNormalPath:  // refused, cold start or a timeout: the normal path decides
+                state = .idle
                 forwardCollected(head, body: body, end: .some(nil), context: context)
             }
         case (.forwarding, _), (.idle, _), (.collecting, .head), (.queued, _), (.exchanging, _):
