@@ -57,10 +57,14 @@ extension EndToEnd {
             let responses = await load.stop()
 
             let failed = responses.filter { $0.status != 200 }
-            let inFlightAtKill = failed.filter { $0.sentAt <= killedAt && $0.finishedAt >= killedAt }
+            // On the failed part: in flight at the kill, or sent to the dead worker's connection in
+            // the moment before the gateway saw it close (its write fails at once, and the broken
+            // connection is dropped): sent within 250 ms of the kill.
+            let onTheFailedPart = failed.filter { $0.sentAt <= killedAt + .milliseconds(250) && $0.finishedAt >= killedAt }
             #expect(responses.count > 50, "too little load: \(responses.count) requests")
-            #expect(failed.count == inFlightAtKill.count, "failures not in flight at the kill: \(failures(in: failed).prefix(5))")
-            #expect(failed.count <= 4, "more failures than requests in flight: \(failures(in: failed).prefix(5))")
+            #expect(failed.count == onTheFailedPart.count, "failures not on the killed replica: \(failures(in: failed).prefix(5))")
+            // At most the 4 clients' requests in flight, plus one refused write on the dead connection.
+            #expect(failed.count <= 5, "more failures than requests on the killed replica: \(failures(in: failed).prefix(5))")
             #expect(failed.allSatisfy { $0.status == 502 && errorKind($0) == "replica_failed" }, "\(failures(in: failed).prefix(3))")
             let afterRecovery = responses.filter { $0.sentAt > recoveredAt }
             #expect(!afterRecovery.isEmpty)
