@@ -171,17 +171,19 @@ import TernCore
     }
 
     @Test func adaptivelyAFullBatchWaitsForASlotAndTheNextOneCollectsBehindIt() async throws {
-        try await withRouter(maxBatchSize: 2, intervalMs: 500, wait: .adaptive, answerDelay: .milliseconds(200)) {
+        // Answers take 800 ms, so the five submissions below land while both slots are busy even
+        // on a loaded machine (at 200 ms, a slot freed between two of them in a parallel test run).
+        try await withRouter(maxBatchSize: 2, intervalMs: 2000, wait: .adaptive, answerDelay: .milliseconds(800)) {
             router, recorder in
             let busy = (1...2).map { index in Task { try await router.submit(item("[\(index)]")) } }
             while recorder.batches.count < 2 { try await Task.sleep(for: .milliseconds(5)) }
             // Five more while both slots are busy: two full batches queue for slots, one collects.
             // The last batch sent before it had 2 requests, so the lone seventh is not taken by a
-            // freed slot: it goes when its batch_interval (500 ms) has passed.
+            // freed slot (at about 1.6 s): it goes when its batch_interval (2 s) has passed.
             let started = ContinuousClock.now
             let more = (3...7).map { index in Task { try await router.submit(item("[\(index)]")) } }
             for task in busy + more { _ = try await task.value }
-            #expect(started.duration(to: .now) >= .milliseconds(450))
+            #expect(started.duration(to: .now) >= .milliseconds(1900))
             #expect(recorder.batches.count == 5)
             #expect(recorder.batches.last == 1)
             #expect(Array(recorder.batches.prefix(2)) == [1, 1])
