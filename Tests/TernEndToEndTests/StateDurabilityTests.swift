@@ -241,15 +241,26 @@ extension EndToEnd {
             let before = stateBytes(server)
             var sizes: [Int] = []
             var kept = before
+            // The new revision's bundle and environment are the ones not seen before: they are in
+            // use, so no collection can remove them while they are measured (a draining one can go
+            // at any moment, so it is never the one measured).
+            var seenBundles = Set(entries("bundles", of: server))
+            var seenVenvs = Set(entries("venvs", of: server))
             for index in 1...20 {
                 try await deploy("r\(index)", environment: "e\((index + 3) / 4)", modelBytes: 1 << 20)
                 sizes.append(stateBytes(server))
-                let bundle = try #require(entries("bundles", of: server).last)
-                kept += diskBytes(server.home.appendingPathComponent("bundles/" + bundle))
-                if index % 4 == 1 {
-                    let venv = try #require(entries("venvs", of: server).first { $0.contains("-") })
+                let newBundles = Set(entries("bundles", of: server)).subtracting(seenBundles)
+                #expect(newBundles.count == 1, "r\(index): new bundles \(newBundles)")
+                for bundle in newBundles {
+                    kept += diskBytes(server.home.appendingPathComponent("bundles/" + bundle))
+                }
+                seenBundles.formUnion(newBundles)
+                let newVenvs = Set(entries("venvs", of: server).filter { $0.contains("-") }).subtracting(seenVenvs)
+                #expect(newVenvs.count == (index % 4 == 1 ? 1 : 0), "r\(index): new environments \(newVenvs)")
+                for venv in newVenvs {
                     kept += diskBytes(server.home.appendingPathComponent("venvs/" + venv))
                 }
+                seenVenvs.formUnion(newVenvs)
             }
             try await settled(bundles: 1, venvs: 2, "after 20 deploys")
             let settledBytes = stateBytes(server)

@@ -10,7 +10,7 @@ import TernCore
 
 /// ``APIRouter`` with server-side batching against an in-process fake replica that records the
 /// batch sizes it received and answers each item with its own body.
-@Suite struct APIRouterBatchingTests {
+@Suite(.timeLimit(.minutes(2))) struct APIRouterBatchingTests {
     /// Batch sizes received by a ``BatchReplica``, in order.
     final class Recorder: Sendable {
         private let sizes = Mutex<[Int]>([])
@@ -81,6 +81,21 @@ import TernCore
         await server.close()
     }
 
+    /// Waits until `condition` holds, checking every 5 ms; fails the test after 10 s (a test
+    /// that loops forever hangs the whole run instead of failing).
+    private func eventually(_ what: String, _ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { throw TestTimeout(what: what) }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    private struct TestTimeout: Error, CustomStringConvertible {
+        var what: String
+        var description: String { "not reached within 10 s: \(what)" }
+    }
+
     private func item(_ text: String) -> BatchRequest {
         BatchRequest(
             requestID: text, path: "/batchy", contentType: "application/json", query: nil, headers: [:],
@@ -98,7 +113,7 @@ import TernCore
             let first = Task { try await router.submit(item("[1]")) }
             let second = Task { try await router.submit(item("[2]")) }
             // Both are admitted and counted in flight, but nothing is sent before the batch is full.
-            while router.inFlight < 2 { try await Task.sleep(for: .milliseconds(5)) }
+            try await eventually("router.inFlight >= 2") { router.inFlight >= 2 }
             try await Task.sleep(for: .milliseconds(50))
             #expect(recorder.batches.isEmpty)
             let third = try await router.submit(item("[3]"))
@@ -156,10 +171,10 @@ import TernCore
             let started = ContinuousClock.now
             let first = Task { try await router.submit(item("[1]")) }
             let second = Task { try await router.submit(item("[2]")) }
-            while recorder.batches.count < 2 { try await Task.sleep(for: .milliseconds(5)) }
+            try await eventually("recorder.batches.count >= 2") { recorder.batches.count >= 2 }
             #expect(recorder.batches == [1, 1])  // each found a slot free and went alone
             let later = (3...5).map { index in Task { try await router.submit(item("[\(index)]")) } }
-            while router.inFlight < 5 { try await Task.sleep(for: .milliseconds(5)) }
+            try await eventually("router.inFlight >= 5") { router.inFlight >= 5 }
             #expect(recorder.batches == [1, 1])  // both slots busy: the three collect
             #expect(body(try await first.value) == "[1]")
             #expect(body(try await second.value) == "[2]")
@@ -176,7 +191,7 @@ import TernCore
         try await withRouter(maxBatchSize: 2, intervalMs: 2000, wait: .adaptive, answerDelay: .milliseconds(800)) {
             router, recorder in
             let busy = (1...2).map { index in Task { try await router.submit(item("[\(index)]")) } }
-            while recorder.batches.count < 2 { try await Task.sleep(for: .milliseconds(5)) }
+            try await eventually("recorder.batches.count >= 2") { recorder.batches.count >= 2 }
             // Five more while both slots are busy: two full batches queue for slots, one collects.
             // The last batch sent before it had 2 requests, so the lone seventh is not taken by a
             // freed slot (at about 1.6 s): it goes when its batch_interval (2 s) has passed.

@@ -18,7 +18,7 @@ import TernCore
 /// In-process: the HTTP connection and the replica connection are `EmbeddedChannel`s on one
 /// `EmbeddedEventLoop`, which gives the one-loop arrangement `tern serve` uses by default
 /// (`--event-loops auto`) deterministically.
-@Suite struct FastPathSynchronousAnswerTests {
+@Suite(.timeLimit(.minutes(1))) struct FastPathSynchronousAnswerTests {
     /// Fails every write at once, on the caller's stack.
     private final class FailingWrites: ChannelOutboundHandler {
         typealias OutboundIn = ByteBuffer
@@ -67,7 +67,9 @@ import TernCore
         router.attach(replicaID: "r", connections: replicas.map { ReplicaConnection(channel: $0, accepts: ["payload"]) })
         let client = EmbeddedChannel(handler: PredictFastPath(gateway: gateway, dates: HTTPDateCache()), loop: loop)
         defer { _ = try? client.finish() }
-        try client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8888)).wait()  // active, as an accepted connection is
+        // Active, as an accepted connection is; no `wait()` (nothing here may block a thread).
+        client.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: 8888), promise: nil)
+        loop.run()
 
         for part in request(#"{"n": 1}"#) { try client.writeInbound(part) }
         loop.run()
