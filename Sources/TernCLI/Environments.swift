@@ -15,6 +15,9 @@ struct CLIEnvironments: Codable, Equatable {
         var url: String
         /// Its bearer token (`TERN_HOME/token` on that server).
         var token: String
+        /// A PEM file of certificates to trust for it besides the system's roots (a server with a
+        /// self-signed certificate); nil: the system's roots only.
+        var caFile: String?
     }
 
     /// The name of the built-in environment.
@@ -100,6 +103,7 @@ extension Tern {
                     Examples:
                       tern env configure prod --url http://10.0.0.5:8889 --token 3f9a…
                       tern env configure staging --url https://tern.example.com --token-file staging.token
+                      tern env configure lab --url https://10.0.0.7:8889 --token-file lab.token --ca-file lab-cert.pem
                     """)
 
             @OptionGroup var global: HomeOption
@@ -116,6 +120,9 @@ extension Tern {
             @Option(help: "A file holding the token (instead of --token).")
             var tokenFile: String?
 
+            @Option(help: "A PEM file of certificates to trust for this server besides the system's (for a self-signed --tls-certificate).")
+            var caFile: String?
+
             @Flag(help: "Save without asking the server for /v1/info.")
             var noVerify = false
 
@@ -128,6 +135,9 @@ extension Tern {
                 }
                 if let problem = CLIEnvironments.urlProblem(url) { throw ValidationError(problem) }
                 if (token == nil) == (tokenFile == nil) { throw ValidationError("give one of --token or --token-file") }
+                if let caFile, !FileManager.default.isReadableFile(atPath: caFile) {
+                    throw ValidationError("--ca-file: cannot read \(caFile)")
+                }
             }
 
             func run() async throws {
@@ -145,12 +155,13 @@ extension Tern {
                 let url = self.url.hasSuffix("/") ? String(self.url.dropLast()) : self.url
                 if !noVerify {
                     do {
-                        _ = try await TernClient(controlURL: url, token: secret).info(timeout: .seconds(5))
+                        _ = try await TernClient(controlURL: url, token: secret, caFile: caFile).info(timeout: .seconds(5))
                     } catch {
                         throw CLIError("cannot reach the Tern server at \(url): \(error); check the URL and token, or save anyway with --no-verify")
                     }
                 }
-                environments.environments[name] = .init(url: url, token: secret)
+                let caFile = self.caFile.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+                environments.environments[name] = .init(url: url, token: secret, caFile: caFile)
                 try environments.save(home: home)
                 Terminal.standardOutput.line("Saved environment \(name) (\(url)). Use it with `-e \(name)`, or make it the default with `tern env default \(name)`.")
             }

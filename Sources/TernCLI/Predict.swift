@@ -43,7 +43,7 @@ extension Tern {
             request.body = .bytes(ByteBuffer(bytes: body))
             let response: HTTPClientResponse
             do {
-                response = try await HTTPClient.shared.execute(request, timeout: .minutes(10))
+                response = try await client.http.execute(request, timeout: .minutes(10))
             } catch {
                 throw CLIError("cannot reach \(api.endpoint): \(error)")
             }

@@ -82,6 +82,15 @@ struct ServerOptions: ParsableArguments {
             visibility: .hidden))
     var memoryLimiter = "auto"
 
+    @Option(
+        help: ArgumentHelp(
+            "PEM certificate chain to serve HTTPS with on both ports (needs --tls-key); clients of this TERN_HOME trust it automatically.",
+            valueName: "file"))
+    var tlsCertificate: String?
+
+    @Option(help: ArgumentHelp("PEM private key of --tls-certificate.", valueName: "file"))
+    var tlsKey: String?
+
     @Option(help: "Where replicas run: local (process groups on this machine).")
     var backend = BackendChoice.local.rawValue
 
@@ -185,6 +194,9 @@ struct ServerOptions: ParsableArguments {
         _ = try backendChoice
         _ = try eventLoopCount
         if try cpuMillicores == 0 { throw ValidationError("--cpus: must be more than 0") }
+        if (tlsCertificate == nil) != (tlsKey == nil) {
+            throw ValidationError("--tls-certificate and --tls-key go together: give both (HTTPS on both ports) or neither (HTTP)")
+        }
         if try memoryBytes == 0 { throw ValidationError("--memory: must be more than 0") }
     }
 
@@ -217,10 +229,15 @@ struct ServerOptions: ParsableArguments {
             ("--event-loops", eventLoops),
         ]
         if let python { result.append(("--python", python.contains("/") ? resolvedPython() : python)) }
+        if let tlsCertificate { result.append(("--tls-certificate", Self.absolute(tlsCertificate))) }
+        if let tlsKey { result.append(("--tls-key", Self.absolute(tlsKey))) }
         if let cpus { result.append(("--cpus", cpus)) }
         if let memory { result.append(("--memory", memory)) }
         return result
     }
+
+    /// `path` made absolute against the current directory.
+    static func absolute(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
 
     /// The options' defaults (`tern serve` with no arguments).
     static var defaults: [String: String] {
@@ -289,13 +306,18 @@ extension Tern {
             let token = try TokenFile.loadOrCreate(path: home.tokenFile)
             let runtimePath = try RuntimeInstaller.install(home: home.root)
             let python = options.resolvedPython()
+            let tls = try options.tlsConfiguration
+            let scheme = tls == nil ? "http" : "https"
+            let gatewayURL = "\(scheme)://\(options.host):\(options.port)"
+            let controlURL = "\(scheme)://\(options.host):\(options.controlPort)"
+            let certificateFile = options.tlsCertificate.map(ServerOptions.absolute)
 
             let gateway = Gateway(
                 configuration: GatewayConfiguration(
                     host: options.host, port: options.port, maxBodyBytes: options.maxBodyBytes,
                     coldStartTimeout: .milliseconds(Int64(options.coldStartTimeoutSeconds * 1000)),
                     drainGracePeriod: .seconds(options.stopGraceSeconds),
-                    idleTimeout: .milliseconds(Int64(options.idleTimeoutSeconds * 1000))),
+                    idleTimeout: .milliseconds(Int64(options.idleTimeoutSeconds * 1000)), tls: tls),
                 logger: logger)
             let backend: any ReplicaBackend & WorkerBackend
             switch try options.backendChoice {
@@ -319,12 +341,12 @@ extension Tern {
                 logger: logger)
             gateway.setScalingRegistry(autoscaler)
             let jobs = JobService(
-                store: store, workers: backend, controlURL: "http://\(options.host):\(options.controlPort)",
+                store: store, workers: backend, controlURL: controlURL, controlCAFile: certificateFile,
                 configuration: JobServiceConfiguration(leaseSeconds: options.jobLeaseSeconds, retentionSeconds: options.jobRetentionHours * 3600),
                 logger: logger,
                 revision: { try? store.deployedRevision(api: $0) })
             let asyncQueues = AsyncQueueService(
-                store: store, workers: backend, controlURL: "http://\(options.host):\(options.controlPort)",
+                store: store, workers: backend, controlURL: controlURL, controlCAFile: certificateFile,
                 configuration: AsyncQueueConfiguration(leaseSeconds: options.jobLeaseSeconds, retentionSeconds: options.jobRetentionHours * 3600),
                 logger: logger)
             // AsyncAPI workers scale like replicas, on queue length plus requests in progress.
@@ -343,12 +365,12 @@ extension Tern {
                     limits: BundleLimits(
                         maxUploadBytes: options.maxBundleBytes,
                         maxExtractedBytes: max(UInt64(options.maxBundleBytes) * 4, 1 << 30))),
-                backend: backend, routes: gateway, inFlight: gateway, scaling: autoscaler, jobs: jobs, asyncQueues: asyncQueues, gatewayURL: "http://\(options.host):\(options.port)",
+                backend: backend, routes: gateway, inFlight: gateway, scaling: autoscaler, jobs: jobs, asyncQueues: asyncQueues, gatewayURL: gatewayURL,
                 logger: logger)
 
             let info = ServerInfo(
-                version: ternVersion, gatewayURL: "http://\(options.host):\(options.port)",
-                controlURL: "http://\(options.host):\(options.controlPort)", home: home.root, pid: getpid())
+                version: ternVersion, gatewayURL: gatewayURL, controlURL: controlURL, home: home.root, pid: getpid(),
+                tlsCAFile: certificateFile)
             let readiness = StartupTracker(expected: 2) {
                 try? WireJSON.encoder().encode(info).write(to: URL(fileURLWithPath: home.serverFile), options: .atomic)
                 // Saved once both ports listen, so a start that failed (e.g. a port in use) does
@@ -365,15 +387,15 @@ extension Tern {
                 autoscaler,
                 asyncAutoscaler,
                 ListeningService(
-                    ControlPlaneServer.makeService(
+                    try ControlPlaneServer.makeService(
                         controlPlane: controlPlane,
                         configuration: .init(
                             host: options.host, port: options.controlPort, token: token, home: home.root,
-                            tokenFile: home.tokenFile),
+                            tokenFile: home.tokenFile, tls: tls),
                         uploadLimit: options.maxBundleBytes, logger: logger, onRunning: { _ in await readiness.started() }),
                     host: options.host, port: options.controlPort, flag: "--control-port"),
                 ListeningService(
-                    gateway.makeService(onRunning: { _ in await readiness.started() }),
+                    try gateway.makeService(onRunning: { _ in await readiness.started() }),
                     host: options.host, port: options.port, flag: "--port"),
                 // Last: the first told of a shutdown (services stop in reverse order, one by one).
                 AsyncQueueMonitor(queues: asyncQueues),

@@ -64,10 +64,14 @@ enum ServerConnection {
             expectedPID != nil || ServerLock.isHeld(path: home.serveLock),
             let token = try? String(contentsOfFile: home.tokenFile, encoding: .utf8)
         else { return .stopped }
-        let client = TernClient(controlURL: info.controlURL, token: token.trimmingCharacters(in: .whitespacesAndNewlines))
-        guard let confirmed = try? await client.info(timeout: probeTimeout), confirmed.pid == info.pid else {
+        // An unreadable certificate file: the probe fails certificate verification and says so.
+        let client =
+            (try? TernClient(controlURL: info.controlURL, token: token.trimmingCharacters(in: .whitespacesAndNewlines), caFile: info.tlsCAFile))
+            ?? TernClient(controlURL: info.controlURL, token: token.trimmingCharacters(in: .whitespacesAndNewlines))
+        guard var confirmed = try? await client.info(timeout: probeTimeout), confirmed.pid == info.pid else {
             return .unresponsive(pid: info.pid, controlURL: info.controlURL)
         }
+        confirmed.tlsCAFile = info.tlsCAFile
         return .running(client, confirmed)
     }
 

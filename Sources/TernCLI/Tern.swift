@@ -59,7 +59,12 @@ struct GlobalOptions: ParsableArguments {
     func client() async throws -> TernClient {
         let (name, remote) = try CLIEnvironments.load(home: ternHome).resolve(env)
         guard let remote else { return try await ServerConnection.client(home: ternHome).0 }
-        let client = TernClient(controlURL: remote.url, token: remote.token)
+        let client: TernClient
+        do {
+            client = try TernClient(controlURL: remote.url, token: remote.token, caFile: remote.caFile)
+        } catch {
+            throw CLIError("environment \(name): cannot read its certificate file \(remote.caFile ?? ""): \(error); fix it with `tern env configure \(name) --ca-file FILE`")
+        }
         do {
             _ = try await client.info(timeout: .seconds(10))
         } catch let error as ClientError where error.kind == .unauthorized {

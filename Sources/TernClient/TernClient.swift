@@ -33,13 +33,22 @@ public struct TernClient: Sendable {
     public var controlURL: String
     /// Bearer token.
     public var token: String
-    private let http: HTTPClient
+    /// The HTTP client its calls go through; also right for the server's gateway (it trusts the
+    /// same certificates).
+    public let http: HTTPClient
 
     /// Creates a client. `http` defaults to AsyncHTTPClient's shared client.
     public init(controlURL: String, token: String, http: HTTPClient = .shared) {
         self.controlURL = controlURL
         self.token = token
         self.http = http
+    }
+
+    /// Creates a client that trusts the PEM certificates of `caFile` besides the system's roots
+    /// (``TrustedHTTPClient``); nil: the system's roots only.
+    /// - Throws: NIOSSL's error when `caFile` cannot be read as PEM certificates.
+    public init(controlURL: String, token: String, caFile: String?) throws {
+        self.init(controlURL: controlURL, token: token, http: try TrustedHTTPClient.trusting(caFile))
     }
 
     /// `GET /v1/info`.

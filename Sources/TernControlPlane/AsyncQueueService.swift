@@ -50,6 +50,8 @@ public actor AsyncQueueService: ReplicaScaler, InFlightSource {
     private let store: Store
     private let workers: any WorkerBackend
     private let controlURL: String
+    /// The certificate workers trust for an `https` ``controlURL`` (``WorkerGroup/workCAFile``).
+    private let controlCAFile: String?
     private let configuration: AsyncQueueConfiguration
     private let logger: Logger
     private let now: @Sendable () -> Double
@@ -65,12 +67,14 @@ public actor AsyncQueueService: ReplicaScaler, InFlightSource {
 
     /// Creates the service; call ``setScaling(_:)`` with the autoscaler of its workers.
     public init(
-        store: Store, workers: any WorkerBackend, controlURL: String, configuration: AsyncQueueConfiguration = AsyncQueueConfiguration(),
+        store: Store, workers: any WorkerBackend, controlURL: String, controlCAFile: String? = nil,
+        configuration: AsyncQueueConfiguration = AsyncQueueConfiguration(),
         logger: Logger, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }
     ) {
         self.store = store
         self.workers = workers
         self.controlURL = controlURL
+        self.controlCAFile = controlCAFile
         self.configuration = configuration
         self.logger = logger
         self.now = now
@@ -188,7 +192,8 @@ public actor AsyncQueueService: ReplicaScaler, InFlightSource {
         ])
         return WorkerGroup(
             api: api, id: Self.group, count: queue.workers, workURL: "\(controlURL)/v1/work/async/\(api)", token: queue.token,
-            jobFile: (try? JSONEncoder().encode(file)).map { [UInt8]($0) } ?? [], restartOnFailure: true)
+            jobFile: (try? JSONEncoder().encode(file)).map { [UInt8]($0) } ?? [], restartOnFailure: true,
+            workCAFile: controlCAFile)
     }
 
     // MARK: the endpoint

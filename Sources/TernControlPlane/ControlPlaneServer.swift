@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdTLS
 import ServiceLifecycle
 import Logging
 import NIOCore
@@ -19,15 +20,25 @@ public struct ControlPlaneServerConfiguration: Sendable {
     /// The file `token` is stored in, which `POST /v1/token/rotate` rewrites; nil: the token
     /// cannot be rotated. Default nil.
     public var tokenFile: String?
+    /// Serve HTTPS with this certificate and key (`tern serve --tls-certificate/--tls-key`);
+    /// nil: plain HTTP. Default nil.
+    public var tls: TLSConfiguration?
 
     /// Creates a configuration; defaults as documented on each property.
-    public init(host: String = "127.0.0.1", port: Int = 8889, token: String, home: String, tokenFile: String? = nil) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 8889, token: String, home: String, tokenFile: String? = nil,
+        tls: TLSConfiguration? = nil
+    ) {
         self.host = host
         self.port = port
         self.token = token
         self.home = home
         self.tokenFile = tokenFile
+        self.tls = tls
     }
+
+    /// The API's base URL, e.g. `https://127.0.0.1:8889` (`https` with ``tls``).
+    public var url: String { "\(tls == nil ? "http" : "https")://\(host):\(port)" }
 }
 
 /// The control-plane HTTP API (`/v1`, JSON, bearer token); described in `docs/openapi.yaml`.
@@ -56,11 +67,13 @@ public struct ControlPlaneServerConfiguration: Sendable {
 /// | POST | `/v1/work/jobs/{id}/…` | the work protocol of the job's workers (docs/work-protocol.md; the job's own token) |
 /// | POST | `/v1/work/async/{api}/…` | the work protocol of an AsyncAPI's workers (the queue's own token) |
 public enum ControlPlaneServer {
-    /// Builds the HTTP service. `onRunning` receives the bound port.
+    /// Builds the HTTP service (HTTPS with ``ControlPlaneServerConfiguration/tls``). `onRunning`
+    /// receives the bound port.
+    /// - Throws: NIOSSL's error when the TLS configuration cannot make a context.
     public static func makeService(
         controlPlane: ControlPlane, configuration: ControlPlaneServerConfiguration, uploadLimit: Int, logger: Logger,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> some Service {
+    ) throws -> some Service {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: JSONErrorMiddleware())
         router.get("healthz") { _, _ in "ok\n" }
@@ -76,7 +89,7 @@ public enum ControlPlaneServer {
             try json(
                 ServerInfo(
                     version: ternVersion, gatewayURL: controlPlane.gatewayURL,
-                    controlURL: "http://\(configuration.host):\(configuration.port)", home: configuration.home,
+                    controlURL: configuration.url, home: configuration.home,
                     pid: getpid()))
         }
         v1.post("deploy") { request, _ in
@@ -131,6 +144,7 @@ public enum ControlPlaneServer {
         }
         return Application(
             router: router,
+            server: try configuration.tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)

@@ -74,6 +74,8 @@ public actor JobService {
     private let now: @Sendable () -> Double
     /// Base URL of the control plane, for the workers' `--work-url`.
     private let controlURL: String
+    /// The certificate workers trust for an `https` ``controlURL`` (``WorkerGroup/workCAFile``).
+    private let controlCAFile: String?
     /// The deployed revision of an API (its kind and `predictor.config`).
     private let revision: @Sendable (String) -> StoredRevision?
     private var lastSweep: Double = 0
@@ -82,13 +84,15 @@ public actor JobService {
 
     /// Creates the service; `revision` looks up an API's deployed revision.
     public init(
-        store: Store, workers: any WorkerBackend, controlURL: String, configuration: JobServiceConfiguration = JobServiceConfiguration(),
+        store: Store, workers: any WorkerBackend, controlURL: String, controlCAFile: String? = nil,
+        configuration: JobServiceConfiguration = JobServiceConfiguration(),
         logger: Logger, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
         revision: @escaping @Sendable (String) -> StoredRevision?
     ) {
         self.store = store
         self.workers = workers
         self.controlURL = controlURL
+        self.controlCAFile = controlCAFile
         self.configuration = configuration
         self.logger = logger
         self.now = now
@@ -197,7 +201,7 @@ public actor JobService {
         await workers.runWorkers(
             WorkerGroup(
                 api: job.api, id: job.id, count: spec.workers, workURL: "\(controlURL)/v1/work/jobs/\(job.id)", token: job.token,
-                jobFile: encoded, restartOnFailure: job.kind == .batchAPI))
+                jobFile: encoded, restartOnFailure: job.kind == .batchAPI, workCAFile: controlCAFile))
         logger.info("job started", metadata: ["api": "\(job.api)", "job": "\(id)", "workers": "\(spec.workers)"])
     }
 

@@ -234,9 +234,16 @@ public struct WorkerGroup: Sendable, Equatable {
     /// Start a worker again (with the replica restart backoff) when it exits with a non-zero
     /// code; false for a TaskAPI, whose one process either succeeds or fails the job.
     public var restartOnFailure: Bool
+    /// With an `https` ``workURL``: a PEM file of certificates the workers trust besides the
+    /// system's roots (`TERN_WORK_CA_FILE`; the server's own certificate). Default nil.
+    public var workCAFile: String?
 
     /// Memberwise initialiser.
-    public init(api: String, id: String, count: Int, workURL: String, token: String, jobFile: [UInt8], restartOnFailure: Bool) {
+    public init(
+        api: String, id: String, count: Int, workURL: String, token: String, jobFile: [UInt8], restartOnFailure: Bool,
+        workCAFile: String? = nil
+    ) {
+        self.workCAFile = workCAFile
         self.api = api
         self.id = id
         self.count = count

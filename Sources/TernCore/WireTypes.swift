@@ -174,20 +174,26 @@ public struct ServerInfo: Codable, Sendable, Equatable {
     public var home: String
     /// Process id of `tern serve`.
     public var pid: Int32
+    /// With TLS on (`https` URLs): the PEM certificate file the server presents, which local
+    /// clients trust in addition to the system's roots (so a self-signed certificate works).
+    /// Only in `server.json`; nil otherwise.
+    public var tlsCAFile: String?
 
     /// Memberwise initialiser.
-    public init(version: String, gatewayURL: String, controlURL: String, home: String, pid: Int32) {
+    public init(version: String, gatewayURL: String, controlURL: String, home: String, pid: Int32, tlsCAFile: String? = nil) {
         self.version = version
         self.gatewayURL = gatewayURL
         self.controlURL = controlURL
         self.home = home
         self.pid = pid
+        self.tlsCAFile = tlsCAFile
     }
 
     enum CodingKeys: String, CodingKey {
         case version, home, pid
         case gatewayURL = "gateway_url"
         case controlURL = "control_url"
+        case tlsCAFile = "tls_ca_file"
     }
 }
 

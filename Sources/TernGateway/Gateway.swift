@@ -1,6 +1,8 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import ServiceLifecycle
 import Logging
 import NIOCore
@@ -28,14 +30,18 @@ public struct GatewayConfiguration: Sendable {
     /// Told of every answered exchange with a replica (metrics, tracing); see
     /// ``ExchangeObserver``. Default none.
     public var observer: (any ExchangeObserver)?
+    /// Serve HTTPS with this certificate and key (`tern serve --tls-certificate/--tls-key`);
+    /// nil: plain HTTP. Default nil.
+    public var tls: TLSConfiguration?
 
     /// Creates a configuration; every default is stated on its property.
     public init(
         host: String = "127.0.0.1", port: Int = 8888, maxBodyBytes: Int = 32 << 20,
         coldStartTimeout: Duration = .seconds(300), drainGracePeriod: Duration = .seconds(10),
-        idleTimeout: Duration = .seconds(60), observer: (any ExchangeObserver)? = nil
+        idleTimeout: Duration = .seconds(60), observer: (any ExchangeObserver)? = nil, tls: TLSConfiguration? = nil
     ) {
         self.observer = observer
+        self.tls = tls
         self.drainGracePeriod = drainGracePeriod
         self.idleTimeout = idleTimeout
         self.host = host
@@ -112,17 +118,23 @@ public final class Gateway: RouteTable, ReplicaRegistry, InFlightSource, Sendabl
     /// On graceful shutdown the server stops accepting connections and lets running requests
     /// finish for ``GatewayConfiguration/drainGracePeriod``; requests still running then are cut
     /// with 503 `replica_stopped` (C14), so shutdown is bounded.
-    public func makeService(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some Service {
+    ///
+    /// With ``GatewayConfiguration/tls`` the listener speaks HTTPS only (TLS below the same
+    /// HTTP/1 pipeline, fast path included).
+    /// - Throws: NIOSSL's error when the TLS configuration cannot make a context (a key that
+    ///   does not match its certificate, say).
+    public func makeService(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some Service {
         let dates = HTTPDateCache()
         let idleTimeout = TimeAmount(configuration.idleTimeout)
         // A new set of handlers for each connection (the list is an autoclosure).
+        let http1 = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [
+            GatewayPipeline(idleTimeout: idleTimeout), PredictFastPath(gateway: self, dates: dates),
+        ]))
         return GatewayService(
             gateway: self,
             application: Application(
                 responder: GatewayResponder(gateway: self),
-                server: .http1(configuration: .init(additionalChannelHandlers: [
-                    GatewayPipeline(idleTimeout: idleTimeout), PredictFastPath(gateway: self, dates: dates),
-                ])),
+                server: try configuration.tls.map { try .tls(http1, tlsConfiguration: $0) } ?? http1,
                 configuration: .init(
                     address: .hostname(configuration.host, port: configuration.port), serverName: nil,
                     backlog: Self.listenBacklog),

@@ -256,6 +256,7 @@ actor ReplicaRunner {
             }
             arguments += ["--work-url", worker.workURL, "--job-file", jobPath]
             environment["TERN_WORK_TOKEN"] = worker.token
+            if let caFile = worker.workCAFile { environment["TERN_WORK_CA_FILE"] = caFile }
         }
         let executable: Executable = launch.python.contains("/") ? .path(FilePath(launch.python)) : .name(launch.python)
         let result: TerminationStatus

@@ -19,6 +19,7 @@ import http.client
 import json
 import os
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -81,15 +82,23 @@ class WorkClient:
         unreachable_seconds: how long to retry a refused or reset connection before raising
             ``Unreachable`` (backoff 0.1 s doubling to 2 s).
         timeout: seconds to wait for one answer.
+        ca_file: for an ``https`` URL, a PEM file of certificates to trust besides the system's
+            roots (``TERN_WORK_CA_FILE``: the server's own, possibly self-signed, certificate).
+            The host name is always checked.
     """
 
     def __init__(self, url: str, token: str, unreachable_seconds: float = 120.0,
-                 timeout: float = 30.0):
+                 timeout: float = 30.0, ca_file: str | None = None):
         parts = urllib.parse.urlsplit(url)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"work URL must be http://host:port/path, not {url!r}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"work URL must be http(s)://host:port/path, not {url!r}")
+        self._tls: ssl.SSLContext | None = None
+        if parts.scheme == "https":
+            self._tls = ssl.create_default_context()
+            if ca_file:
+                self._tls.load_verify_locations(cafile=ca_file)
         self._host = parts.hostname
-        self._port = parts.port or 80
+        self._port = parts.port or (443 if self._tls else 80)
         self._base = parts.path.rstrip("/")
         self._headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         self._unreachable = unreachable_seconds
@@ -133,7 +142,11 @@ class WorkClient:
     def _connection(self) -> http.client.HTTPConnection:
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            connection = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+            if self._tls is not None:
+                connection = http.client.HTTPSConnection(self._host, self._port, timeout=self._timeout,
+                                                         context=self._tls)
+            else:
+                connection = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
             self._local.connection = connection
         return connection
 
@@ -190,7 +203,8 @@ def run_job_worker(spec: Spec) -> int:
         log(f"job kind {kind!r} has no worker in this runtime (BatchAPI, TaskAPI, AsyncAPI)")
         return EXIT_USAGE
     unreachable = float(os.environ.get("TERN_WORK_UNREACHABLE_SECONDS", "120"))
-    client = WorkClient(spec.work_url, os.environ.get("TERN_WORK_TOKEN", ""), unreachable)
+    client = WorkClient(spec.work_url, os.environ.get("TERN_WORK_TOKEN", ""), unreachable,
+                        ca_file=os.environ.get("TERN_WORK_CA_FILE") or None)
     try:
         if kind == "BatchAPI":
             predictor = load_queue_predictor(spec.project_dir, spec.path,
