@@ -7,7 +7,7 @@ import TernCore
 /// An error of the control-plane API; renders itself as Tern's JSON error document.
 ///
 /// Status codes: 400 bad request, 401 unauthorised, 404 unknown API, 409 conflict,
-/// 413 bundle too large, 422 invalid config or bundle.
+/// 413 bundle too large, 422 invalid config or bundle, 507 `TERN_HOME`'s disk full.
 public struct ControlPlaneError: HTTPResponseError, Sendable, Equatable, CustomStringConvertible {
     /// HTTP status.
     public var status: HTTPResponse.Status

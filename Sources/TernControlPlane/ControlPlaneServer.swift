@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import HTTPTypes
 import Hummingbird
 import HummingbirdTLS
@@ -75,7 +76,7 @@ public enum ControlPlaneServer {
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some Service {
         let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: JSONErrorMiddleware())
+        router.add(middleware: JSONErrorMiddleware(home: configuration.home))
         router.get("healthz") { _, _ in "ok\n" }
         let token = ControlToken(configuration.token, file: configuration.tokenFile)
         let v1 = router.group("v1").add(middleware: BearerTokenMiddleware(token: token))
@@ -326,6 +327,9 @@ struct BearerTokenMiddleware: RouterMiddleware {
 struct JSONErrorMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
 
+    /// `TERN_HOME`, named in the answer when its disk is full.
+    let home: String
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
@@ -338,6 +342,12 @@ struct JSONErrorMiddleware: RouterMiddleware {
                 ? "no such route: \(request.method) \(request.uri.path); see docs/openapi.yaml"
                 : (error.body ?? "\(error.status)")
             throw ControlPlaneError(status: error.status, kind: kind, message: message)
+        } catch where OutOfSpace.matches(error) || (error as? DatabaseError)?.resultCode == .SQLITE_FULL {
+            context.logger.error("control-plane request failed: disk full", metadata: ["home": "\(home)", "error": "\(error)"])
+            throw ControlPlaneError(
+                status: .init(code: 507, reasonPhrase: "Insufficient Storage"), kind: .diskFull,
+                message: "the disk of TERN_HOME (\(home)) is full, so this request was not carried out. Free space there "
+                    + "(`tern delete` unused APIs, old logs in \(home)/logs) or give Tern more room, then try again")
         } catch {
             context.logger.error("control-plane request failed", metadata: ["error": "\(error)"])
             throw ControlPlaneError(status: .internalServerError, kind: .internalError, message: "internal error: \(error)")

@@ -110,6 +110,8 @@ extension ErrorKind {
     public static let invalidTarget: Self = "invalid_target"
     /// 422: the API (a TrafficSplitter) has no replicas of its own to act on.
     public static let noReplicas: Self = "no_replicas"
+    /// 507: the file system of `TERN_HOME` is full (or over its quota); the request was not carried out.
+    public static let diskFull: Self = "disk_full"
 }
 
 // MARK: jobs
