@@ -18,17 +18,44 @@ import TernCore
         var batches: [Int] { sizes.withLock { $0 } }
     }
 
+    /// Holds a ``BatchReplica``'s answers until the test opens it (a prediction that takes as
+    /// long as the test needs, whatever the machine's load); answers after that go at once.
+    final class AnswerGate: Sendable {
+        private let state = Mutex<(open: Bool, held: [@Sendable () -> Void])>((false, []))
+
+        /// Runs `send` now if the gate is open, else when it opens.
+        func pass(_ send: @escaping @Sendable () -> Void) {
+            let now = state.withLock { state in
+                if !state.open { state.held.append(send) }
+                return state.open
+            }
+            if now { send() }
+        }
+
+        /// Sends every held answer, in arrival order, and lets later ones through.
+        func open() {
+            let held = state.withLock { state in
+                state.open = true
+                defer { state.held = [] }
+                return state.held
+            }
+            for send in held { send() }
+        }
+    }
+
     /// Answers `hello`, and each `predict_batch` frame with one 200 item per request whose body
-    /// is the request's own body, `answerDelay` after it arrived (a slow prediction keeps the
-    /// slot busy; answers leave in arrival order).
+    /// is the request's own body, `answerDelay` after it arrived, or once `gate` opens (a slow
+    /// prediction keeps the slot busy; answers leave in arrival order).
     private final class BatchReplica: ChannelInboundHandler {
         typealias InboundIn = ReplicaFrame
         typealias OutboundOut = ReplicaFrame
         let recorder: Recorder
         let answerDelay: TimeAmount
-        init(recorder: Recorder, answerDelay: TimeAmount) {
+        let gate: AnswerGate?
+        init(recorder: Recorder, answerDelay: TimeAmount, gate: AnswerGate?) {
             self.recorder = recorder
             self.answerDelay = answerDelay
+            self.gate = gate
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -39,6 +66,13 @@ import TernCore
                 recorder.append(items.count)
                 let answers = items.map { #"{"status":200,"content_type":"application/json","length":\#($0["length"] as? Int ?? 0)}"# }
                 reply = #"{"id":1,"status":200,"items":["# + answers.joined(separator: ",") + "]}"
+                if let gate {
+                    let answer = ReplicaFrame(header: ByteBuffer(string: reply), body: frame.body)
+                    let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                    let loop = context.eventLoop
+                    gate.pass { loop.execute { bound.value.writeAndFlush(NIOAny(answer), promise: nil) } }
+                    return
+                }
                 if answerDelay > .zero {
                     let answer = ReplicaFrame(header: ByteBuffer(string: reply), body: frame.body)
                     let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
@@ -55,13 +89,13 @@ import TernCore
 
     /// Runs `body` with a router for an API batching up to `maxBatchSize` requests for
     /// `intervalMs` with `wait`, with one fake replica attached on one connection (two slots) that
-    /// answers each batch `answerDelay` after it arrived.
+    /// answers each batch `answerDelay` after it arrived, or once `gate` opens.
     private func withRouter(
-        maxBatchSize: Int, intervalMs: Int64, wait: BatchWait, answerDelay: TimeAmount = .zero,
+        maxBatchSize: Int, intervalMs: Int64, wait: BatchWait, answerDelay: TimeAmount = .zero, gate: AnswerGate? = nil,
         _ body: (APIRouter, Recorder) async throws -> Void
     ) async throws {
         let recorder = Recorder()
-        let server = try await FakeReplicaServer.start { BatchReplica(recorder: recorder, answerDelay: answerDelay) }
+        let server = try await FakeReplicaServer.start { BatchReplica(recorder: recorder, answerDelay: answerDelay, gate: gate) }
         let spec = APISpec(
             name: "batchy",
             predictor: PredictorSpec(
@@ -164,9 +198,12 @@ import TernCore
     }
 
     @Test func adaptivelyRequestsCollectWhileBothSlotsAreBusyAndGoWhenOneFrees() async throws {
-        // One connection gives two slots; each batch is answered 300 ms after it arrived, and the
-        // one-minute interval never passes, so only a freed slot can send the open batch.
-        try await withRouter(maxBatchSize: 8, intervalMs: 60_000, wait: .adaptive, answerDelay: .milliseconds(300)) {
+        // One connection gives two slots; no batch is answered until the gate opens (with a timed
+        // answer, a loaded machine let the first answers return before the later three were
+        // submitted, so they never collected), and the one-minute interval never passes, so only
+        // a freed slot can send the open batch.
+        let gate = AnswerGate()
+        try await withRouter(maxBatchSize: 8, intervalMs: 60_000, wait: .adaptive, gate: gate) {
             router, recorder in
             let started = ContinuousClock.now
             let first = Task { try await router.submit(item("[1]")) }
@@ -176,6 +213,7 @@ import TernCore
             let later = (3...5).map { index in Task { try await router.submit(item("[\(index)]")) } }
             try await eventually("router.inFlight >= 5") { router.inFlight >= 5 }
             #expect(recorder.batches == [1, 1])  // both slots busy: the three collect
+            gate.open()
             #expect(body(try await first.value) == "[1]")
             #expect(body(try await second.value) == "[2]")
             for (index, task) in later.enumerated() { #expect(body(try await task.value) == "[\(index + 3)]") }

@@ -20,7 +20,9 @@ echo "tern serve limits: $(grep 'Max open files' /proc/$SERVER_PID/limits)" >&2
 deploy_slow_pair
 cpu() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }  # user + system ticks of tern serve itself
 start_load slow 30 '{"seconds":0.005}'
-sleep 4
+sleep 2
+b0=$(cpu); sleep 5; b1=$(cpu)
+echo "tern serve CPU under the load alone: $(( b1 - b0 )) ticks in 5 s ($(getconf CLK_TCK)/s)" >&2
 mkfifo "$WORK/hold"
 "$PY" bench/idle_connections.py 127.0.0.1 "$GATEWAY_PORT" 400 <"$WORK/hold" >"$WORK/idle.out" 2>&1 &
 IDLE_PID=$!
@@ -46,4 +48,4 @@ echo "$t0 $t1" >"$WORK/window"
 finish_load
 rss1=$(rss_mib "$SERVER_PID"); home1=$(home_bytes)
 rec=$("$PY" -c "print('never' if not '$recovered' else f'{$t1 - $closed:.2f}')")
-result "fd-exhaustion (new conn while held: ${fresh:-none}; cpu $(( c1 - c0 )) ticks/5s)" "$rss0" "$rss1" "$home0" "$home1" "$rec (after close)"
+result "fd-exhaustion (new conn while held: ${fresh:-none}; cpu $(( c1 - c0 )) ticks/5s held, $(( b1 - b0 )) before)" "$rss0" "$rss1" "$home0" "$home1" "$rec (after close)"

@@ -27,7 +27,7 @@ cleanup() {
   stop_tern
   # A replica left behind (after a SIGKILLed tern serve) is found by its TERN_HOME socket path.
   for pid in $(pgrep -f "$HOME_DIR/" 2>/dev/null || true); do kill -KILL "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
+  if [ -n "${FAULT_KEEP:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
