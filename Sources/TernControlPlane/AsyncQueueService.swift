@@ -390,7 +390,7 @@ extension AsyncQueueService {
         } catch let error as ControlPlaneError {
             return QueueAnswer(error)
         } catch {
-            return QueueAnswer(ControlPlaneError(status: .internalServerError, kind: .internalError, message: "\(error)", api: request.api))
+            return QueueAnswer(ControlPlaneError.unexpected(error, api: request.api))
         }
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import HTTPTypes
 import Hummingbird
 import HummingbirdTLS
@@ -342,15 +341,9 @@ struct JSONErrorMiddleware: RouterMiddleware {
                 ? "no such route: \(request.method) \(request.uri.path); see docs/openapi.yaml"
                 : (error.body ?? "\(error.status)")
             throw ControlPlaneError(status: error.status, kind: kind, message: message)
-        } catch where OutOfSpace.matches(error) || (error as? DatabaseError)?.resultCode == .SQLITE_FULL {
-            context.logger.error("control-plane request failed: disk full", metadata: ["home": "\(home)", "error": "\(error)"])
-            throw ControlPlaneError(
-                status: .init(code: 507, reasonPhrase: "Insufficient Storage"), kind: .diskFull,
-                message: "the disk of TERN_HOME (\(home)) is full, so this request was not carried out. Free space there "
-                    + "(`tern delete` unused APIs, old logs in \(home)/logs) or give Tern more room, then try again")
         } catch {
             context.logger.error("control-plane request failed", metadata: ["error": "\(error)"])
-            throw ControlPlaneError(status: .internalServerError, kind: .internalError, message: "internal error: \(error)")
+            throw ControlPlaneError.unexpected(error, home: home)
         }
     }
 }

@@ -46,7 +46,7 @@ extension JobService: QueueEndpoint {
         } catch let error as ControlPlaneError {
             return QueueAnswer(error)
         } catch {
-            return QueueAnswer(ControlPlaneError(status: .internalServerError, kind: .internalError, message: "\(error)", api: request.api))
+            return QueueAnswer(ControlPlaneError.unexpected(error, api: request.api))
         }
     }
 
