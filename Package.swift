@@ -17,6 +17,9 @@ let package = Package(
         // For bench/micro only (a separate package that depends on this one by path): the
         // modules whose hot-path types it measures. Not a supported library.
         .library(name: "TernBenchmarkTargets", targets: ["TernCore", "TernScaling", "TernGateway"]),
+        // For fuzz/ only (a separate package of libFuzzer targets, scripts/fuzz.sh): the config
+        // loader. Not a supported library.
+        .library(name: "TernFuzzTargets", targets: ["TernCore"]),
         // The Python serving runtime as it ships inside `tern`, for tools that package it.
         .library(name: "TernRuntimeBundle", targets: ["TernRuntimeBundle"]),
     ],

@@ -19,3 +19,5 @@ if ! swift build --build-tests >"$log" 2>&1; then
 fi
 echo "==> Swift tests"
 swift test --skip-build 2>&1 | grep -vE "^\[[0-9]+/[0-9]+\]"
+echo "==> Fuzzing (libFuzzer, bounded: scripts/fuzz.sh)"
+scripts/fuzz.sh
