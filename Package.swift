@@ -175,6 +175,7 @@ let package = Package(
             dependencies: [
                 "TernControlPlane", "TernCore", "TernTesting", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),
