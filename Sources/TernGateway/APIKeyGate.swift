@@ -15,9 +15,10 @@ import TernCore
 /// auth and no key refuses every request (closed by default).
 ///
 /// Buckets are per gateway process: two gateways (machines) each allow a key its full rate.
-final class APIKeyGate: Sendable {
+/// Public for bench/micro only.
+public final class APIKeyGate: Sendable {
     /// What ``check(_:)`` decided about a request.
-    enum Verdict: Sendable, Equatable {
+    public enum Verdict: Sendable, Equatable {
         /// It may use the API.
         case admitted
         /// It carries no valid key (401).
@@ -41,25 +42,25 @@ final class APIKeyGate: Sendable {
 
     /// A gate for `auth`, with no key yet; `now` is the buckets' clock (seconds, monotonic; the
     /// system's uptime clock unless a test passes one).
-    init(auth: APIAuth, now: @escaping @Sendable () -> Double = APIKeyGate.uptimeSeconds) {
+    public init(auth: APIAuth, now: @escaping @Sendable () -> Double = APIKeyGate.uptimeSeconds) {
         required = Atomic(auth == .apiKey)
         self.now = now
     }
 
     /// Seconds of the system's monotonic clock (`NIODeadline.now()`, `CLOCK_MONOTONIC`).
-    @Sendable static func uptimeSeconds() -> Double {
+    @Sendable public static func uptimeSeconds() -> Double {
         Double(NIODeadline.now().uptimeNanoseconds) / 1e9
     }
 
     /// Applies the API's `networking.auth` (after a redeploy).
-    func configure(_ auth: APIAuth) {
+    public func configure(_ auth: APIAuth) {
         required.store(auth == .apiKey, ordering: .relaxed)
     }
 
     /// Replaces the valid keys. A key that was already valid with the same rate limit keeps its
     /// bucket (a refresh does not give it a new burst); a new key, or a changed limit, starts
     /// with a full bucket.
-    func setKeys(_ keys: [GatewayKey]) {
+    public func setKeys(_ keys: [GatewayKey]) {
         let time = now()
         entries.withLock { entries in
             var kept: [[UInt8]: Entry] = [:]
@@ -74,7 +75,7 @@ final class APIKeyGate: Sendable {
     /// Whether the request with these header fields may use the API: it needs no key, or it
     /// carries a valid one (``presentedKey(in:)``) whose rate limit, if it has one, lets it
     /// through now. An admitted request with a limited key has taken its token.
-    func check(_ fields: HTTPFields) -> Verdict {
+    public func check(_ fields: HTTPFields) -> Verdict {
         guard required.load(ordering: .relaxed) else { return .admitted }
         guard let key = Self.presentedKey(in: fields) else { return .unauthorized }
         let digest = APIKeys.digest(key.utf8)
