@@ -299,7 +299,9 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// conditions mirror ``GatewayResponder/respond(to:context:)``: the path is an API's endpoint
     /// (not `/healthz`, not a TrafficSplitter's) and the method `POST`; the request carries the
     /// API's key if it needs one, within its rate limit (``APIKeyGate``, which takes the key's
-    /// token here: the request is the fast path's from then on); the API has no
+    /// token here: the request is the fast path's from then on — the two hand-overs to the
+    /// normal path after this, a body longer than its `Content-Length` and trailers, cannot
+    /// happen with a `Content-Length` body, so a token is never taken twice); the API has no
     /// `request_timeout` (checked with the lease or the collection, whose timer is the task path's).
     private func candidate(_ head: HTTPRequest) -> (APIRouter, Int)? {
         let fields = head.headerFields

@@ -223,6 +223,23 @@ extension EndToEnd {
             let burstAlone = try server.tern("keys", "create", "keyed", "--burst", "5")
             #expect(burstAlone.status != 0)
             #expect(burstAlone.stderr.contains("--burst needs --rate-limit"), "\(burstAlone.stderr)")
+            // And by the control plane, whatever the client.
+            let token = try String(contentsOf: server.home.appendingPathComponent("token"), encoding: .utf8)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            for (body, message) in [
+                (#"{"rate_limit": {"requests": 0, "per": "second", "burst": 1}}"#, "rate limit requests must be 1 to 1000000 per second; got 0"),
+                (#"{"rate_limit": {"requests": 5, "per": "day", "burst": 1}}"#, "the key request is not JSON of the form"),
+            ] {
+                var request = HTTPClientRequest(url: "http://127.0.0.1:\(server.controlPort)/v1/apis/keyed/keys")
+                request.method = .POST
+                request.headers.add(name: "Authorization", value: "Bearer \(token)")
+                request.body = .bytes(ByteBuffer(string: body))
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+                let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
+                #expect(response.status.code == 400, "\(text)")
+                #expect(try errorObject(text)["kind"] as? String == "bad_request")
+                #expect((try errorObject(text)["message"] as? String)?.hasPrefix(message) == true, "\(text)")
+            }
         }
 
         @Test("tern delete deletes the API's keys: after a redeploy the old key gets 401")
