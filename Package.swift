@@ -151,7 +151,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TernCoreTests", dependencies: ["TernCore", "TernDigest"], swiftSettings: swiftSettings),
-        .testTarget(name: "TernCLITests", dependencies: ["TernCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftSettings),
+        .testTarget(name: "TernCLITests", dependencies: ["TernCLI", "TernCore", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftSettings),
         .testTarget(
             name: "TernScalingTests",
             dependencies: ["TernScaling", "TernTesting", .product(name: "Logging", package: "swift-log")],
