@@ -154,7 +154,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TernCoreTests", dependencies: ["TernCore", "TernDigest"], swiftSettings: swiftSettings),
-        .testTarget(name: "TernCLITests", dependencies: ["TernCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftSettings),
+        .testTarget(name: "TernCLITests", dependencies: ["TernCLI", "TernCore", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftSettings),
         .testTarget(
             name: "TernScalingTests",
             dependencies: ["TernScaling", "TernTesting", .product(name: "Logging", package: "swift-log")],
@@ -178,6 +178,7 @@ let package = Package(
             dependencies: [
                 "TernControlPlane", "TernCore", "TernTesting", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),

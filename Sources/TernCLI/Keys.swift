@@ -11,10 +11,13 @@ extension Tern {
             discussion: """
                 A key is shown once, when it is created; the server keeps only its SHA-256. \
                 Clients send it as `Authorization: Bearer KEY` or `X-API-Key: KEY`. A revoked key \
-                is refused from the next request on. See docs/security.md.
+                is refused from the next request on. A key may have a rate limit (a token bucket \
+                in the gateway: over it, 429 with Retry-After). `tern delete API` deletes its \
+                keys. See docs/security.md.
 
                 Examples:
                   tern keys create iris
+                  tern keys create iris --rate-limit 10/s --burst 20
                   tern keys list
                   tern keys list iris -o json
                   tern keys revoke key_0123456789abcdef
@@ -26,15 +29,41 @@ extension Tern {
             @OptionGroup var global: GlobalOptions
             @Argument(help: "The API's name.")
             var name: String
+            @Option(
+                help: ArgumentHelp(
+                    "Limit the key to REQUESTS per second, minute or hour (10/s, 600/m, 1000/h); unlimited when not given.",
+                    valueName: "REQUESTS/PERIOD"))
+            var rateLimit: String?
+            @Option(help: "With --rate-limit: requests allowed at once (the bucket's size; default: the rate's REQUESTS).")
+            var burst: Int?
             @Option(name: .shortAndLong, help: "Output format: table or json.")
             var output: OutputFormat = .table
 
+            func validate() throws {
+                _ = try limit()
+            }
+
+            /// The rate limit the options give; nil without `--rate-limit`.
+            /// - Throws: `ValidationError` for a malformed rate, bounds, or `--burst` alone.
+            func limit() throws -> RateLimit? {
+                guard let rateLimit else {
+                    if burst != nil { throw ValidationError("--burst needs --rate-limit (e.g. --rate-limit 10/s --burst 20)") }
+                    return nil
+                }
+                do {
+                    return try RateLimit.parse(rateLimit, burst: burst)
+                } catch let invalid as RateLimit.Invalid {
+                    throw ValidationError("--rate-limit: \(invalid.message)")
+                }
+            }
+
             func run() async throws {
-                let created = try await global.client().createKey(name)
+                let created = try await global.client().createKey(name, rateLimit: try limit())
                 if output != .table { return Terminal.standardOutput.line(try Get.encoded(created, as: output)) }
                 Terminal.standardOutput.line(created.key)
+                let limit = created.document.rateLimit.map { ", rate limit \($0)" } ?? ""
                 Terminal.standardError.line(
-                    "Created key \(created.document.id) for \(name). It is shown only now: store it; "
+                    "Created key \(created.document.id) for \(name)\(limit). It is shown only now: store it; "
                         + "send it as `Authorization: Bearer KEY` or `X-API-Key: KEY`.")
             }
         }
@@ -54,8 +83,10 @@ extension Tern {
                     keys.isEmpty
                         ? "No keys. Create one with `tern keys create API`."
                         : renderTable(
-                            header: ["ID", "API", "CREATED", "PREFIX"],
-                            rows: keys.map { [$0.id, $0.api, $0.created.formatted(.iso8601), $0.prefix + "…"] }))
+                            header: ["ID", "API", "CREATED", "PREFIX", "RATE LIMIT"],
+                            rows: keys.map {
+                                [$0.id, $0.api, $0.created.formatted(.iso8601), $0.prefix + "…", $0.rateLimit?.description ?? "-"]
+                            }))
             }
         }
 

@@ -130,9 +130,11 @@ public struct TernClient: Sendable {
         return answer["requeued"] ?? 0
     }
 
-    /// `POST /v1/apis/{name}/keys`: a new key of the API (the only time the key is sent).
-    public func createKey(_ name: String) async throws -> CreatedAPIKey {
-        try await call(.POST, "/v1/apis/\(Self.escape(name))/keys")
+    /// `POST /v1/apis/{name}/keys`: a new key of the API (the only time the key is sent),
+    /// limited to `rateLimit` when given.
+    public func createKey(_ name: String, rateLimit: RateLimit? = nil) async throws -> CreatedAPIKey {
+        let body = try rateLimit.map { try WireJSON.encoder().encode(APIKeyRequest(rateLimit: $0)) }
+        return try await call(.POST, "/v1/apis/\(Self.escape(name))/keys", body: body, contentType: "application/json")
     }
 
     /// `GET /v1/keys`, only `name`'s keys when given: ids and prefixes, never the keys.

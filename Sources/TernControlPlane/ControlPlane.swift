@@ -62,7 +62,7 @@ public actor ControlPlane {
         // push each change.
         do {
             for (api, keys) in Dictionary(grouping: try store.apiKeys(), by: \.document.api) {
-                await routes.setAPIKeys(api: api, digests: Self.digests(of: keys))
+                await routes.setAPIKeys(api: api, keys: Self.gatewayKeys(of: keys))
             }
         } catch {
             logger.error("cannot read the API keys; APIs with auth: api_key refuse every request until a key changes",
@@ -253,7 +253,9 @@ public actor ControlPlane {
         return await document(for: stored)
     }
 
-    /// Deletes an API: its route goes first (new requests get 404), then its replicas stop.
+    /// Deletes an API: its route goes first (new requests get 404), then its replicas stop. Its
+    /// API keys are deleted with it (in the store's transaction), so a later deploy of the same
+    /// name needs new keys.
     /// - Throws: ``ControlPlaneError`` 404 when it is not deployed.
     public func delete(_ name: String) async throws {
         guard try store.deployedRevision(api: name) != nil else { throw ControlPlaneError.notFound(name) }
@@ -265,6 +267,7 @@ public actor ControlPlane {
         await asyncQueues?.remove(api: name)
         await scaling?.untrack(api: name)
         await routes.removeRoute(api: name)
+        await routes.setAPIKeys(api: name, keys: [])  // the gateway forgets them too
         await backend.remove(api: name)
         Task { await self.collectGarbage() }
     }
@@ -292,17 +295,25 @@ public actor ControlPlane {
     // MARK: API keys
 
     /// Creates a key for `api` (deployed, any `networking.auth`: a key made before the API turns
-    /// auth on is valid once it does); the gateway accepts it at once. The key is in the result
-    /// only; the store keeps its SHA-256.
-    /// - Throws: ``ControlPlaneError`` 404 when `api` is not deployed.
-    public func createKey(api: String) async throws -> CreatedAPIKey {
+    /// auth on is valid once it does), limited to `rateLimit` when given; the gateway accepts it
+    /// at once. The key is in the result only; the store keeps its SHA-256.
+    /// - Throws: ``ControlPlaneError`` 404 when `api` is not deployed, 400 `bad_request` when
+    ///   `rateLimit` is out of bounds (``RateLimit/validate()``).
+    public func createKey(api: String, rateLimit: RateLimit? = nil) async throws -> CreatedAPIKey {
         guard try store.deployedRevision(api: api) != nil else { throw ControlPlaneError.notFound(api) }
+        do {
+            try rateLimit?.validate()
+        } catch let invalid as RateLimit.Invalid {
+            throw ControlPlaneError(status: .badRequest, kind: .badRequest, message: invalid.message)
+        }
         let key = APIKeys.generate()
         let document = APIKeyDocument(
-            id: APIKeys.generateID(), api: api, created: Date(), prefix: String(key.prefix(APIKeys.prefixLength)))
+            id: APIKeys.generateID(), api: api, created: Date(), prefix: String(key.prefix(APIKeys.prefixLength)),
+            rateLimit: rateLimit)
         try store.addAPIKey(StoredAPIKey(document: document, hash: APIKeys.hash(key)))
         try await pushKeys(api: api)
-        logger.info("API key created", metadata: ["api": "\(api)", "id": "\(document.id)"])
+        logger.info(
+            "API key created", metadata: ["api": "\(api)", "id": "\(document.id)", "rate_limit": "\(rateLimit.map(String.init(describing:)) ?? "none")"])
         return CreatedAPIKey(document: document, key: key)
     }
 
@@ -323,14 +334,17 @@ public actor ControlPlane {
         return removed.document
     }
 
-    /// Gives the gateway the digests of `api`'s keys (after a change; ``restore()`` gives all).
+    /// Gives the gateway `api`'s keys (after a change; ``restore()`` gives all).
     private func pushKeys(api: String) async throws {
-        await routes.setAPIKeys(api: api, digests: Self.digests(of: try store.apiKeys(api: api)))
+        await routes.setAPIKeys(api: api, keys: Self.gatewayKeys(of: try store.apiKeys(api: api)))
     }
 
-    /// The 32-byte digests the gateway compares, from stored keys' hex hashes.
-    private static func digests(of keys: [StoredAPIKey]) -> [[UInt8]] {
-        keys.compactMap { APIKeys.digest(fromHex: $0.hash) }
+    /// What the gateway checks — the 32-byte digests (from the stored hex hashes) and rate
+    /// limits — of stored keys.
+    private static func gatewayKeys(of keys: [StoredAPIKey]) -> [GatewayKey] {
+        keys.compactMap { key in
+            APIKeys.digest(fromHex: key.hash).map { GatewayKey(digest: $0, rateLimit: key.document.rateLimit) }
+        }
     }
 
     /// The rules that need what is deployed: an endpoint no other API uses (409 `endpoint_taken`), the

@@ -60,7 +60,7 @@ public struct ControlPlaneServerConfiguration: Sendable {
 /// | GET | `/v1/apis/{name}/jobs/{id}/dead-letters` | `[DeadLetter]` |
 /// | POST | `/v1/apis/{name}/jobs/{id}/retry` | queues the dead letters again: `{"requeued": N}` |
 /// | GET | `/v1/jobs` | every job, newest first |
-/// | POST | `/v1/apis/{name}/keys` | a new API key: ``CreatedAPIKey`` (the only time the key is shown) |
+/// | POST | `/v1/apis/{name}/keys` | a new API key (optional body ``APIKeyRequest``: its rate limit): ``CreatedAPIKey`` (the only time the key is shown) |
 /// | GET | `/v1/keys?api=NAME` | `[APIKeyDocument]` (never the keys) |
 /// | DELETE | `/v1/keys/{id}` | revokes a key at once; its ``APIKeyDocument`` |
 /// | POST | `/v1/token/rotate` | a new control-plane token, written to the token file: `{"token_file": PATH}`; the old one is refused from then on |
@@ -80,8 +80,9 @@ public enum ControlPlaneServer {
         let token = ControlToken(configuration.token, file: configuration.tokenFile)
         let v1 = router.group("v1").add(middleware: BearerTokenMiddleware(token: token))
         v1.post("token/rotate") { _, _ in try json(["token_file": try token.rotate()]) }
-        v1.post("apis/:name/keys") { _, context in
-            try json(try await controlPlane.createKey(api: try context.parameters.require("name")))
+        v1.post("apis/:name/keys") { request, context in
+            let options = try await keyRequest(request)
+            return try json(try await controlPlane.createKey(api: try context.parameters.require("name"), rateLimit: options.rateLimit))
         }
         v1.get("keys") { request, _ in try json(try await controlPlane.keys(api: request.uri.queryParameters.get("api"))) }
         v1.delete("keys/:id") { _, context in try json(try await controlPlane.revokeKey(id: try context.parameters.require("id"))) }
@@ -148,6 +149,27 @@ public enum ControlPlaneServer {
             configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
+    }
+
+    /// The optional body of `POST /v1/apis/{name}/keys` (an empty body: a key without limits).
+    /// - Throws: ``ControlPlaneError`` 400 `bad_request` when it is not an ``APIKeyRequest``, 413
+    ///   over 64 KiB.
+    private static func keyRequest(_ request: Request) async throws -> APIKeyRequest {
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: 64 << 10)
+        } catch is NIOTooManyBytesError {
+            throw ControlPlaneError(status: .contentTooLarge, kind: .payloadTooLarge, message: "the key request is larger than 64 KiB")
+        }
+        guard body.readableBytes > 0 else { return APIKeyRequest() }
+        do {
+            return try WireJSON.decoder().decode(APIKeyRequest.self, from: Data(body.readableBytesView))
+        } catch {
+            throw ControlPlaneError(
+                status: .badRequest, kind: .badRequest,
+                message: #"the key request is not JSON of the form {"rate_limit": {"requests": 10, "per": "second", "burst": 20}}"#)
+        }
     }
 
     private static func addJobRoutes(_ v1: RouterGroup<BasicRequestContext>, jobs: JobService, bodyLimit: Int) {

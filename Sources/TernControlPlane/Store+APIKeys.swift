@@ -4,7 +4,7 @@ import TernCore
 
 /// A key of an API as stored (`api_key` table): never the key, only its SHA-256.
 public struct StoredAPIKey: Sendable, Equatable {
-    /// What is listed (id, API, creation time, prefix).
+    /// What is listed (id, API, creation time, prefix, rate limit).
     public var document: APIKeyDocument
     /// SHA-256 of the key, 64 lower-case hex digits (``APIKeys/hash(_:)``).
     public var hash: String
@@ -13,19 +13,29 @@ public struct StoredAPIKey: Sendable, Equatable {
 extension StoredAPIKey {
     /// A row of the `api_key` table (in an extension, so the memberwise initialiser stays).
     init(row: Row) {
+        var rateLimit: RateLimit?
+        if let requests: Int = row["rate_limit_requests"], let burst: Int = row["rate_limit_burst"],
+           let per = (row["rate_limit_per"] as String?).flatMap(RateLimit.Period.init(rawValue:))
+        {
+            rateLimit = RateLimit(requests: requests, per: per, burst: burst)
+        }
         self.init(
             document: APIKeyDocument(
-                id: row["id"], api: row["api"], created: Date(timeIntervalSince1970: row["created_at"]), prefix: row["prefix"]),
+                id: row["id"], api: row["api"], created: Date(timeIntervalSince1970: row["created_at"]), prefix: row["prefix"],
+                rateLimit: rateLimit),
             hash: row["hash"])
     }
 }
 
 /// Per-API keys (`networking.auth: api_key`).
 ///
-/// Schema (migration `api_keys`, named rather than numbered so that it merges with other new
-/// migrations): `api_key(id PRIMARY KEY, api, hash UNIQUE, prefix, created_at)` with an index on
-/// `api`; `created_at` in Unix seconds. Keys outlive their API: deleting and redeploying an API
-/// keeps its keys valid (revoke them with `tern keys revoke`).
+/// Schema (migrations named rather than numbered so that they merge with other new ones):
+/// `api_keys`: `api_key(id PRIMARY KEY, api, hash UNIQUE, prefix, created_at)` with an index on
+/// `api`; `created_at` in Unix seconds. `api_key_rate_limits`: the nullable columns
+/// `rate_limit_requests`, `rate_limit_per` (`second`, `minute` or `hour`) and
+/// `rate_limit_burst`, all NULL for a key without a limit (every key made before them), and
+/// the keys of APIs no longer deployed deleted: a key lives as long as its API
+/// (``deleteAPI(_:)`` deletes its keys in the same transaction).
 extension Store {
     static func registerAPIKeyMigrations(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("api_keys") { db in
@@ -37,6 +47,15 @@ extension Store {
                 table.column("created_at", .double).notNull()
             }
         }
+        migrator.registerMigration("api_key_rate_limits") { db in
+            try db.alter(table: "api_key") { table in
+                table.add(column: "rate_limit_requests", .integer)
+                table.add(column: "rate_limit_per", .text)
+                table.add(column: "rate_limit_burst", .integer)
+            }
+            // Before this migration keys outlived `tern delete`; now they are deleted with their API.
+            try db.execute(sql: "DELETE FROM api_key WHERE api NOT IN (SELECT name FROM api)")
+        }
     }
 
     /// Stores a key.
@@ -44,10 +63,14 @@ extension Store {
     public func addAPIKey(_ key: StoredAPIKey) throws {
         try database.write { db in
             try db.execute(
-                sql: "INSERT INTO api_key (id, api, hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)",
+                sql: """
+                    INSERT INTO api_key (id, api, hash, prefix, created_at, rate_limit_requests, rate_limit_per, rate_limit_burst)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
                 arguments: [
                     key.document.id, key.document.api, key.hash, key.document.prefix,
-                    key.document.created.timeIntervalSince1970,
+                    key.document.created.timeIntervalSince1970, key.document.rateLimit?.requests,
+                    key.document.rateLimit?.per.rawValue, key.document.rateLimit?.burst,
                 ])
         }
     }

@@ -23,7 +23,7 @@ public struct StoredRevision: Sendable, Equatable {
 ///
 /// Schema (migration `v1`): `revision(api, revision, spec_json, bundle_digest, config_dir,
 /// created_at)` with primary key (api, revision), and `api(name PRIMARY KEY, revision)` pointing
-/// at the deployed revision. Deleting an API deletes its rows. Jobs and queued work: see
+/// at the deployed revision. Deleting an API deletes its rows (its keys too). Jobs and queued work: see
 /// `Store+Jobs.swift` (migration `v2`); API keys: `Store+APIKeys.swift` (migration `api_keys`).
 public final class Store: Sendable {
     let database: DatabaseQueue
@@ -157,10 +157,12 @@ public final class Store: Sendable {
         }
     }
 
-    /// Deletes `api` and its revisions; returns false when it did not exist.
+    /// Deletes `api`, its revisions and its API keys, in one transaction; returns false when it
+    /// did not exist.
     @discardableResult
     public func deleteAPI(_ api: String) throws -> Bool {
         try database.write { db in
+            try db.execute(sql: "DELETE FROM api_key WHERE api = ?", arguments: [api])
             try db.execute(sql: "DELETE FROM revision WHERE api = ?", arguments: [api])
             try db.execute(sql: "DELETE FROM api WHERE name = ?", arguments: [api])
             specs.withLock { $0.remove(api: api) }

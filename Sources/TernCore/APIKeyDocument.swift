@@ -11,13 +11,36 @@ public struct APIKeyDocument: Codable, Sendable, Equatable {
     public var created: Date
     /// Its first characters, e.g. `tern_3f9a`.
     public var prefix: String
+    /// Its rate limit (`rate_limit`, absent when it has none: the key is not limited).
+    public var rateLimit: RateLimit?
 
     /// Memberwise initialiser.
-    public init(id: String, api: String, created: Date, prefix: String) {
+    public init(id: String, api: String, created: Date, prefix: String, rateLimit: RateLimit? = nil) {
         self.id = id
         self.api = api
         self.created = created
         self.prefix = prefix
+        self.rateLimit = rateLimit
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case id, api, created, prefix
+        case rateLimit = "rate_limit"
+    }
+}
+
+/// `POST /v1/apis/{name}/keys`'s optional body: what the new key is allowed.
+public struct APIKeyRequest: Codable, Sendable, Equatable {
+    /// The key's rate limit (`rate_limit`); none when absent.
+    public var rateLimit: RateLimit?
+
+    /// Memberwise initialiser.
+    public init(rateLimit: RateLimit? = nil) {
+        self.rateLimit = rateLimit
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case rateLimit = "rate_limit"
     }
 }
 

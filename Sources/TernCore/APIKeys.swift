@@ -69,3 +69,18 @@ public enum ConstantTime {
         return found
     }
 }
+
+/// What the gateway knows of one API key: its SHA-256 and its rate limit. The control plane
+/// gives the gateway these for each API (``RouteTable/setAPIKeys(api:keys:)``), never the key.
+public struct GatewayKey: Sendable, Equatable {
+    /// The key's SHA-256 (32 bytes, ``APIKeys/digest(_:)``).
+    public var digest: [UInt8]
+    /// Its rate limit; nil when it has none.
+    public var rateLimit: RateLimit?
+
+    /// Memberwise initialiser.
+    public init(digest: [UInt8], rateLimit: RateLimit? = nil) {
+        self.digest = digest
+        self.rateLimit = rateLimit
+    }
+}

@@ -40,6 +40,8 @@ extension ErrorKind {
     public static let badRequest: Self = "bad_request"
     /// 401: no or a wrong bearer token (control plane).
     public static let unauthorized: Self = "unauthorized"
+    /// 429: the API key's rate limit is used up for now (gateway; `Retry-After` says when to retry).
+    public static let rateLimited: Self = "rate_limited"
     /// 404: no API, route or job of that name.
     public static let notFound: Self = "not_found"
     /// 405: the method is not served at that path.

@@ -186,10 +186,11 @@ public protocol RouteTable: Sendable {
     /// once, queued ones 503; returns once the running ones finished (within the gateway's drain
     /// grace period).
     func removeRoute(api: String) async
-    /// Replaces the key digests (SHA-256, 32 bytes each; ``APIKeys``) that open RealtimeAPI `api`
-    /// when its spec has `networking.auth: api_key`; takes effect for the next request (a revoked
-    /// key is refused at once). Kept across ``setRoute(_:)`` and ``removeRoute(api:)``.
-    func setAPIKeys(api: String, digests: [[UInt8]]) async
+    /// Replaces the keys (their SHA-256 digests and rate limits: ``GatewayKey``) that open
+    /// RealtimeAPI `api` when its spec has `networking.auth: api_key`; takes effect for the next
+    /// request (a revoked key is refused at once). A key already there with the same rate limit
+    /// keeps its bucket (what it has used). Kept across ``setRoute(_:)`` and ``removeRoute(api:)``.
+    func setAPIKeys(api: String, keys: [GatewayKey]) async
 }
 
 /// Where the autoscaler (and the API documents) read in-flight requests, the autoscaling signal.

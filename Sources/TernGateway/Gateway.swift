@@ -72,9 +72,9 @@ public final class Gateway: RouteTable, ReplicaRegistry, InFlightSource, Sendabl
     private let connectionsOpened = Atomic<Int>(0)
     /// Endpoints of queueing APIs (BatchAPI, TaskAPI): endpoint path → API name, and who serves them.
     private let queues = Mutex<(endpoints: [String: String], handler: (any QueueEndpoint)?)>(([:], nil))
-    /// The key digests of each API (``setAPIKeys(api:digests:)``), kept so a router created
-    /// later (a redeploy after a delete) gets them too.
-    private let keyDigests = Mutex<[String: [[UInt8]]]>([:])
+    /// The keys of each API (``setAPIKeys(api:keys:)``), kept so a router created later (a
+    /// redeploy after a delete) gets them too.
+    private let apiKeys = Mutex<[String: [GatewayKey]]>([:])
     /// Where to ask for a replica when a request arrives for an API without one.
     private let scaling = Mutex<(any ScalingRegistry)?>(nil)
 
@@ -191,18 +191,18 @@ public final class Gateway: RouteTable, ReplicaRegistry, InFlightSource, Sendabl
             let router = APIRouter(
                 spec: spec, coldStartTimeout: configuration.coldStartTimeout, eventLoopGroup: eventLoopGroup,
                 wake: { [weak self] api in await self?.scaling.withLock { $0 }?.awaken(api: api) })
-            router.keys.setDigests(keyDigests.withLock { $0[spec.name] } ?? [])
+            router.keys.setKeys(apiKeys.withLock { $0[spec.name] } ?? [])
             table.routers[spec.name] = router
             return nil
         }
         existing?.configure(spec)
     }
 
-    public func setAPIKeys(api: String, digests: [[UInt8]]) async {
+    public func setAPIKeys(api: String, keys: [GatewayKey]) async {
         // Under the table's lock, so a router created at the same time cannot miss them.
         table.withLock { table in
-            keyDigests.withLock { $0[api] = digests }
-            table.routers[api]?.keys.setDigests(digests)
+            apiKeys.withLock { $0[api] = keys.isEmpty ? nil : keys }
+            table.routers[api]?.keys.setKeys(keys)
         }
     }
 

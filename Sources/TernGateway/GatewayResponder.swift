@@ -55,7 +55,7 @@ struct GatewayResponder: HTTPResponder {
         case .post:
             return await predict(request, router: router).response
         case .get:
-            guard router.keys.admits(request.headers) else { return APIKeyGate.refusal(api: router.apiName).response }
+            if let refusal = router.keys.refusal(for: request.headers, api: router.apiName) { return refusal.response }
             return describe(router).response
         default:
             return GatewayAnswer.error(
@@ -99,9 +99,10 @@ struct GatewayResponder: HTTPResponder {
     }
 
     /// Reads the body and runs the `predict` exchange (a batch item for a batching API).
-    /// Without a valid key for an API that needs one, 401 before the body is read.
+    /// Without a valid key for an API that needs one, 401 before the body is read; 429 when
+    /// the key's rate limit is used up.
     private func predict(_ request: Request, router: APIRouter) async -> GatewayAnswer {
-        guard router.keys.admits(request.headers) else { return APIKeyGate.refusal(api: router.apiName) }
+        if let refusal = router.keys.refusal(for: request.headers, api: router.apiName) { return refusal }
         let body: ByteBuffer
         switch await request.collectBody(limit: gateway.configuration.maxBodyBytes, api: router.apiName) {
         case .success(let read): body = read

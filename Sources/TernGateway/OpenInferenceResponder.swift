@@ -98,7 +98,7 @@ struct OpenInferenceResponder {
         return await ReplicaExchange.answer(replicaRequest, router: router, gateway: gateway)
     }
 
-    /// A 404 `model_not_found` or 401 `unauthorized` answer, as a failure value.
+    /// A 404 `model_not_found`, 401 `unauthorized` or 429 `rate_limited` answer, as a failure value.
     struct RouteRefusal: Error {
         var answer: GatewayAnswer
     }
@@ -106,12 +106,13 @@ struct OpenInferenceResponder {
     /// The router of the API a v2 model name designates; a 404 `model_not_found` when there is
     /// none. A TrafficSplitter is not a model: the protocol serves its target APIs by name (the
     /// weighted split is its own endpoint's job), and the message lists them. A 401
-    /// `unauthorized` when the API needs a key and `request` carries no valid one.
+    /// `unauthorized` when the API needs a key and `request` carries no valid one; 429
+    /// `rate_limited` when the key's rate limit is used up.
     private func router(for model: String, request: Request) -> Result<APIRouter, RouteRefusal> {
         let api = OpenInferenceRoute.target(of: model).api
         if let router = gateway.router(forAPI: api) {
-            guard router.keys.admits(request.headers) else {
-                return .failure(RouteRefusal(answer: APIKeyGate.refusal(api: api, shape: .openInference)))
+            if let refusal = router.keys.refusal(for: request.headers, api: api, shape: .openInference) {
+                return .failure(RouteRefusal(answer: refusal))
             }
             return .success(router)
         }

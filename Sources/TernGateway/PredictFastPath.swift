@@ -298,7 +298,10 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// The API and declared body length when `head` may take the fast path; nil otherwise. The
     /// conditions mirror ``GatewayResponder/respond(to:context:)``: the path is an API's endpoint
     /// (not `/healthz`, not a TrafficSplitter's) and the method `POST`; the request carries the
-    /// API's key if it needs one (``APIKeyGate``); the API has no
+    /// API's key if it needs one, within its rate limit (``APIKeyGate``, which takes the key's
+    /// token here: the request is the fast path's from then on — the two hand-overs to the
+    /// normal path after this, a body longer than its `Content-Length` and trailers, cannot
+    /// happen with a `Content-Length` body, so a token is never taken twice); the API has no
     /// `request_timeout` (checked with the lease or the collection, whose timer is the task path's).
     private func candidate(_ head: HTTPRequest) -> (APIRouter, Int)? {
         let fields = head.headerFields
@@ -312,7 +315,7 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let path = target.firstIndex(of: "?").map { String(target[..<$0]) } ?? target
         guard path != "/healthz", gateway.split(forPath: path) == nil,
               let router = gateway.router(forPath: path),
-              router.keys.admits(fields)  // without a valid key: the normal path answers 401
+              router.keys.check(fields) == .admitted  // else the normal path answers 401 or 429
         else { return nil }
         return (router, length)
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import TernCore
 import Testing
 
 @testable import TernCLI
@@ -27,6 +28,16 @@ import Testing
         #expect(try Tern.Get.parse(["-o", "yaml"]).output == .yaml)
         #expect(try Tern.Describe.parse(["iris", "--lines", "0"]).lines == 0)
         #expect(throws: (any Error).self) { try Tern.Describe.parse(["iris", "--lines", "-1"]) }
+    }
+
+    @Test func keysCreateTakesARateLimitAndABurst() throws {
+        #expect(try Tern.Keys.Create.parse(["iris"]).limit() == nil)
+        #expect(try Tern.Keys.Create.parse(["iris", "--rate-limit", "10/s"]).limit() == RateLimit(requests: 10, per: .second, burst: 10))
+        #expect(try Tern.Keys.Create.parse(["iris", "--rate-limit", "600/m", "--burst", "20"]).limit()
+                == RateLimit(requests: 600, per: .minute, burst: 20))
+        #expect(throws: (any Error).self) { try Tern.Keys.Create.parse(["iris", "--burst", "20"]) }
+        #expect(throws: (any Error).self) { try Tern.Keys.Create.parse(["iris", "--rate-limit", "10/d"]) }
+        #expect(throws: (any Error).self) { try Tern.Keys.Create.parse(["iris", "--rate-limit", "10/s", "--burst", "0"]) }
     }
 
     @Test func envConfigureChecksItsArguments() throws {

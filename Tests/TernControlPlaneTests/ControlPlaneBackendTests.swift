@@ -29,7 +29,7 @@ private actor RecordingRoutes: RouteTable, InFlightSource {
         events.append(.removeRoute(api: api, backendCommandsBefore: await backend.commands.count))
     }
     // Key pushes are checked end to end (APIKeyTests); these tests look at the route order only.
-    func setAPIKeys(api: String, digests: [[UInt8]]) async {}
+    func setAPIKeys(api: String, keys: [GatewayKey]) async {}
     func inFlight(api: String) async -> Int { 0 }
 }
 

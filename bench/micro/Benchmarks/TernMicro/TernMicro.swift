@@ -121,6 +121,40 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // MARK: API keys (APIKeyGate.check: what auth and rate limits add per request)
+
+    /// A gate of an API with auth and 10 keys; the presented one (`fields`) the last, limited
+    /// to `limit` when given (a limit high enough that every check is admitted).
+    func keyGate(limit: RateLimit?) -> (gate: APIKeyGate, fields: HTTPFields) {
+        let gate = APIKeyGate(auth: .apiKey)
+        let keys = (0..<10).map { _ in APIKeys.generate() }
+        gate.setKeys(keys.enumerated().map { index, key in
+            GatewayKey(digest: APIKeys.digest(key.utf8), rateLimit: index == 9 ? limit : nil)
+        })
+        var fields = Sample.headers
+        fields[.authorization] = "Bearer \(keys[9])"
+        return (gate, fields)
+    }
+
+    Benchmark("Keys: check, API without auth") { benchmark in
+        let gate = APIKeyGate(auth: .none)
+        for _ in benchmark.scaledIterations { blackHole(gate.check(Sample.headers)) }
+    }
+
+    Benchmark("Keys: check, valid key without a rate limit (10 keys)") { benchmark in
+        let (gate, fields) = keyGate(limit: nil)
+        guard gate.check(fields) == .admitted else { fatalError("not admitted") }
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations { blackHole(gate.check(fields)) }
+    }
+
+    Benchmark("Keys: check, valid key with a rate limit (10 keys, admitted)") { benchmark in
+        let (gate, fields) = keyGate(limit: RateLimit(requests: RateLimit.maximum, per: .second, burst: RateLimit.maximum))
+        guard gate.check(fields) == .admitted else { fatalError("not admitted") }
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations { blackHole(gate.check(fields)) }
+    }
+
     // MARK: batching
 
     Benchmark("Batcher: BatchCollector add (batches of 8)") { benchmark in
