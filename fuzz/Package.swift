@@ -13,7 +13,11 @@ let package = Package(
         .executableTarget(
             name: "TernConfigFuzzer",
             dependencies: [.product(name: "TernFuzzTargets", package: "tern")],
-            swiftSettings: [.enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility")]
+            swiftSettings: [
+                .enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility"),
+                // No top-level code: libFuzzer's driver is the entry point (see ConfigFuzzer.swift).
+                .unsafeFlags(["-parse-as-library"]),
+            ]
         )
     ]
 )

@@ -25,7 +25,7 @@ done
 echo "==> Building the fuzz targets (libFuzzer + AddressSanitizer)"
 log=$(mktemp)
 if ! (cd fuzz && swift build -c debug --product TernConfigFuzzer \
-    -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library) >"$log" 2>&1; then
+    -Xswiftc -sanitize=fuzzer,address) >"$log" 2>&1; then
   grep -E "error:" "$log" | sort -u | head -20 || tail -n 40 "$log"
   echo "fuzz build failed (full log: $log)" >&2
   exit 1
