@@ -163,9 +163,6 @@ public struct BundleExtractor: Sendable {
             let record = records[entries.count]
             entries.append(entry)
             let path = entry.path
-            if record.isEncrypted {
-                throw BundleError(description: "bundle entry \(Self.display(path)) is encrypted; encrypted bundles are not supported")
-            }
             try checkPath(path)
             let type = try Self.checkType(of: entry, record: record)
             if type == .file && path.hasSuffix("/") {
@@ -179,9 +176,19 @@ public struct BundleExtractor: Sendable {
                         description: "the bundle expands to more than \(limits.maxExtractedBytes) bytes (at entry \(Self.display(path)), which declares \(entry.uncompressedSize) bytes)")
                 }
                 total = sum
+                // A stored entry is read for its uncompressed size: a larger one than it stores
+                // would read the entries after it.
+                guard entry.isCompressed || entry.compressedSize == entry.uncompressedSize else {
+                    throw BundleError(
+                        description: "bundle entry \(Self.display(path)) stores \(entry.compressedSize) bytes uncompressed but declares \(entry.uncompressedSize)")
+                }
             }
         }
         // ZIPFoundation stops reading at an entry it cannot parse (damaged, or encrypted).
+        if entries.count < records.count, records[entries.count].isEncrypted {
+            throw BundleError(
+                description: "bundle entry \(Self.display(records[entries.count].name)) is encrypted; encrypted bundles are not supported")
+        }
         guard entries.count == records.count else {
             throw BundleError(
                 description: "the bundle is not a readable zip archive: entry \(entries.count + 1) of the \(records.count) it declares is damaged or encrypted")
@@ -386,7 +393,6 @@ struct PathTable {
         if !isDirectory && !existing.isDirectory {
             throw BundleError(description: "bundle entry \(name) appears more than once")
         }
-        throw BundleError(
-            description: "bundle entry \(name) needs \(BundleExtractor.display(path)) to be both a file and a folder")
+        throw BundleError(description: "bundle entry \(name) makes \(BundleExtractor.display(path)) both a file and a folder")
     }
 }

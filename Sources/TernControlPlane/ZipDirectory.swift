@@ -29,6 +29,8 @@ struct ZipDirectory {
         var nameLength: Int
         /// External file attributes; for Unix-made entries the high 16 bits are `st_mode`.
         var externalAttributes: UInt32
+        /// The name, decoded as UTF-8 (invalid bytes replaced): for messages only.
+        var name: String
 
         /// The Unix `st_mode` of a Unix- or macOS-made entry, nil for others.
         var unixMode: UInt32? { madeBy == 3 || madeBy == 19 ? externalAttributes >> 16 : nil }
@@ -125,7 +127,8 @@ struct ZipDirectory {
             result.append(
                 Record(
                     madeBy: UInt8(madeBy >> 8), flags: flags, compressedSize: compressed, localHeaderOffset: offset,
-                    nameLength: Int(nameLength), externalAttributes: external))
+                    nameLength: Int(nameLength), externalAttributes: external,
+                    name: String(decoding: data[(data.startIndex + at + 46)..<(data.startIndex + extraStart)], as: UTF8.self)))
             at = next
         }
         return result
