@@ -158,11 +158,16 @@ public struct BundleExtractor: Sendable {
         entries.reserveCapacity(records.count)
         var paths = PathTable()
         var total: UInt64 = 0
-        for entry in archive {
-            guard entries.count < records.count else { break }
-            let record = records[entries.count]
+        let iterator = archive.makeIterator()
+        for record in records {
+            guard let entry = iterator.next() else { break }
             entries.append(entry)
             let path = entry.path
+            // ZIPFoundation prefers a data descriptor's sizes: they must be the ones checked.
+            guard entry.compressedSize == record.compressedSize, entry.uncompressedSize == record.uncompressedSize else {
+                throw BundleError(
+                    description: "bundle entry \(Self.display(path)) has sizes in its data descriptor that differ from the central directory's (damaged archive)")
+            }
             try checkPath(path)
             let type = try Self.checkType(of: entry, record: record)
             if type == .file && path.hasSuffix("/") {
@@ -176,12 +181,6 @@ public struct BundleExtractor: Sendable {
                         description: "the bundle expands to more than \(limits.maxExtractedBytes) bytes (at entry \(Self.display(path)), which declares \(entry.uncompressedSize) bytes)")
                 }
                 total = sum
-                // A stored entry is read for its uncompressed size: a larger one than it stores
-                // would read the entries after it.
-                guard entry.isCompressed || entry.compressedSize == entry.uncompressedSize else {
-                    throw BundleError(
-                        description: "bundle entry \(Self.display(path)) stores \(entry.compressedSize) bytes uncompressed but declares \(entry.uncompressedSize)")
-                }
             }
         }
         // ZIPFoundation stops reading at an entry it cannot parse (damaged, or encrypted).
@@ -193,7 +192,6 @@ public struct BundleExtractor: Sendable {
             throw BundleError(
                 description: "the bundle is not a readable zip archive: entry \(entries.count + 1) of the \(records.count) it declares is damaged or encrypted")
         }
-        try Self.checkOverlaps(records, entries: entries, directoryOffset: directory.directoryOffset)
         if total > limits.compressionRatioFloorBytes,
             Double(total) > Double(limits.maxCompressionRatio) * Double(zipData.count)
         {
@@ -227,25 +225,6 @@ public struct BundleExtractor: Sendable {
         return entry.type
     }
 
-    /// Refuses entries whose data ranges overlap (or run into the central directory): zip
-    /// bombs reuse one compressed kernel for many entries (Fifield, "A better zip bomb", 2019).
-    /// An entry's data takes at least 30 + name length + compressed size bytes from its local
-    /// header (APPNOTE 4.3.7).
-    private static func checkOverlaps(_ records: [ZipDirectory.Record], entries: [Entry], directoryOffset: UInt64) throws {
-        let order = records.indices.sorted { records[$0].localHeaderOffset < records[$1].localHeaderOffset }
-        for (position, index) in order.enumerated() {
-            let record = records[index]
-            let (end, overflow) = record.localHeaderOffset.addingReportingOverflow(
-                30 + UInt64(record.nameLength) &+ record.compressedSize)
-            let next = position + 1 < order.count ? records[order[position + 1]].localHeaderOffset : directoryOffset
-            guard !overflow, end <= next else {
-                let other = position + 1 < order.count ? "bundle entry \(display(entries[order[position + 1]].path))" : "the central directory"
-                throw BundleError(
-                    description: "bundle entry \(display(entries[index].path)) overlaps \(other) in the archive (entries sharing data, as in a zip bomb, are not allowed)")
-            }
-        }
-    }
-
     /// Writes one file entry (the folder exists): created with `O_CREAT | O_EXCL | O_NOFOLLOW`
     /// (an existing file or link is never written through), bytes refused past the size the
     /// archive declares (the limits were checked on those), then size and CRC-32 checked.
@@ -258,14 +237,29 @@ public struct BundleExtractor: Sendable {
         var size: UInt64 = 0
         var count: UInt64 = 0
         defer { written += count }
-        let checksum = try archive.extract(entry) { chunk in
-            size += UInt64(chunk.count)
-            guard size <= entry.uncompressedSize else {
-                let message = "bundle entry \(display(entry.path)) expands past the \(entry.uncompressedSize) bytes it declares"
-                throw BundleError(description: message)
+        var writeError: (any Error)?
+        let checksum: CRC32
+        do {
+            checksum = try archive.extract(entry) { chunk in
+                size += UInt64(chunk.count)
+                guard size <= entry.uncompressedSize else {
+                    let message = "bundle entry \(display(entry.path)) expands past the \(entry.uncompressedSize) bytes it declares"
+                    throw BundleError(description: message)
+                }
+                do {
+                    try handle.write(contentsOf: chunk)
+                } catch {
+                    writeError = error
+                    throw error
+                }
+                count += UInt64(chunk.count)
             }
-            try handle.write(contentsOf: chunk)
-            count += UInt64(chunk.count)
+        } catch let error as BundleError {
+            throw error
+        } catch {
+            // A write error (a full disk) is the server's; any other is ZIPFoundation's reading.
+            if let writeError { throw writeError }
+            throw BundleError(description: "bundle entry \(display(entry.path)) is corrupt: its data cannot be read (\(error))")
         }
         guard size == entry.uncompressedSize, checksum == entry.checksum else {
             throw BundleError(description: "bundle entry \(display(entry.path)) is corrupt: its size or CRC-32 does not match")

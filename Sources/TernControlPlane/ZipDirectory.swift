@@ -8,7 +8,7 @@ import Foundation
 /// are seen).
 ///
 /// Format: PKWARE APPNOTE.TXT 6.3.10, sections 4.3.12 (central directory header), 4.3.14–4.3.16
-/// (ZIP64 end records) and 4.5.3 (ZIP64 extra field). The records are found the way
+/// (ZIP64 end records), 4.3.7 (local file header) and 4.5.3 (ZIP64 extra field). The records are found the way
 /// ZIPFoundation 0.9 finds them (the last end-of-central-directory signature; the ZIP64 record
 /// just before its locator), so the two readers walk the same list; ``BundleExtractor`` checks
 /// that they agree. Every read is bounds-checked: a damaged archive gives a ``BundleError``,
@@ -23,10 +23,13 @@ struct ZipDirectory {
         var flags: UInt16
         /// Compressed size in bytes (ZIP64 value when the 32-bit field is 0xFFFFFFFF).
         var compressedSize: UInt64
+        /// Uncompressed size in bytes (ZIP64 as above).
+        var uncompressedSize: UInt64
         /// Offset of the entry's local header from the start of the archive (ZIP64 as above).
         var localHeaderOffset: UInt64
-        /// Length of the file name in bytes.
-        var nameLength: Int
+        /// Offset just past the entry's data (its local header, name, extra field and
+        /// compressed bytes).
+        var dataEnd: UInt64
         /// External file attributes; for Unix-made entries the high 16 bits are `st_mode`.
         var externalAttributes: UInt32
         /// The name, decoded as UTF-8 (invalid bytes replaced): for messages only.
@@ -84,7 +87,13 @@ struct ZipDirectory {
         }
     }
 
-    /// Reads the first `count` records (call after checking ``declaredCount``).
+    /// Reads the first `count` records (call after checking ``declaredCount``) and checks where
+    /// their data lies, before ZIPFoundation seeks anywhere: each local header is inside the
+    /// archive with the same compression method, its data ends before the next entry's local
+    /// header (entries do not overlap) and before the central directory, and a stored entry
+    /// declares the size it stores. ZIPFoundation 0.9 traps on a seek past the end of an
+    /// in-memory archive (`Archive.MemoryFile.readData`) or to an offset over `Int64.max`
+    /// (`Data.readStruct`), so these checks keep a hostile bundle from crashing the server.
     /// - Throws: ``BundleError`` naming the first record that is out of bounds or damaged.
     func records(_ count: Int) throws -> [Record] {
         var result: [Record] = []
@@ -95,6 +104,7 @@ struct ZipDirectory {
         var at = Int(directoryOffset)
         for index in 0..<count {
             guard Self.u32(data, at) == 0x0201_4b50, let flags = Self.u16(data, at + 8),
+                let method = Self.u16(data, at + 10),
                 let compressed32 = Self.u32(data, at + 20), let uncompressed32 = Self.u32(data, at + 24),
                 let nameLength = Self.u16(data, at + 28), let extraLength = Self.u16(data, at + 30),
                 let commentLength = Self.u16(data, at + 32), let external = Self.u32(data, at + 38),
@@ -109,27 +119,56 @@ struct ZipDirectory {
             }
             // ZIP64 extra field (APPNOTE 4.5.3): the 64-bit values of the fields set to all ones,
             // in the order uncompressed size, compressed size, local header offset.
+            var uncompressed = UInt64(uncompressed32)
             var compressed = UInt64(compressed32)
             var offset = UInt64(offset32)
-            if compressed32 == .max || offset32 == .max,
+            if uncompressed32 == .max || compressed32 == .max || offset32 == .max,
                 let zip64 = Self.extraField(0x0001, in: data, from: extraStart, length: Int(extraLength))
             {
                 var field = zip64.lowerBound
-                if uncompressed32 == .max { field += 8 }
-                if compressed32 == .max {
-                    compressed = Self.u64(data, field).flatMap { field + 8 <= zip64.upperBound ? $0 : nil } ?? compressed
-                    field += 8
+                func value(_ current: UInt64) -> UInt64 {
+                    defer { field += 8 }
+                    return field + 8 <= zip64.upperBound ? Self.u64(data, field) ?? current : current
                 }
-                if offset32 == .max {
-                    offset = Self.u64(data, field).flatMap { field + 8 <= zip64.upperBound ? $0 : nil } ?? offset
-                }
+                if uncompressed32 == .max { uncompressed = value(uncompressed) }
+                if compressed32 == .max { compressed = value(compressed) }
+                if offset32 == .max { offset = value(offset) }
+            }
+            let name = String(decoding: data[(data.startIndex + at + 46)..<(data.startIndex + extraStart)], as: UTF8.self)
+            let entry = "bundle entry \(BundleExtractor.display(name))"
+            guard offset <= archiveSize, Self.u32(data, Int(offset)) == 0x0403_4b50,
+                let localMethod = Self.u16(data, Int(offset) + 8), let localName = Self.u16(data, Int(offset) + 26),
+                let localExtra = Self.u16(data, Int(offset) + 28)
+            else {
+                throw BundleError(description: "\(entry) has no local header where the central directory says (damaged archive)")
+            }
+            guard localMethod == method else {
+                throw BundleError(description: "\(entry) has a different compression method in its two headers (damaged archive)")
+            }
+            guard method != 0 || compressed == uncompressed else {
+                throw BundleError(description: "\(entry) stores \(compressed) bytes uncompressed but declares \(uncompressed)")
+            }
+            let dataStart = offset + 30 + UInt64(localName) + UInt64(localExtra)
+            let (dataEnd, overflow) = dataStart.addingReportingOverflow(compressed)
+            guard !overflow, dataEnd <= directoryOffset else {
+                throw BundleError(description: "\(entry) has data running past the central directory (damaged archive)")
             }
             result.append(
                 Record(
-                    madeBy: UInt8(madeBy >> 8), flags: flags, compressedSize: compressed, localHeaderOffset: offset,
-                    nameLength: Int(nameLength), externalAttributes: external,
-                    name: String(decoding: data[(data.startIndex + at + 46)..<(data.startIndex + extraStart)], as: UTF8.self)))
+                    madeBy: UInt8(madeBy >> 8), flags: flags, compressedSize: compressed, uncompressedSize: uncompressed,
+                    localHeaderOffset: offset,
+                    dataEnd: dataEnd, externalAttributes: external, name: name))
             at = next
+        }
+        // Entries sharing data, as zip bombs reuse one compressed kernel for many entries
+        // (Fifield, "A better zip bomb", 2019).
+        let order = result.indices.sorted { result[$0].localHeaderOffset < result[$1].localHeaderOffset }
+        for (position, index) in order.enumerated().dropLast() {
+            let following = result[order[position + 1]]
+            guard result[index].dataEnd <= following.localHeaderOffset else {
+                throw BundleError(
+                    description: "bundle entry \(BundleExtractor.display(result[index].name)) overlaps bundle entry \(BundleExtractor.display(following.name)) in the archive (entries sharing data, as in a zip bomb, are not allowed)")
+            }
         }
         return result
     }

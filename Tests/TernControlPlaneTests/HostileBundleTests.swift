@@ -234,7 +234,7 @@ import TernTesting
 
     @Test func declaredSizesOverTheLimitAreRefusedBeforeWriting() throws {
         // Four entries declaring 4 GiB − 1 each: over the 1 GiB limit at the first, no overflow.
-        let entries = (0..<4).map { RawZip.Entry(name: Array("big\($0)".utf8), data: [1], uncompressedSize: .max) }
+        let entries = (0..<4).map { RawZip.Entry(name: Array("big\($0)".utf8), data: [3, 0], method: 8, uncompressedSize: .max) }
         try expectRefused(RawZip.build(entries), "the bundle expands to more than 1073741824 bytes (at entry big0, which declares 4294967295 bytes)")
     }
 
