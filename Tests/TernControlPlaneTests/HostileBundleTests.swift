@@ -282,6 +282,26 @@ import TernTesting
         try expectRefused(RawZip.build(valid + [secret, .file("after.py", "y")]), "bundle entry secret.py is encrypted")
     }
 
+    /// ZIPFoundation 0.9's in-memory reader traps (`Range requires lowerBound <= upperBound` in
+    /// `Archive.MemoryFile.readData`) on a seek past the end: before ``ZipDirectory`` checked
+    /// the offsets, these bundles crashed `tern serve` (found by ``BundleFuzzTests``).
+    @Test(arguments: [UInt32(0x7FFF_FFFF), 0xFFFF_FFFF, 200])
+    func aLocalHeaderOffsetPastTheEndIsRefusedWithoutCrashing(offset: UInt32) throws {
+        var zip = RawZip.build(valid)
+        let directory = try #require(zip.firstRange(of: Data([0x50, 0x4B, 0x01, 0x02]))).lowerBound
+        for index in 0..<4 { zip[directory + 42 + index] = UInt8(truncatingIfNeeded: offset >> (8 * UInt32(index))) }
+        try expectRefused(zip, "bundle entry tern.yaml has no local header where the central directory says (damaged archive)")
+    }
+
+    @Test func dataRunningIntoTheCentralDirectoryIsRefused() throws {
+        var zip = RawZip.build(valid)
+        let directory = try #require(zip.firstRange(of: Data([0x50, 0x4B, 0x01, 0x02]))).lowerBound
+        // The second entry's compressed (and, stored, uncompressed) size: 0x7FFF in both headers.
+        let second = try #require(zip[(directory + 4)...].firstRange(of: Data([0x50, 0x4B, 0x01, 0x02]))).lowerBound
+        for field in [second + 20, second + 24] { zip[field + 1] = 0x7F }
+        try expectRefused(zip, "bundle entry src/predictor.py has data running past the central directory (damaged archive)")
+    }
+
     @Test func aDirectoryDeclaringMoreEntriesThanItHoldsIsRefused() throws {
         var zip = RawZip.build(valid)
         // The end record's two counts (at 8 and 10 of the last 22 bytes) say 3 instead of 2.
