@@ -79,11 +79,10 @@ public struct BundleExtractor: Sendable {
         self.limits = limits
     }
 
-    /// What ``validate(_:)`` found: the readable archive and its entries, with the folders to
-    /// create (explicit and implied by file paths, parents first).
+    /// What ``validate(_:)`` found: the readable archive and its file entries, with the
+    /// folders to create (explicit and implied by file paths, parents first).
     struct Plan {
         var archive: Archive
-        var entries: [Entry]
         var files: [Entry]
         var directories: [String]
     }
@@ -135,8 +134,10 @@ public struct BundleExtractor: Sendable {
     }
 
     /// Every check that needs no writing (see the type's documentation), in this order: upload
-    /// size, the declared entry count, the end records, each entry (encryption, type, path,
-    /// collisions, sizes), overlapping data, the compression ratio.
+    /// size, the end record and its declared entry count, each entry's headers and where its
+    /// data lies (``ZipDirectory/records(_:)``, overlaps included), then each entry as
+    /// ZIPFoundation reads it (sizes agreeing, path, type, collisions, the uncompressed total),
+    /// encryption, the compression ratio.
     /// - Throws: ``BundleError`` naming the entry and the limit.
     func validate(_ zipData: Data) throws -> Plan {
         guard zipData.count <= limits.maxUploadBytes else {
@@ -199,7 +200,7 @@ public struct BundleExtractor: Sendable {
                 description: "the bundle's \(zipData.count) bytes expand to \(total) bytes, more than \(limits.maxCompressionRatio) times its size (a zip bomb?); the limit applies above \(limits.compressionRatioFloorBytes) bytes")
         }
         let files = entries.filter { $0.type == .file }
-        return Plan(archive: archive, entries: entries, files: files, directories: paths.directories)
+        return Plan(archive: archive, files: files, directories: paths.directories)
     }
 
     /// The entry's type; refuses links and special files by the `st_mode` a Unix-made entry

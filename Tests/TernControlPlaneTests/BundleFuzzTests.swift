@@ -49,8 +49,8 @@ import TernTesting
 
     /// Offsets of the fields of one local header (signature PK\3\4) and one central directory
     /// record (PK\1\2) worth writing over (APPNOTE 4.3.7 and 4.3.12).
-    static let localFields = [6, 8, 14, 18, 22, 26, 28]
-    static let directoryFields = [4, 8, 10, 16, 20, 24, 28, 30, 32, 38, 40, 42]
+    static let localFields = [6, 8, 10, 12, 14, 18, 22, 26, 28]
+    static let directoryFields = [4, 6, 8, 10, 12, 14, 16, 20, 24, 28, 30, 32, 36, 38, 40, 42]
 
     /// One mutation of `input`.
     static func mutate(_ input: [UInt8], using random: inout SplitMix64) -> [UInt8] {
