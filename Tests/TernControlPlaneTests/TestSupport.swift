@@ -77,3 +77,18 @@ func filesUnder(_ root: String) throws -> [String: Data] {
     }
     return result
 }
+
+/// The raw deflate stream of `bytes` (as zlib writes it into a zip), for ``RawZip`` entries.
+func deflated(_ bytes: [UInt8]) throws -> [UInt8] {
+    let zip = try makeZip([.file("x", bytes: bytes)])
+    func field(_ offset: Int, _ size: Int) -> Int {
+        (0..<size).reduce(0) { $0 | Int(zip[zip.startIndex + offset + $1]) << (8 * $1) }
+    }
+    let start = 30 + field(26, 2) + field(28, 2)
+    return Array(zip[(zip.startIndex + start)..<(zip.startIndex + start + field(18, 4))])
+}
+
+/// Every path under `root` (relative, sorted), links not followed.
+func treeUnder(_ root: String) -> [String] {
+    ((FileManager.default.enumerator(atPath: root)?.allObjects as? [String]) ?? []).sorted()
+}
