@@ -153,7 +153,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "TernCoreTests", dependencies: ["TernCore", "TernDigest"], swiftSettings: swiftSettings),
+        .testTarget(name: "TernCoreTests", dependencies: ["TernCore", "TernDigest", "TernTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "TernCLITests", dependencies: ["TernCLI", "TernCore", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftSettings),
         .testTarget(
             name: "TernScalingTests",

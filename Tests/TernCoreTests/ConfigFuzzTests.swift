@@ -1,5 +1,6 @@
 import Foundation
 import TernCore
+import TernTesting
 import Testing
 
 /// A bounded, deterministic mutation fuzzer for the config loader (YAML → `ProjectConfig`), run in
@@ -13,19 +14,6 @@ import Testing
 /// `TERN_FUZZ_ITERATIONS` (default 3,000) and `TERN_FUZZ_SEED` (default 1) change the run; the
 /// seed of a failing input is printed so it can be replayed.
 @Suite struct ConfigFuzzTests {
-    /// SplitMix64 (Steele, Lea and Flood, 2014): a small seeded generator, the same sequence on
-    /// every machine.
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// YAML syntax and Tern keys that mutations insert.
     static let dictionary: [String] = [
         "&a ", "*a", "<<: *a\n", "? ", ": ", "- ", "[", "]", "{", "}", ",", "\n", "\n  ", "\t", "#", "'", "\"",
@@ -90,7 +78,7 @@ import Testing
         let seed = environment["TERN_FUZZ_SEED"].flatMap(UInt64.init) ?? 1
         let seeds = try Self.seeds()
         #expect(seeds.count >= 8, "examples/*/tern.yaml not found")
-        var random = SplitMix64(state: seed)
+        var random = SplitMix64(seed: seed)
         let clock = ContinuousClock()
         var loaded = 0
         var refused = 0
