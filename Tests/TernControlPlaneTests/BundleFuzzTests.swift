@@ -120,9 +120,8 @@ import TernTesting
     }
 
     @Test func mutatedBundlesExtractOrAreRefusedWithoutWritingOutside() throws {
-        let environment = ProcessInfo.processInfo.environment
-        let iterations = environment["TERN_FUZZ_ITERATIONS"].flatMap(Int.init) ?? 2_000
-        let seed = environment["TERN_FUZZ_SEED"].flatMap(UInt64.init) ?? 1
+        let run = FuzzRun(defaultIterations: 2_000)
+        let (iterations, seed) = (run.iterations, run.seed)
         let seeds = try Self.seeds()
         let sandbox = try TemporaryDirectory()
         let bundles = sandbox.path + "/a/b/bundles"

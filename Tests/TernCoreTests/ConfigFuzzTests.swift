@@ -73,9 +73,8 @@ import Testing
     }
 
     @Test func mutatedConfigFilesLoadOrFailWithMessagesInBoundedTime() throws {
-        let environment = ProcessInfo.processInfo.environment
-        let iterations = environment["TERN_FUZZ_ITERATIONS"].flatMap(Int.init) ?? 3_000
-        let seed = environment["TERN_FUZZ_SEED"].flatMap(UInt64.init) ?? 1
+        let run = FuzzRun(defaultIterations: 3_000)
+        let (iterations, seed) = (run.iterations, run.seed)
         let seeds = try Self.seeds()
         #expect(seeds.count >= 8, "examples/*/tern.yaml not found")
         var random = SplitMix64(seed: seed)
