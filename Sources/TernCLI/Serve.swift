@@ -57,6 +57,16 @@ struct ServerOptions: ParsableArguments {
         help: "Seconds the gateway waits for the next bytes of a client that is sending a request or idle between requests before it closes the connection (a client waiting for its answer is never cut).")
     var idleTimeoutSeconds = 60.0
 
+    @Option(
+        help: "Seconds a client may take to send a request head (from its first byte), however steadily it trickles in; then 408 and the connection is closed.")
+    var headerTimeoutSeconds = 30.0
+
+    @Option(
+        help: ArgumentHelp(
+            "Most client connections the gateway holds open at once; a new one beyond it is answered 503 too_many_connections and closed (default: three quarters of the file-descriptor limit).",
+            valueName: "count"))
+    var maxConnections: Int?
+
     @Option(help: "Seconds a replica's predictor may take to load (__init__) before the replica is killed as `init timed out`.")
     var startupTimeoutSeconds = 300.0
 
@@ -176,6 +186,12 @@ struct ServerOptions: ParsableArguments {
         guard idleTimeoutSeconds >= 0.1, idleTimeoutSeconds.isFinite else {
             throw ValidationError("--idle-timeout-seconds: must be at least 0.1")
         }
+        guard headerTimeoutSeconds >= 0.1, headerTimeoutSeconds.isFinite else {
+            throw ValidationError("--header-timeout-seconds: must be at least 0.1")
+        }
+        if let maxConnections, maxConnections < 1 {
+            throw ValidationError("--max-connections: must be at least 1")
+        }
         guard jobRetentionHours > 0, jobRetentionHours.isFinite else {
             throw ValidationError("--job-retention-hours: must be more than 0")
         }
@@ -222,6 +238,7 @@ struct ServerOptions: ParsableArguments {
             ("--job-lease-seconds", String(jobLeaseSeconds)),
             ("--cold-start-timeout-seconds", String(coldStartTimeoutSeconds)),
             ("--idle-timeout-seconds", String(idleTimeoutSeconds)),
+            ("--header-timeout-seconds", String(headerTimeoutSeconds)),
             ("--startup-timeout-seconds", String(startupTimeoutSeconds)),
             ("--health-interval-seconds", String(healthIntervalSeconds)),
             ("--memory-limiter", memoryLimiter),
@@ -233,6 +250,7 @@ struct ServerOptions: ParsableArguments {
         if let tlsKey { result.append(("--tls-key", Self.absolute(tlsKey))) }
         if let cpus { result.append(("--cpus", cpus)) }
         if let memory { result.append(("--memory", memory)) }
+        if let maxConnections { result.append(("--max-connections", String(maxConnections))) }
         return result
     }
 
@@ -317,7 +335,11 @@ extension Tern {
                     host: options.host, port: options.port, maxBodyBytes: options.maxBodyBytes,
                     coldStartTimeout: .milliseconds(Int64(options.coldStartTimeoutSeconds * 1000)),
                     drainGracePeriod: .seconds(options.stopGraceSeconds),
-                    idleTimeout: .milliseconds(Int64(options.idleTimeoutSeconds * 1000)), tls: tls),
+                    idleTimeout: .milliseconds(Int64(options.idleTimeoutSeconds * 1000)),
+                    limits: ConnectionLimits(
+                        headerTimeout: .milliseconds(Int64(options.headerTimeoutSeconds * 1000)),
+                        maxConnections: options.maxConnections ?? FileDescriptorLimit.defaultMaxConnections(descriptors: descriptors)),
+                    tls: tls),
                 logger: logger)
             let backend: any ReplicaBackend & WorkerBackend
             switch try options.backendChoice {
@@ -391,7 +413,9 @@ extension Tern {
                         controlPlane: controlPlane,
                         configuration: .init(
                             host: options.host, port: options.controlPort, token: token, home: home.root,
-                            tokenFile: home.tokenFile, tls: tls),
+                            tokenFile: home.tokenFile, tls: tls,
+                            // Its idle timeout also bounds a trickling head (Hummingbird counts parts).
+                            idleTimeout: .milliseconds(Int64(min(options.idleTimeoutSeconds, options.headerTimeoutSeconds) * 1000))),
                         uploadLimit: options.maxBundleBytes, logger: logger, onRunning: { _ in await readiness.started() }),
                     host: options.host, port: options.controlPort, flag: "--control-port"),
                 ListeningService(
@@ -582,5 +606,14 @@ enum FileDescriptorLimit {
             if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { return UInt64(raised.rlim_cur) }
         }
         return UInt64(limit.rlim_cur)
+    }
+
+    /// The gateway's default `--max-connections`: three quarters of the descriptor limit
+    /// `descriptors`, leaving a quarter for replica sockets, log files, the database and the
+    /// control plane (15,000 of 20,000; 786,432 of 1,048,576), at least 16; no limit when the
+    /// limit is unknown (0) or unlimited.
+    static func defaultMaxConnections(descriptors: UInt64) -> Int? {
+        guard descriptors > 0, descriptors < UInt64(Int32.max) else { return nil }
+        return max(16, Int(descriptors) / 4 * 3)
     }
 }

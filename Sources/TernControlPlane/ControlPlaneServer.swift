@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTLS
+import HummingbirdCore
 import ServiceLifecycle
 import Logging
 import NIOCore
@@ -23,12 +24,28 @@ public struct ControlPlaneServerConfiguration: Sendable {
     /// Serve HTTPS with this certificate and key (`tern serve --tls-certificate/--tls-key`);
     /// nil: plain HTTP. Default nil.
     public var tls: TLSConfiguration?
+    /// How long a connection may go without a request part read or an answer written, while no
+    /// request waits for its answer, before it is closed (Hummingbird's idle timeout): idle
+    /// keep-alive connections, and request heads that trickle in (slowloris; a head is one part,
+    /// so its bytes do not count as activity). A streamed answer (`logs?follow=true`) is never
+    /// cut. Default 60 s (`tern serve --idle-timeout-seconds`).
+    public var idleTimeout: Duration
+    /// Largest request head in bytes (target plus header fields) and most header fields; over
+    /// them Hummingbird answers 400 with an empty body and closes. Defaults 80 KiB and 100, the
+    /// gateway's.
+    public var maxHeaderBytes: Int
+    /// Most header fields in one request head (see ``maxHeaderBytes``).
+    public var maxHeaderCount: Int
 
     /// Creates a configuration; defaults as documented on each property.
     public init(
         host: String = "127.0.0.1", port: Int = 8889, token: String, home: String, tokenFile: String? = nil,
-        tls: TLSConfiguration? = nil
+        tls: TLSConfiguration? = nil,
+        idleTimeout: Duration = .seconds(60), maxHeaderBytes: Int = 80 << 10, maxHeaderCount: Int = 100
     ) {
+        self.idleTimeout = idleTimeout
+        self.maxHeaderBytes = maxHeaderBytes
+        self.maxHeaderCount = maxHeaderCount
         self.host = host
         self.port = port
         self.token = token
@@ -143,9 +160,14 @@ public enum ControlPlaneServer {
                     try await writer.finish(nil)
                 })
         }
+        let decoder = HTTP1Channel.Configuration.DecoderConfiguration(
+            maxHeaderFieldSize: configuration.maxHeaderBytes, maxHeaderListSize: configuration.maxHeaderBytes,
+            maxHeaderFieldCount: configuration.maxHeaderCount)
+        let http1 = HTTPServerBuilder.http1(
+            configuration: .init(idleTimeout: TimeAmount(configuration.idleTimeout), httpDecoderConfiguration: decoder))
         return Application(
             router: router,
-            server: try configuration.tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
+            server: try configuration.tls.map { try .tls(http1, tlsConfiguration: $0) } ?? http1,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)

@@ -77,6 +77,17 @@ extension ErrorKind {
     public static let replicaFailed: Self = "replica_failed"
     /// 503: the server shut down before the request finished.
     public static let replicaStopped: Self = "replica_stopped"
+    /// 431: the request head (request line and header fields) is over the gateway's size or
+    /// header-count limit; the connection is closed.
+    public static let headersTooLarge: Self = "headers_too_large"
+    /// 408: the request head did not arrive within `tern serve --header-timeout-seconds`; the
+    /// connection is closed.
+    public static let headerTimeout: Self = "header_timeout"
+    /// 505: the request is not HTTP/1.x (e.g. HTTP/2 with prior knowledge); the connection is closed.
+    public static let httpVersionNotSupported: Self = "http_version_not_supported"
+    /// 503: the gateway already holds `tern serve --max-connections` client connections; the new
+    /// one is closed.
+    public static let tooManyConnections: Self = "too_many_connections"
     /// 502: the replica's answer could not be read.
     public static let badReplicaResponse: Self = "bad_replica_response"
     /// 404 (Open Inference Protocol): no model of that name.

@@ -27,6 +27,8 @@ public struct GatewayConfiguration: Sendable {
     /// or body) or is idle between requests; then it closes the connection. A client waiting for
     /// its answer is never cut by it. Default 60 s (nginx's `client_body_timeout`).
     public var idleTimeout: Duration
+    /// Request-head size, field count and deadline, and the connection limit (``ConnectionLimits``).
+    public var limits: ConnectionLimits
     /// Told of every answered exchange with a replica (metrics, tracing); see
     /// ``ExchangeObserver``. Default none.
     public var observer: (any ExchangeObserver)?
@@ -38,10 +40,12 @@ public struct GatewayConfiguration: Sendable {
     public init(
         host: String = "127.0.0.1", port: Int = 8888, maxBodyBytes: Int = 32 << 20,
         coldStartTimeout: Duration = .seconds(300), drainGracePeriod: Duration = .seconds(10),
-        idleTimeout: Duration = .seconds(60), observer: (any ExchangeObserver)? = nil, tls: TLSConfiguration? = nil
+        idleTimeout: Duration = .seconds(60), limits: ConnectionLimits = .init(),
+        observer: (any ExchangeObserver)? = nil, tls: TLSConfiguration? = nil
     ) {
         self.observer = observer
         self.tls = tls
+        self.limits = limits
         self.drainGracePeriod = drainGracePeriod
         self.idleTimeout = idleTimeout
         self.host = host
@@ -126,10 +130,22 @@ public final class Gateway: RouteTable, ReplicaRegistry, InFlightSource, Sendabl
     public func makeService(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some Service {
         let dates = HTTPDateCache()
         let idleTimeout = TimeAmount(configuration.idleTimeout)
+        let limits = configuration.limits
+        let connections = limits.maxConnections.map { ConnectionCounter(limit: $0) }
+        // The decoder enforces the head's size and field count (NIO's HTTPParserError.headerOverflow).
+        let decoder = HTTP1Channel.Configuration.DecoderConfiguration(
+            maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes,
+            maxHeaderFieldCount: limits.maxHeaderCount)
         // A new set of handlers for each connection (the list is an autoclosure).
-        let http1 = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [
-            GatewayPipeline(idleTimeout: idleTimeout), PredictFastPath(gateway: self, dates: dates),
-        ]))
+        let handlers: @Sendable () -> [any RemovableChannelHandler] = {
+            let clock = ClientIdleTimeout(timeout: idleTimeout, headerTimeout: limits.headerTimeout)
+            return [
+                GatewayPipeline(idleTimeout: clock), PredictFastPath(gateway: self, dates: dates, requestClock: clock),
+                ProtocolErrorResponder(limits: limits, dates: dates, connections: connections),
+            ]
+        }
+        let http1 = HTTPServerBuilder.http1(
+            configuration: .init(additionalChannelHandlers: handlers(), httpDecoderConfiguration: decoder))
         return GatewayService(
             gateway: self,
             application: Application(

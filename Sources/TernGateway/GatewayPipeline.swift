@@ -9,16 +9,17 @@ import NIOHTTPTypesHTTP1
 final class GatewayPipeline: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
-    private let idleTimeout: TimeAmount
+    private let idleTimeout: ClientIdleTimeout
 
-    /// - Parameter idleTimeout: ``GatewayConfiguration/idleTimeout``.
-    init(idleTimeout: TimeAmount) {
+    /// - Parameter idleTimeout: the connection's ``ClientIdleTimeout`` (also given to its
+    ///   ``PredictFastPath``).
+    init(idleTimeout: ClientIdleTimeout) {
         self.idleTimeout = idleTimeout
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         let pipeline = context.pipeline.syncOperations
-        try? pipeline.addHandler(ClientIdleTimeout(timeout: idleTimeout), position: .first)
+        try? pipeline.addHandler(idleTimeout, position: .first)
         if let codec = try? pipeline.context(handlerType: HTTP1ToHTTPServerCodec.self) {
             try? pipeline.addHandler(ConnectionPersistence(), position: .before(codec.handler))
         }

@@ -67,9 +67,14 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// The idle timeout closed the connection's output (see ``closeIfIdle(afterAnswer:context:)``).
     private var outputClosed = false
 
-    init(gateway: Gateway, dates: HTTPDateCache) {
+    /// The connection's ``ClientIdleTimeout``, told when each request head and end is decoded
+    /// (its header deadline); nil in tests without one.
+    private let requestClock: ClientIdleTimeout?
+
+    init(gateway: Gateway, dates: HTTPDateCache, requestClock: ClientIdleTimeout? = nil) {
         self.gateway = gateway
         self.dates = dates
+        self.requestClock = requestClock
     }
 
     // MARK: inbound
@@ -87,6 +92,11 @@ final class PredictFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         let part = unwrapInboundIn(data)
+        switch part {  // parts arrive here as they are decoded, also those held below
+        case .head: requestClock?.headArrived()
+        case .end: requestClock?.requestEnded()
+        case .body: break
+        }
         if fastRequestUnanswered || !held.isEmpty {
             held.append(.part(part))
             return
