@@ -264,7 +264,11 @@ final class RawHTTPConnection {
     func shutdownWrite() { _ = Glibc.shutdown(fd, Int32(SHUT_WR)) }
 
     func send(_ text: String) throws {
-        var bytes = Array(text.utf8)[...]
+        try send(bytes: Array(text.utf8))
+    }
+
+    func send(bytes array: [UInt8]) throws {
+        var bytes = array[...]
         while !bytes.isEmpty {
             let sent = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             guard sent > 0 else { throw Failure(description: "send failed") }
@@ -325,6 +329,13 @@ final class RawHTTPConnection {
             _ = try line()
         }
         return RawHTTPResponse(status: status, headers: headers, body: String(decoding: body, as: UTF8.self))
+    }
+
+    /// True when bytes (or the end of the stream) can be read within `milliseconds`.
+    func readable(within milliseconds: Int32) -> Bool {
+        if !buffer.isEmpty { return true }
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, milliseconds) > 0
     }
 
     /// What arrives until the server closes the connection (throws when `timeout` seconds pass).
