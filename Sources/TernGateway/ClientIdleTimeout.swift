@@ -70,6 +70,7 @@ final class ClientIdleTimeout: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        lastActivity = context.eventLoop.now  // the loop's clock (virtual on an EmbeddedEventLoop)
         if context.channel.isActive { schedule(context) }
     }
 
@@ -79,7 +80,7 @@ final class ClientIdleTimeout: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        lastActivity = .now()
+        lastActivity = context.eventLoop.now
         schedule(context)
         context.fireChannelActive()
     }
@@ -91,7 +92,7 @@ final class ClientIdleTimeout: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        lastActivity = .now()
+        lastActivity = context.eventLoop.now
         lastWasAnswer = false
         if awaitingHead, headStarted == nil { headStarted = lastActivity }
         context.fireChannelRead(data)
@@ -108,7 +109,7 @@ final class ClientIdleTimeout: ChannelDuplexHandler, RemovableChannelHandler {
             context.triggerUserOutboundEvent(event, promise: promise)
             return
         }
-        lastActivity = .now()
+        lastActivity = context.eventLoop.now
         lastWasAnswer = true
         promise?.succeed(())
     }
@@ -127,13 +128,13 @@ final class ClientIdleTimeout: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func due(_ context: ChannelHandlerContext) {
         guard context.channel.isActive else { return }
-        if let headStarted, NIODeadline.now() >= headStarted + headerTimeout {
+        if let headStarted, context.eventLoop.now >= headStarted + headerTimeout {
             self.headStarted = nil  // told once; the receiver ends the connection
             context.fireUserInboundEventTriggered(HeaderTimedOut())
             guard context.channel.isActive else { return }
         }
-        if NIODeadline.now() >= lastActivity + timeout {
-            lastActivity = .now()  // if the connection stays open, its silence counts from here
+        if context.eventLoop.now >= lastActivity + timeout {
+            lastActivity = context.eventLoop.now  // if the connection stays open, its silence counts from here
             context.fireUserInboundEventTriggered(Expired(afterAnswer: lastWasAnswer))
         }
         if context.channel.isActive { schedule(context) }
