@@ -265,6 +265,22 @@ extension EndToEnd {
             try expectOthersServed(server)
         }
 
+        @Test("under TLS the refusal is sent inside the TLS session: a 100 KB header over HTTPS gets 431 headers_too_large")
+        func refusalOverTLS() async throws {
+            let server = try TestServer()
+            defer { try? FileManager.default.removeItem(at: server.home) }
+            let files = try EndToEnd.TLS.selfSigned("server", in: server.home)
+            try await server.start(extraArguments: ["--tls-certificate", files.certificate, "--tls-key", files.key])
+            let result = try EndToEnd.TLS.curl(
+                "--cacert", files.certificate, "-w", "\n%{http_code}", "-H", "X-Big: " + String(repeating: "a", count: 100_000),  // one argument must stay under 128 KiB
+                "https://127.0.0.1:\(server.port)/echo")
+            try await server.stop()
+            #expect(result.status == 0, "curl: \(result.stderr)")
+            let lines = result.stdout.split(separator: "\n")
+            #expect(lines.last == "431", "\(result.stdout.prefix(300))")
+            #expect(try errorObject(String(lines.first ?? ""))["kind"] as? String == "headers_too_large")
+        }
+
         @Test("the connection limit: a connection over --max-connections gets 503 too_many_connections and is closed; open ones are served")
         func connectionLimit() async throws {
             let server = try await deployed()
