@@ -3,14 +3,39 @@ import Synchronization
 /// How many client connections the gateway holds open, against a limit
 /// (``ConnectionLimits/maxConnections``). Shared by every connection's
 /// ``ProtocolErrorResponder``, on any event loop.
+///
+/// Connections refused over the limit are counted too, against a smaller budget
+/// (``refusalLimit``, an eighth of the limit): each holds its descriptor while its 503 lingers
+/// (``LingeringClose``), so a burst of refused clients could otherwise use up the descriptors the
+/// limit keeps in reserve — and at `EMFILE` NIO's accept loop spins on the listening socket and
+/// libdispatch's thread-pool monitor aborts the process (it cannot open `/proc/self/task/…/stat`;
+/// seen as SIGILL in `_dispatch_workq_monitor_pools` under `bench/faults/fd_exhaustion.sh`).
+/// Past the budget a refused connection is closed at once, without an answer.
 final class ConnectionCounter: Sendable {
     /// Most connections open at once.
     let limit: Int
+    /// Most refused connections whose 503 may linger at once.
+    let refusalLimit: Int
     private let count = Atomic<Int>(0)
+    private let refusals = Atomic<Int>(0)
 
     /// - Parameter limit: at least 1.
     init(limit: Int) {
         self.limit = max(1, limit)
+        self.refusalLimit = max(1, limit / 8)
+    }
+
+    /// Counts one more refused connection answered with a lingering 503 and returns true, or
+    /// returns false (counting nothing) when ``refusalLimit`` already linger: close it at once.
+    func admitRefusal() -> Bool {
+        if refusals.wrappingAdd(1, ordering: .relaxed).newValue <= refusalLimit { return true }
+        refusals.wrappingSubtract(1, ordering: .relaxed)
+        return false
+    }
+
+    /// One refused connection counted by ``admitRefusal()`` closed.
+    func releaseRefusal() {
+        refusals.wrappingSubtract(1, ordering: .relaxed)
     }
 
     /// Connections counted now.

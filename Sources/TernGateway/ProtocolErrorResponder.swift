@@ -28,6 +28,8 @@ final class ProtocolErrorResponder: ChannelDuplexHandler, RemovableChannelHandle
     private let connections: ConnectionCounter?
     /// This connection counts against ``connections``.
     private var counted = false
+    /// This connection is a refused one counted against ``ConnectionCounter/refusalLimit``.
+    private var countedRefusal = false
     /// Requests passed on to Hummingbird and not yet answered to their `.end`.
     private var open = 0
     /// A request passed on whose `.end` has not arrived.
@@ -61,8 +63,12 @@ final class ProtocolErrorResponder: ChannelDuplexHandler, RemovableChannelHandle
         guard let connections, !counted, !refusing else { return }
         if connections.admit() {
             counted = true
-        } else {
+        } else if connections.admitRefusal() {
+            countedRefusal = true
             refuse(ConnectionRefusal.tooManyConnections(limit: connections.limit), context: context)
+        } else {
+            refusing = true
+            context.close(promise: nil)
         }
     }
 
@@ -70,6 +76,10 @@ final class ProtocolErrorResponder: ChannelDuplexHandler, RemovableChannelHandle
         if counted {
             counted = false
             connections?.release()
+        }
+        if countedRefusal {
+            countedRefusal = false
+            connections?.releaseRefusal()
         }
         context.fireChannelInactive()
     }

@@ -70,6 +70,34 @@ import TernCore
         #expect(!counter.admit())
     }
 
+    @Test func refusedConnectionsLingerOnlyUpToTheirBudgetThenCloseAtOnce() throws {
+        // Limit 16: 2 refusals may linger (an eighth); an over-limit connection while both linger
+        // is closed without an answer, so refused clients cannot use up the descriptors in reserve.
+        let counter = ConnectionCounter(limit: 16)
+        #expect(counter.refusalLimit == 2)
+        for _ in 0..<16 { #expect(counter.admit()) }
+        func connect() throws -> EmbeddedChannel {
+            let channel = EmbeddedChannel(
+                handler: ProtocolErrorResponder(limits: limits, dates: HTTPDateCache(), connections: counter))
+            _ = try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+            return channel
+        }
+        // One refused connection gets its 503 (an EmbeddedChannel cannot half-close, so its
+        // lingering close ends at once and frees its place in the budget).
+        let refused = try connect()
+        let answer = try #require(try refused.readOutbound(as: ByteBuffer.self))
+        #expect(String(buffer: answer).hasPrefix("HTTP/1.1 503 "))
+        // Two refusals lingering (on real sockets): the next over-limit connection is just closed.
+        #expect(counter.admitRefusal() && counter.admitRefusal())
+        let closed = try connect()
+        #expect(try closed.readOutbound(as: ByteBuffer.self) == nil)
+        #expect(!closed.isActive)
+        counter.releaseRefusal()
+        let answered = try connect()
+        #expect(try answered.readOutbound(as: ByteBuffer.self).map { String(buffer: $0).hasPrefix("HTTP/1.1 503 ") } == true)
+        #expect(counter.current == 16)
+    }
+
     /// A decoder error behind a request whose answer is not written yet is answered after that
     /// answer's end, not before it (HTTP/1.1 order).
     @Test func aRefusalWaitsForTheAnswerInProgress() throws {
