@@ -13,44 +13,52 @@ import Synchronization
 /// Past the budget a refused connection is closed at once, without an answer.
 final class ConnectionCounter: Sendable {
     /// Most connections open at once.
-    let limit: Int
+    var limit: Int { open.limit }
     /// Most refused connections whose 503 may linger at once.
-    let refusalLimit: Int
-    private let count = Atomic<Int>(0)
-    private let refusals = Atomic<Int>(0)
+    var refusalLimit: Int { refused.limit }
+    private let open: BoundedCount
+    private let refused: BoundedCount
 
     /// - Parameter limit: at least 1.
     init(limit: Int) {
-        self.limit = max(1, limit)
-        self.refusalLimit = max(1, limit / 8)
-    }
-
-    /// Counts one more refused connection answered with a lingering 503 and returns true, or
-    /// returns false (counting nothing) when ``refusalLimit`` already linger: close it at once.
-    func admitRefusal() -> Bool {
-        if refusals.wrappingAdd(1, ordering: .relaxed).newValue <= refusalLimit { return true }
-        refusals.wrappingSubtract(1, ordering: .relaxed)
-        return false
-    }
-
-    /// One refused connection counted by ``admitRefusal()`` closed.
-    func releaseRefusal() {
-        refusals.wrappingSubtract(1, ordering: .relaxed)
+        open = BoundedCount(limit: max(1, limit))
+        refused = BoundedCount(limit: max(1, limit / 8))
     }
 
     /// Connections counted now.
-    var current: Int { count.load(ordering: .relaxed) }
+    var current: Int { open.current }
 
     /// Counts one more connection and returns true, or returns false (counting nothing) when
     /// `limit` are already open.
-    func admit() -> Bool {
+    func admit() -> Bool { open.take() }
+
+    /// One admitted connection closed.
+    func release() { open.give() }
+
+    /// Counts one more refused connection answered with a lingering 503 and returns true, or
+    /// returns false (counting nothing) when ``refusalLimit`` already linger: close it at once.
+    func admitRefusal() -> Bool { refused.take() }
+
+    /// One refused connection counted by ``admitRefusal()`` closed.
+    func releaseRefusal() { refused.give() }
+}
+
+/// A count that never passes `limit`, safe from any thread (one atomic add per take).
+private final class BoundedCount: Sendable {
+    let limit: Int
+    private let count = Atomic<Int>(0)
+
+    init(limit: Int) { self.limit = limit }
+
+    var current: Int { count.load(ordering: .relaxed) }
+
+    /// Adds one and returns true, or returns false (adding nothing) when `limit` are counted.
+    func take() -> Bool {
         if count.wrappingAdd(1, ordering: .relaxed).newValue <= limit { return true }
         count.wrappingSubtract(1, ordering: .relaxed)
         return false
     }
 
-    /// One admitted connection closed.
-    func release() {
-        count.wrappingSubtract(1, ordering: .relaxed)
-    }
+    /// Removes one that ``take()`` added.
+    func give() { count.wrappingSubtract(1, ordering: .relaxed) }
 }
