@@ -325,9 +325,13 @@ extension Tern {
             let runtimePath = try RuntimeInstaller.install(home: home.root)
             let python = options.resolvedPython()
             let tls = try options.tlsConfiguration
-            let scheme = tls == nil ? "http" : "https"
-            let gatewayURL = "\(scheme)://\(options.host):\(options.port)"
-            let controlURL = "\(scheme)://\(options.host):\(options.controlPort)"
+            let controlConfiguration = ControlPlaneServerConfiguration(
+                host: options.host, port: options.controlPort, token: token, home: home.root,
+                tokenFile: home.tokenFile, tls: tls,
+                // Its idle timeout also bounds a trickling head (Hummingbird counts parts).
+                idleTimeout: .milliseconds(Int64(min(options.idleTimeoutSeconds, options.headerTimeoutSeconds) * 1000)))
+            let controlURL = controlConfiguration.url
+            let gatewayURL = "\(tls == nil ? "http" : "https")://\(options.host):\(options.port)"
             let certificateFile = options.tlsCertificate.map(ServerOptions.absolute)
 
             let gateway = Gateway(
@@ -411,11 +415,7 @@ extension Tern {
                 ListeningService(
                     try ControlPlaneServer.makeService(
                         controlPlane: controlPlane,
-                        configuration: .init(
-                            host: options.host, port: options.controlPort, token: token, home: home.root,
-                            tokenFile: home.tokenFile, tls: tls,
-                            // Its idle timeout also bounds a trickling head (Hummingbird counts parts).
-                            idleTimeout: .milliseconds(Int64(min(options.idleTimeoutSeconds, options.headerTimeoutSeconds) * 1000))),
+                        configuration: controlConfiguration,
                         uploadLimit: options.maxBundleBytes, logger: logger, onRunning: { _ in await readiness.started() }),
                     host: options.host, port: options.controlPort, flag: "--control-port"),
                 ListeningService(

@@ -65,9 +65,10 @@ enum ServerConnection {
             let token = try? String(contentsOfFile: home.tokenFile, encoding: .utf8)
         else { return .stopped }
         // An unreadable certificate file: the probe fails certificate verification and says so.
+        let secret = token.trimmingCharacters(in: .whitespacesAndNewlines)
         let client =
-            (try? TernClient(controlURL: info.controlURL, token: token.trimmingCharacters(in: .whitespacesAndNewlines), caFile: info.tlsCAFile))
-            ?? TernClient(controlURL: info.controlURL, token: token.trimmingCharacters(in: .whitespacesAndNewlines))
+            (try? TernClient(controlURL: info.controlURL, token: secret, caFile: info.tlsCAFile))
+            ?? TernClient(controlURL: info.controlURL, token: secret)
         guard var confirmed = try? await client.info(timeout: probeTimeout), confirmed.pid == info.pid else {
             return .unresponsive(pid: info.pid, controlURL: info.controlURL)
         }
