@@ -80,7 +80,7 @@ while [ "$(date +%s)" -lt "$end" ]; do
     echo "$(date -u +%T) rolling update $revision done" >&2
   fi
   if [ "$(date +%s)" -ge "$next_kill" ] && [ "$(date +%s)" -lt $(( end - 30 )) ]; then
-    victim=$(replica_pids soak | head -1); a=$(now)
+    victim=$(replica_pids soak 1); a=$(now)
     kill -KILL "$victim" 2>/dev/null || true
     wait_ready soak 2 "$victim" >/dev/null || true
     echo "kill $a $(now)" >>"$OUT/windows.txt"; next_kill=$(( next_kill + KILL_EVERY ))

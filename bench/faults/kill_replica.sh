@@ -8,7 +8,7 @@ start_tern
 deploy_slow_pair
 start_load slow 20 '{"seconds":0.01}'
 sleep 6
-victim=$(replica_pids slow | head -1)
+victim=$(replica_pids slow 1)
 t0=$(now); kill -KILL "$victim"
 t1=$(wait_ready slow 2 "$victim")
 echo "$t0 $t1" >"$WORK/window"

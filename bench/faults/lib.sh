@@ -82,9 +82,14 @@ url() { echo "http://127.0.0.1:$GATEWAY_PORT/$1"; }
 # api_json API: `tern get API -o json`.
 api_json() { "$TERN" get "$1" --home "$HOME_DIR" -o json; }
 
-# replica_pids API: the pids of API's replicas, one a line.
+# replica_pids API [COUNT]: the pids of API's replicas, one a line (at most COUNT). Take the first
+# with `replica_pids API 1`, not `| head -1`: under pipefail, head closing the pipe early made the
+# printer die of a broken pipe and `set -e` end the whole script (a soak died so at 28 min).
 replica_pids() {
-  api_json "$1" | "$PY" -c 'import json,sys; [print(r["pid"]) for r in json.load(sys.stdin).get("replicas", []) if r.get("pid")]'
+  api_json "$1" | "$PY" -c 'import json,sys
+pids = [r["pid"] for r in json.load(sys.stdin).get("replicas", []) if r.get("pid")]
+pids = pids[:int(sys.argv[1])] if len(sys.argv) > 1 else pids
+if pids: print(*pids, sep="\n")' ${2:+"$2"}
 }
 
 # wait_ready API COUNT [EXCLUDED_PID] [TIMEOUT]: waits until API has COUNT ready replicas, none

@@ -7,7 +7,7 @@ start_tern
 deploy_slow_pair
 start_load slow 30 '{"seconds":0.01}'
 sleep 6
-victim=$(replica_pids slow | head -1)
+victim=$(replica_pids slow 1)
 EXTRA_CLEANUP="kill -CONT $victim 2>/dev/null"
 t0=$(now); kill -STOP "$victim"; sleep 10; kill -CONT "$victim" 2>/dev/null || true
 t1=$(wait_ready slow 2)
