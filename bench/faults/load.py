@@ -7,7 +7,8 @@ keep-alive connection (reconnecting after an error) and sends on its own schedul
 hung request delays only its thread). Every request is recorded: start time (Unix seconds),
 HTTP status (0 when no answer came), error text, latency.
 
-At the end it writes the CSV (`--csv`: start,status,latency_s,error) and prints a summary.
+At the end (also when stopped early by SIGTERM or SIGINT) it writes the CSV (`--csv`:
+start,status,latency_s,error) and prints a summary.
 The fault window is read from `--window-file` when it exists at the end (one line:
 `START END` in Unix seconds, written by the scenario script when it injected the fault and
 when it saw the system recovered), or given with `--window START END`:
@@ -30,6 +31,7 @@ import collections
 import csv
 import http.client
 import os
+import signal
 import sys
 import threading
 import time
@@ -149,9 +151,17 @@ def main():
     ]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
-    records.sort()
+    # SIGTERM (the caller giving up early, e.g. bench/soak.sh's clean-up) still writes what was
+    # recorded, so a run cut short keeps its figures.
+    signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.5)
+    except KeyboardInterrupt:
+        print("stopped early (SIGTERM or SIGINT): the figures cover the requests sent so far", file=sys.stderr)
+    with lock:
+        records = sorted(records)
     if args.csv:
         with open(args.csv, "w", newline="") as out:
             writer = csv.writer(out)
