@@ -30,7 +30,8 @@ done
 OUT=${OUT:-/tmp/tern-soak-$(date -u +%Y%m%dT%H%M%S)}
 mkdir -p "$OUT"
 source "$(dirname "$0")/faults/lib.sh"
-EXTRA_CLEANUP='[ -z "${LOAD_PID:-}" ] || kill "$LOAD_PID" 2>/dev/null; cp "$WORK/tern.log" "$OUT/" 2>/dev/null'
+# On an early end the load generator is stopped and waited for: it still writes load.csv.
+EXTRA_CLEANUP='[ -z "${LOAD_PID:-}" ] || { kill "$LOAD_PID" 2>/dev/null; wait "$LOAD_PID" 2>/dev/null; }; cp "$WORK/tern.log" "$OUT/" 2>/dev/null'
 
 start_tern
 revision=0
