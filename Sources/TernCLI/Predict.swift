@@ -91,7 +91,14 @@ extension Tern {
                   tern logs iris -f
                   tern logs iris --tail 50
                   tern logs iris --random-pod
+                  tern logs iris --since 10m --level error
+                  tern logs iris -o json | jq 'select(.request_id == "3f9a1c2b-17")'
                   tern logs digits 0193a1b2c3d4e5f6 -f     (a job's workers)
+
+                Levels are read off each line (see docs/logs.md): a level word
+                (ERROR, WARNING, ... as Python's logging writes them), the runtime's traceback
+                of a failed request (error), Tern's lines about replicas that exited or failed
+                (warning); everything else is info.
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -114,7 +121,20 @@ extension Tern {
         @Option(help: "Print the lines of this replica only (an id from `tern get NAME`).")
         var replica: String?
 
+        @Option(help: "Print only lines written in the last DURATION (30s, 10m, 2h) or since an RFC 3339 time.")
+        var since: String?
+
+        @Option(help: "Print only lines at this level or above: debug, info, warning, error, critical.")
+        var level: LogLevel?
+
+        @Option(name: .shortAndLong, help: "text (as stored) or json (one object per line: time, api, source, level, request_id, text).")
+        var output: LogOutput = .text
+
+        /// `tern logs -o` formats.
+        enum LogOutput: String, ExpressibleByArgument, CaseIterable { case text, json }
+
         func validate() throws {
+            if let since { _ = try LogFilter.start(since: since, now: Date()) }
             if randomPod && replica != nil { throw ValidationError("give --random-pod or --replica, not both") }
             if job != nil && (randomPod || replica != nil) { throw ValidationError("give a job id or --replica/--random-pod, not both") }
             if job?.isEmpty == true { throw ValidationError("the job id is empty") }
@@ -132,10 +152,12 @@ extension Tern {
             }
             if let job { _ = try await client.getJob(name, id: job) }  // an unknown job: 404, said so
             let lines = try await client.logs(name, follow: follow, tail: tail, replica: replica)
-            guard follow, let job else { return try await Self.copy(lines) }
+            let filter = try LogFilter(
+                api: name, since: since.map { try LogFilter.start(since: $0, now: Date()) }, level: level, json: output == .json)
+            guard follow, let job else { return try await Self.copy(lines, filter) }
             // Following a job ends a second after the job does.
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await Self.copy(lines) }
+                group.addTask { try await Self.copy(lines, filter) }
                 group.addTask {
                     while try await !client.getJob(name, id: job).status.isFinal { try await Task.sleep(for: .seconds(1)) }
                     try await Task.sleep(for: .seconds(1))
@@ -145,9 +167,31 @@ extension Tern {
             }
         }
 
-        private static func copy(_ chunks: some AsyncSequence<ByteBuffer, any Error>) async throws {
-            for try await chunk in chunks {
-                chunk.withUnsafeReadableBytes { _ = write(1, $0.baseAddress, $0.count) }
+        /// Copies the log to standard output: as it comes when `filter` keeps every line as it is,
+        /// else line by line through `filter`.
+        private static func copy(_ chunks: some AsyncSequence<ByteBuffer, any Error>, _ filter: LogFilter) async throws {
+            var filter = filter
+            guard !filter.keepsEverything else {
+                for try await chunk in chunks {
+                    chunk.withUnsafeReadableBytes { _ = write(1, $0.baseAddress, $0.count) }
+                }
+                return
+            }
+            var pending = ByteBuffer()
+            for try await var chunk in chunks {
+                pending.writeBuffer(&chunk)
+                var out: [String] = []
+                while let newline = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
+                    let length = newline - pending.readerIndex
+                    let line = pending.readString(length: length) ?? ""
+                    pending.moveReaderIndex(forwardBy: 1)
+                    if let shown = filter.render(line) { out.append(shown) }
+                }
+                pending.discardReadBytes()
+                if !out.isEmpty { Terminal.standardOutput.line(out.joined(separator: "\n")) }
+            }
+            if pending.readableBytes > 0, let shown = filter.render(pending.readString(length: pending.readableBytes) ?? "") {
+                Terminal.standardOutput.line(shown)
             }
         }
     }

@@ -80,10 +80,18 @@ struct GatewayAnswer: Sendable {
     }
 }
 
-/// Request ids: a random per-process prefix and a counter (unique, cheap, sortable in logs).
+/// Request ids: the client's own `X-Request-ID` when it is a usable one, else a random
+/// per-process prefix and a counter (unique, cheap, sortable in logs).
 enum RequestID {
     private static let prefix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
     private static let counter = Atomic<UInt64>(0)
+    /// The id of a request whose `X-Request-ID` field is `client` (nil when it sent none):
+    /// `client` itself when it has ``RequestIDText``'s form (1–128 bytes of letters, digits and
+    /// `-._:@/+=`), else ``next()``.
+    static func forRequest(client: String?) -> String {
+        guard let client, RequestIDText.isValid(client) else { return next() }
+        return client
+    }
 
     /// The next id, e.g. `3f9a1c2b-17`.
     static func next() -> String {

@@ -21,7 +21,8 @@ struct ReplicaRequest: Sendable {
 
     /// Which frame the request becomes.
     var kind: Kind
-    /// The gateway's id of the request (`X-Request-ID`), e.g. `3f9a1c2b-17`.
+    /// The request's id (`X-Request-ID`): the client's own when usable, else the gateway's, e.g.
+    /// `3f9a1c2b-17`.
     var requestID: String
     /// The request path without the query, e.g. `/iris`.
     var path: String
@@ -32,10 +33,11 @@ struct ReplicaRequest: Sendable {
     /// The request body, untouched.
     var body: ByteBuffer
 
-    /// A request with a new id.
+    /// A request with the client's `X-Request-ID` as its id when usable, else a new id
+    /// (``RequestID/forRequest(client:)``).
     init(kind: Kind, path: String, query: String?, headers: HTTPFields, body: ByteBuffer) {
         self.kind = kind
-        self.requestID = RequestID.next()
+        self.requestID = RequestID.forRequest(client: headers[.requestID])
         self.path = path
         self.query = query
         self.headers = headers
@@ -429,7 +431,8 @@ extension Gateway {
 }
 
 extension HTTPField.Name {
-    /// `X-Request-ID`: the id the gateway gives each request, also written to the replica's logs.
+    /// `X-Request-ID`: the request's id (the client's own when it sent a usable one), in every
+    /// answer and in the replica's log lines about the request.
     static let requestID = HTTPField.Name("X-Request-ID")!
     /// `Inference-Header-Content-Length`: the size of the JSON part of a body that carries
     /// binary tensors after it (the Open Inference Protocol's binary tensor extension).

@@ -67,5 +67,34 @@ extension EndToEnd {
             #expect(logs.contains("[\(requestID)] Traceback (most recent call last):"))
             #expect(logs.contains(#"raise ValueError("boom")"#))
         }
+
+        @Test("a client's X-Request-ID is kept: it is in the answer and tern logs -o json finds the traceback by it")
+        func clientRequestIDIsKeptAndFoundInLogs() async throws {
+            let server = try await deployedBoom()
+            let id = "client-\(UInt32.random(in: 0...UInt32.max))"
+            let response = try await server.request(
+                "/boom", body: Data(#"{"mode":"raise"}"#.utf8), headers: [("X-Request-ID", id)])
+            #expect(response.status == 500)
+            #expect(response.headers["x-request-id"] == id)
+            // An id Tern does not keep (a space, a comma) is replaced by the gateway's own.
+            let odd = try await server.request("/boom", body: Data(#"{"mode":"ok"}"#.utf8), headers: [("X-Request-ID", "a b,c")])
+            #expect(odd.status == 200)
+            let replaced = try #require(odd.headers["x-request-id"])
+            #expect(replaced != "a b,c" && !replaced.isEmpty)
+            var records: [[String: Any]] = []
+            try await server.waitUntil(timeout: 30, "the traceback in tern logs -o json") {
+                let output = try server.tern("logs", "boom", "-o", "json", "--level", "error", "--since", "10m").stdout
+                records = try output.split(separator: "\n").map { try jsonObject(String($0)) }
+                return records.contains { ($0["text"] as? String)?.hasSuffix("ValueError: boom") == true && $0["request_id"] as? String == id }
+            }
+            // Every record is at level error or above, and has the fields of the documented shape.
+            #expect(records.allSatisfy { ["error", "critical"].contains($0["level"] as? String ?? "") })
+            #expect(records.allSatisfy { $0["api"] as? String == "boom" && $0["time"] is String && $0["source"] is String })
+            let tagged = records.filter { $0["request_id"] as? String == id }
+            #expect(tagged.contains { ($0["text"] as? String) == "[\(id)] Traceback (most recent call last):" })
+            // --since in the future keeps nothing.
+            let none = try server.tern("logs", "boom", "--since", "2999-01-01T00:00:00Z").stdout
+            #expect(none == "")
+        }
     }
 }
