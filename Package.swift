@@ -108,6 +108,11 @@ let package = Package(
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            // The dashboard's page, script and style, compiled into the binary (no files to
+            // install, no CDN): `PackageResources.index_html` etc., served by DashboardRoutes.
+            resources: [
+                .embedInCode("Dashboard/index.html"), .embedInCode("Dashboard/app.js"), .embedInCode("Dashboard/style.css"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -63,6 +63,7 @@ public struct ControlPlaneServerConfiguration: Sendable {
 /// | method | path | what |
 /// |---|---|---|
 /// | GET | `/healthz` | liveness, no token |
+/// | GET | `/dashboard` (and `/dashboard/app.js`, `/dashboard/style.css`) | the dashboard page, no token (it holds no data; its script calls `/v1` with the token) |
 /// | GET | `/v1/info` | ``ServerInfo`` |
 /// | POST | `/v1/deploy?config=tern.yaml&force=false` | body: the project as a zip; returns ``DeployResult`` (409 while an update is in progress, unless `force`) |
 /// | POST | `/v1/apis/{name}/refresh` | rolling restart of every replica, 202 |
@@ -94,6 +95,7 @@ public enum ControlPlaneServer {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: JSONErrorMiddleware(home: configuration.home))
         router.get("healthz") { _, _ in "ok\n" }
+        DashboardRoutes.add(to: router)
         let token = ControlToken(configuration.token, file: configuration.tokenFile)
         let v1 = router.group("v1").add(middleware: BearerTokenMiddleware(token: token))
         v1.post("token/rotate") { _, _ in try json(["token_file": try token.rotate()]) }
