@@ -82,6 +82,9 @@ let package = Package(
         .target(name: "TernDigest", swiftSettings: swiftSettings),
         .plugin(name: "EmbedRuntimePlugin", capability: .buildTool(), dependencies: ["TernRuntimeEmbedder"]),
         .target(name: "TernRuntimeBundle", swiftSettings: swiftSettings, plugins: ["EmbedRuntimePlugin"]),
+        // docs/openapi.yaml embedded at build time into TernControlPlane (served as /v1/openapi.json).
+        .executableTarget(name: "TernDocumentEmbedder", swiftSettings: swiftSettings),
+        .plugin(name: "EmbedOpenAPIPlugin", capability: .buildTool(), dependencies: ["TernDocumentEmbedder"]),
         .target(
             name: "TernSupervisor",
             dependencies: [
@@ -108,7 +111,8 @@ let package = Package(
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedOpenAPIPlugin"]
         ),
         .target(
             name: "TernClient",
