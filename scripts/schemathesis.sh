@@ -5,8 +5,9 @@
 # body as the document says (status_code_conformance, content_type_conformance,
 # response_schema_conformance).
 #
-# The server gets a fresh TERN_HOME, free ports, and one deployed API, `iris` (the document's
-# example name, so the examples phase reaches a real API), with API-key auth and one key.
+# The server gets a fresh TERN_HOME, free ports, a RealtimeAPI `iris` (the document's example
+# name) with API-key auth and one key, and a BatchAPI `digits` with one finished job that has a
+# dead letter; half of the generated names and ids are these (a schemathesis dictionary).
 # Two passes: every operation but the destructive ones, then the DELETEs (which may delete
 # `iris`). `POST /v1/token/rotate` is left out: it would make the run's own token stale.
 #
@@ -71,14 +72,44 @@ cat >"$project/tern.yaml" <<'YAML'
   networking:
     auth: api_key
 YAML
+batch="$work/batch"
+mkdir -p "$batch"
+cp Tests/fixtures/batch-recorder/predictor.py "$batch/"
+cat >"$batch/tern.yaml" <<'YAML'
+- name: digits
+  kind: BatchAPI
+  predictor:
+    type: python
+    path: predictor.py
+YAML
 "$TERN" deploy "$project" --home "$home" >/dev/null
-"$TERN" keys create iris --home "$home" >/dev/null 2>&1
+"$TERN" deploy "$batch" --home "$home" >/dev/null
+json_field() { "$PYTHON" -c "import json, sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
+key_id=$("$TERN" keys create iris --home "$home" -o json 2>/dev/null | json_field id)
+# A job that ends with a dead letter (the item "boom" raises, no retries).
+echo "{\"workers\": 1, \"retries\": 0, \"config\": {\"record_path\": \"$work/batches.jsonl\"}, \"item_list\": {\"items\": [1, \"boom\"], \"batch_size\": 1}}" >"$work/job.json"
+job_id=$("$TERN" submit digits "$work/job.json" --home "$home" -o json 2>/dev/null | json_field job_id)
+for _ in $(seq 1 300); do
+  "$TERN" get digits "$job_id" --home "$home" -o json | grep -q '"status" : "completed with failures"' && break
+  sleep 0.1
+done
 
+# Half of the generated API names and ids are the deployed ones, so the operations reach real
+# APIs, jobs and keys as well as unknown ones.
 token=$(cat "$home/token")
 base="http://127.0.0.1:$control_port"
+cat >"$work/schemathesis.toml" <<TOML
+[dictionaries.apis]
+values = ["iris", "digits"]
+[dictionaries.ids]
+values = ["$job_id", "$key_id"]
+[parameters]
+"path.name" = { dictionary = "apis", probability = 0.5 }
+"path.id" = { dictionary = "ids", probability = 0.5 }
+TOML
 run() {
-  SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH=scripts "$VENV/bin/st" run "$base/v1/openapi.json" \
-    --url "$base" -H "Authorization: Bearer $token" \
+  SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH=scripts "$VENV/bin/st" --config-file "$work/schemathesis.toml" \
+    run "$base/v1/openapi.json" --url "$base" -H "Authorization: Bearer $token" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
     --max-examples "$MAX_EXAMPLES" --seed 1 --request-timeout 10 --workers 1 \
     --exclude-operation-id rotateToken --suppress-health-check all "$@"
