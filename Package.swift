@@ -82,6 +82,9 @@ let package = Package(
         .target(name: "TernDigest", swiftSettings: swiftSettings),
         .plugin(name: "EmbedRuntimePlugin", capability: .buildTool(), dependencies: ["TernRuntimeEmbedder"]),
         .target(name: "TernRuntimeBundle", swiftSettings: swiftSettings, plugins: ["EmbedRuntimePlugin"]),
+        // docs/openapi.yaml embedded at build time into TernControlPlane (served as /v1/openapi.json).
+        .executableTarget(name: "TernDocumentEmbedder", swiftSettings: swiftSettings),
+        .plugin(name: "EmbedOpenAPIPlugin", capability: .buildTool(), dependencies: ["TernDocumentEmbedder"]),
         .target(
             name: "TernSupervisor",
             dependencies: [
@@ -113,7 +116,8 @@ let package = Package(
             resources: [
                 .embedInCode("Dashboard/index.html"), .embedInCode("Dashboard/app.js"), .embedInCode("Dashboard/style.css"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedOpenAPIPlugin"]
         ),
         .target(
             name: "TernClient",

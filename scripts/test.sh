@@ -19,5 +19,7 @@ if ! swift build --build-tests >"$log" 2>&1; then
 fi
 echo "==> Swift tests"
 swift test --skip-build 2>&1 | grep -vE "^\[[0-9]+/[0-9]+\]"
+echo "==> Fuzzing the control-plane API against docs/openapi.yaml (schemathesis, bounded: scripts/schemathesis.sh)"
+scripts/schemathesis.sh
 echo "==> Fuzzing (libFuzzer, bounded: scripts/fuzz.sh)"
 scripts/fuzz.sh

@@ -174,7 +174,7 @@ extension Tern {
 
             @OptionGroup var global: HomeOption
 
-            @Option(name: .shortAndLong, help: "Output format: table or json (tokens are never printed).")
+            @Option(name: .shortAndLong, help: "Output format: table, json or yaml (tokens are never printed).")
             var output: OutputFormat = .table
 
             func run() async throws {
@@ -188,7 +188,7 @@ extension Tern {
                 } else {
                     struct Row: Encodable { var name: String; var server: String; var isDefault: Bool }
                     let list = rows.map { Row(name: $0.0, server: $0.1, isDefault: $0.0 == chosen) }
-                    Terminal.standardOutput.line(try Get.encoded(list, as: output))
+                    Terminal.standardOutput.line(try output.encoded(list))
                 }
             }
         }

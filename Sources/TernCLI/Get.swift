@@ -4,12 +4,6 @@ import Foundation
 import NIOCore
 import TernClient
 import TernCore
-import Yams
-
-/// Output formats of `get`.
-enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-    case table, json, yaml
-}
 
 extension Tern {
     struct Get: AsyncParsableCommand {
@@ -57,12 +51,12 @@ extension Tern {
         private func render(client: TernClient, terminal: Terminal) async throws -> String {
             if let name, let job {
                 let document = try await client.getJob(name, id: job)
-                if output != .table { return try Self.encoded(document, as: output) }
+                if output != .table { return try output.encoded(document) }
                 return JobView.detail(document)
             }
             if let name {
                 let api = try await client.getAPI(name)
-                if output != .table { return try Self.encoded(api, as: output) }
+                if output != .table { return try output.encoded(api) }
                 if let targets = api.trafficSplit {
                     var statuses: [String: APIStatus] = [:]
                     for target in targets {
@@ -78,7 +72,7 @@ extension Tern {
                 return Self.detail(api, terminal: terminal)
             }
             let apis = try await client.listAPIs()
-            if output != .table { return try Self.encoded(apis, as: output) }
+            if output != .table { return try output.encoded(apis) }
             if apis.isEmpty { return "No APIs are deployed. Deploy one with `tern deploy`." }
             // TrafficSplitters get their own table below the APIs with replicas, as in `cortex get`.
             let splitters = apis.filter { $0.trafficSplit != nil }
@@ -137,21 +131,6 @@ extension Tern {
                     decorate: { index, cell in index == 3 ? terminal.colored(status: APIStatus(rawValue: cell)) : cell }),
             ]
             return lines.joined(separator: "\n")
-        }
-
-        static func json(_ value: some Encodable) throws -> String {
-            let encoder = WireJSON.encoder()
-            encoder.outputFormatting.insert(.prettyPrinted)
-            return String(decoding: try encoder.encode(value), as: UTF8.self)
-        }
-
-        /// `value` as pretty JSON (the control-plane documents' form) or as YAML with the same
-        /// keys (Yams' encoder over the same `Codable` conformances).
-        static func encoded(_ value: some Encodable, as format: OutputFormat) throws -> String {
-            guard format == .yaml else { return try json(value) }
-            let encoder = YAMLEncoder()
-            encoder.options.sortKeys = true
-            return try encoder.encode(value).trimmingCharacters(in: .newlines)
         }
 
         static func detail(_ api: APIDocument, terminal: Terminal) -> String {
@@ -251,7 +230,7 @@ extension Tern {
             }
             let terminal = Terminal.standardOutput
             if output != .table {
-                terminal.line(try Get.encoded(Description(api: api, replicas: details), as: output))
+                terminal.line(try output.encoded(Description(api: api, replicas: details)))
                 return
             }
             var blocks = [Get.detail(api, terminal: terminal)]

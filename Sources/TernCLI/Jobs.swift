@@ -34,7 +34,7 @@ extension Tern {
         @Flag(name: .shortAndLong, help: "Show the job's progress until it ends.")
         var watch = false
 
-        @Option(name: .shortAndLong, help: "Output format: table or json.")
+        @Option(name: .shortAndLong, help: "Output format: table, json or yaml.")
         var output: OutputFormat = .table
 
         func run() async throws {
@@ -50,7 +50,7 @@ extension Tern {
             let client = try await global.client()
             let job = try await client.submitJob(name, spec: data)
             if output != .table {
-                Terminal.standardOutput.line(try Get.encoded(job, as: output))
+                Terminal.standardOutput.line(try output.encoded(job))
             } else {
                 Terminal.standardOutput.line("Submitted job \(job.jobID) to \(name): \(job.status.rawValue)"
                     + (job.batchesTotal > 0 ? ", \(job.batchesTotal) batches of \(job.itemsTotal) items" : "")
@@ -88,7 +88,7 @@ extension Tern {
 
             func run() async throws {
                 let jobs = try await global.client().listJobs(name)
-                if output != .table { return Terminal.standardOutput.line(try Get.encoded(jobs, as: output)) }
+                if output != .table { return Terminal.standardOutput.line(try output.encoded(jobs)) }
                 Terminal.standardOutput.line(jobs.isEmpty ? "No jobs. Submit one with `tern submit API job.json`." : JobView.table(jobs, withAPI: true))
             }
         }
@@ -106,7 +106,7 @@ extension Tern {
 
             func run() async throws {
                 let letters = try await global.client().deadLetters(name, id: job)
-                if output != .table { return Terminal.standardOutput.line(try Get.encoded(letters, as: output)) }
+                if output != .table { return Terminal.standardOutput.line(try output.encoded(letters)) }
                 Terminal.standardOutput.line(
                     letters.isEmpty
                         ? "Job \(job) has no dead letters."

@@ -36,7 +36,7 @@ extension Tern {
             var rateLimit: String?
             @Option(help: "With --rate-limit: requests allowed at once (the bucket's size; default: the rate's REQUESTS).")
             var burst: Int?
-            @Option(name: .shortAndLong, help: "Output format: table or json.")
+            @Option(name: .shortAndLong, help: "Output format: table, json or yaml.")
             var output: OutputFormat = .table
 
             func validate() throws {
@@ -59,7 +59,7 @@ extension Tern {
 
             func run() async throws {
                 let created = try await global.client().createKey(name, rateLimit: try limit())
-                if output != .table { return Terminal.standardOutput.line(try Get.encoded(created, as: output)) }
+                if output != .table { return Terminal.standardOutput.line(try output.encoded(created)) }
                 Terminal.standardOutput.line(created.key)
                 let limit = created.document.rateLimit.map { ", rate limit \($0)" } ?? ""
                 Terminal.standardError.line(
@@ -78,7 +78,7 @@ extension Tern {
 
             func run() async throws {
                 let keys = try await global.client().listKeys(name)
-                if output != .table { return Terminal.standardOutput.line(try Get.encoded(keys, as: output)) }
+                if output != .table { return Terminal.standardOutput.line(try output.encoded(keys)) }
                 Terminal.standardOutput.line(
                     keys.isEmpty
                         ? "No keys. Create one with `tern keys create API`."

@@ -325,11 +325,15 @@ extension Tern {
             let runtimePath = try RuntimeInstaller.install(home: home.root)
             let python = options.resolvedPython()
             let tls = try options.tlsConfiguration
-            let controlConfiguration = ControlPlaneServerConfiguration(
+            var controlConfiguration = ControlPlaneServerConfiguration(
                 host: options.host, port: options.controlPort, token: token, home: home.root,
                 tokenFile: home.tokenFile, tls: tls,
                 // Its idle timeout also bounds a trickling head (Hummingbird counts parts).
                 idleTimeout: .milliseconds(Int64(min(options.idleTimeoutSeconds, options.headerTimeoutSeconds) * 1000)))
+            // Request heads NIO's decoder refuses get the gateway's JSON answers (431, 400, 505).
+            controlConfiguration.connectionHandlers = ConnectionRefusal.channelHandlers(
+                maxHeaderBytes: controlConfiguration.maxHeaderBytes, maxHeaderCount: controlConfiguration.maxHeaderCount,
+                listener: .controlPlane)
             let controlURL = controlConfiguration.url
             let gatewayURL = "\(tls == nil ? "http" : "https")://\(options.host):\(options.port)"
             let certificateFile = options.tlsCertificate.map(ServerOptions.absolute)

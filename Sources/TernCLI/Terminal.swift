@@ -5,17 +5,30 @@ import TernCore
 import Glibc
 #endif
 
-/// Writes user-facing output; colours only when the stream is a terminal (and `NO_COLOR` is unset).
+/// Writes user-facing output. Colours only when the stream is a terminal and the user did not
+/// turn them off (``colorsEnabled(isTTY:environment:)``); live lines (progress, `--watch`
+/// redraws) only on a terminal.
 struct Terminal: Sendable {
     let fd: Int32
+    /// The stream is a terminal: output may redraw itself (progress lines, `--watch`).
     let isTTY: Bool
+    /// Output may carry colours (ANSI escape sequences).
+    let usesColors: Bool
 
     static let standardOutput = Terminal(fd: 1)
     static let standardError = Terminal(fd: 2)
 
-    init(fd: Int32) {
+    /// A writer of descriptor `fd`; `environment` decides colours (default: this process's).
+    init(fd: Int32, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.fd = fd
-        self.isTTY = isatty(fd) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+        self.isTTY = isatty(fd) == 1
+        self.usesColors = Self.colorsEnabled(isTTY: isTTY, environment: environment)
+    }
+
+    /// Whether to colour output: only on a terminal, never with `NO_COLOR` set to anything but
+    /// the empty string (no-color.org), nor with `TERM=dumb`.
+    static func colorsEnabled(isTTY: Bool, environment: [String: String]) -> Bool {
+        isTTY && (environment["NO_COLOR"] ?? "").isEmpty && environment["TERM"] != "dumb"
     }
 
     /// Writes `text` and a newline.
@@ -27,7 +40,7 @@ struct Terminal: Sendable {
     /// `status` in the colour that fits it: green live, red errors (``APIStatus/isError``),
     /// yellow otherwise.
     func colored(status: APIStatus) -> String {
-        guard isTTY else { return status.rawValue }
+        guard usesColors else { return status.rawValue }
         let code = status == .live ? "32" : status.isError ? "31" : "33"
         return "\u{1B}[\(code)m\(status.rawValue)\u{1B}[0m"
     }

@@ -22,7 +22,7 @@ public struct Tern: AsyncParsableCommand {
         version: ternVersion,
         subcommands: [
             Deploy.self, Get.self, Describe.self, Predict.self, Submit.self, Jobs.self, Keys.self, Token.self, Logs.self, Refresh.self, Delete.self, Env.self, Up.self,
-            Down.self, Serve.self, Version.self,
+            Down.self, Serve.self, Version.self, Completion.self,
         ]
     )
 
@@ -80,18 +80,6 @@ struct GlobalOptions: ParsableArguments {
 struct CLIError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
-}
-
-extension Tern {
-    struct Version: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Print Tern's version.",
-            discussion: "Example:\n  tern version")
-
-        func run() {
-            print("tern \(ternVersion)")
-        }
-    }
 }
 
 /// The entry point `Sources/tern/main.swift` calls.

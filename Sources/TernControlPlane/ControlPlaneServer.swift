@@ -31,18 +31,26 @@ public struct ControlPlaneServerConfiguration: Sendable {
     /// cut. Default 60 s (`tern serve --idle-timeout-seconds`).
     public var idleTimeout: Duration
     /// Largest request head in bytes (target plus header fields) and most header fields; over
-    /// them Hummingbird answers 400 with an empty body and closes. Defaults 80 KiB and 100, the
+    /// them the answer is 431 (with ``connectionHandlers`` from `tern serve`; Hummingbird's own is
+    /// 400 with an empty body) and the connection is closed. Defaults 80 KiB and 100, the
     /// gateway's.
     public var maxHeaderBytes: Int
     /// Most header fields in one request head (see ``maxHeaderBytes``).
     public var maxHeaderCount: Int
+    /// Channel handlers added to each connection after Hummingbird's HTTP/1 codec, new for each
+    /// connection: `tern serve` passes the gateway's protocol-error responder, so that a request
+    /// head the decoder refuses gets Tern's JSON error document rather than an empty 400.
+    /// Default none.
+    public var connectionHandlers: @Sendable () -> [any RemovableChannelHandler]
 
     /// Creates a configuration; defaults as documented on each property.
     public init(
         host: String = "127.0.0.1", port: Int = 8889, token: String, home: String, tokenFile: String? = nil,
         tls: TLSConfiguration? = nil,
-        idleTimeout: Duration = .seconds(60), maxHeaderBytes: Int = 80 << 10, maxHeaderCount: Int = 100
+        idleTimeout: Duration = .seconds(60), maxHeaderBytes: Int = 80 << 10, maxHeaderCount: Int = 100,
+        connectionHandlers: @escaping @Sendable () -> [any RemovableChannelHandler] = { [] }
     ) {
+        self.connectionHandlers = connectionHandlers
         self.idleTimeout = idleTimeout
         self.maxHeaderBytes = maxHeaderBytes
         self.maxHeaderCount = maxHeaderCount
@@ -65,6 +73,7 @@ public struct ControlPlaneServerConfiguration: Sendable {
 /// | GET | `/healthz` | liveness, no token |
 /// | GET | `/dashboard` (and `/dashboard/app.js`, `/dashboard/style.css`) | the dashboard page, no token (it holds no data; its script calls `/v1` with the token) |
 /// | GET | `/v1/info` | ``ServerInfo`` |
+/// | GET | `/v1/openapi.json` | this API's OpenAPI document (``OpenAPIDocument``: `docs/openapi.yaml` as JSON) |
 /// | POST | `/v1/deploy?config=tern.yaml&force=false` | body: the project as a zip; returns ``DeployResult`` (409 while an update is in progress, unless `force`) |
 /// | POST | `/v1/apis/{name}/refresh` | rolling restart of every replica, 202 |
 /// | GET | `/v1/apis` | `[APIDocument]` |
@@ -87,7 +96,8 @@ public struct ControlPlaneServerConfiguration: Sendable {
 public enum ControlPlaneServer {
     /// Builds the HTTP service (HTTPS with ``ControlPlaneServerConfiguration/tls``). `onRunning`
     /// receives the bound port.
-    /// - Throws: NIOSSL's error when the TLS configuration cannot make a context.
+    /// - Throws: NIOSSL's error when the TLS configuration cannot make a context; ``ConfigError``
+    ///   when the embedded OpenAPI document is not valid YAML (never for a tested build).
     public static func makeService(
         controlPlane: ControlPlane, configuration: ControlPlaneServerConfiguration, uploadLimit: Int, logger: Logger,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
@@ -105,6 +115,10 @@ public enum ControlPlaneServer {
         }
         v1.get("keys") { request, _ in try json(try await controlPlane.keys(api: request.uri.queryParameters.get("api"))) }
         v1.delete("keys/:id") { _, context in try json(try await controlPlane.revokeKey(id: try context.parameters.require("id"))) }
+        let openAPI = ByteBuffer(bytes: try OpenAPIDocument.json())
+        v1.get("openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: openAPI))
+        }
         v1.get("info") { _, _ in
             try json(
                 ServerInfo(
@@ -165,8 +179,11 @@ public enum ControlPlaneServer {
         let decoder = HTTP1Channel.Configuration.DecoderConfiguration(
             maxHeaderFieldSize: configuration.maxHeaderBytes, maxHeaderListSize: configuration.maxHeaderBytes,
             maxHeaderFieldCount: configuration.maxHeaderCount)
+        let handlers = configuration.connectionHandlers
         let http1 = HTTPServerBuilder.http1(
-            configuration: .init(idleTimeout: TimeAmount(configuration.idleTimeout), httpDecoderConfiguration: decoder))
+            configuration: .init(
+                additionalChannelHandlers: handlers(), idleTimeout: TimeAmount(configuration.idleTimeout),
+                httpDecoderConfiguration: decoder))
         return Application(
             router: router,
             server: try configuration.tls.map { try .tls(http1, tlsConfiguration: $0) } ?? http1,

@@ -195,7 +195,7 @@ public enum ConfigLoader {
         return false
     }
 
-    private static func syntaxLine(_ error: any Error) -> Int? {
+    static func syntaxLine(_ error: any Error) -> Int? {
         switch error as? YamlError {
         case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): mark.line
         case .duplicatedKeysInMapping(_, let context): context.mark.line
@@ -203,7 +203,7 @@ public enum ConfigLoader {
         }
     }
 
-    private static func syntaxMessage(_ error: any Error) -> String {
+    static func syntaxMessage(_ error: any Error) -> String {
         switch error as? YamlError {
         case .scanner(let context, let problem, _, _), .parser(let context, let problem, _, _),
             .composer(let context, let problem, _, _):

@@ -34,11 +34,25 @@ public struct ConnectionLimits: Sendable, Equatable {
     }
 }
 
+/// Which of `tern serve`'s HTTP listeners a refusal speaks for: named in its messages.
+public struct RefusingListener: Sendable, Equatable {
+    /// The listener as messages name it, e.g. `the gateway`.
+    public var name: String
+    /// What the listener serves, said when a request line has no known method.
+    public var methods: String
+
+    /// The gateway: `GET` and `POST` of API endpoints.
+    public static let gateway = RefusingListener(name: "the gateway", methods: "serves GET and POST (e.g. `POST /<endpoint> HTTP/1.1`)")
+    /// The control plane: `/v1` (docs/openapi.yaml).
+    public static let controlPlane = RefusingListener(
+        name: "the control plane", methods: "serves GET, POST and DELETE under /v1 (docs/openapi.yaml)")
+}
+
 /// What the gateway answers when it ends a connection without a request to serve: a request
 /// head it cannot parse or that is over the limits, a head that took too long, a connection over
 /// the connection limit. Pure decisions; ``ProtocolErrorResponder`` and ``LingeringClose`` do the
 /// I/O.
-enum ConnectionRefusal {
+public enum ConnectionRefusal {
     /// The answer to a decoding error of the request head, or nil for errors that are not about
     /// the client's bytes (those are passed on to Hummingbird).
     ///
@@ -48,19 +62,20 @@ enum ConnectionRefusal {
     /// - `.invalidVersion` and `.paused` → 505 `http_version_not_supported` (HTTP/2 prior knowledge, `PRI *
     ///   HTTP/2.0`, lands here);
     /// - any other `HTTPParserError` or an `HTTP1TypeConversionError` → 400 `bad_request`.
-    static func answer(to error: any Error, limits: ConnectionLimits) -> GatewayAnswer? {
+    /// `listener` is named in the messages (default the gateway).
+    static func answer(to error: any Error, limits: ConnectionLimits, listener: RefusingListener = .gateway) -> GatewayAnswer? {
         if let parse = error as? HTTPParserError {
             switch parse {
             case .headerOverflow:
                 return refusal(
                     431, .headersTooLarge,
-                    "the request head is over the gateway's limits: \(limits.maxHeaderBytes) bytes of request target and header fields, \(limits.maxHeaderCount) header fields; send fewer or smaller header fields (docs/behaviour.md, Limits)")
+                    "the request head is over \(listener.name)'s limits: \(limits.maxHeaderBytes) bytes of request target and header fields, \(limits.maxHeaderCount) header fields; send fewer or smaller header fields (docs/behaviour.md, Limits)")
             case .invalidVersion, .paused:  // llhttp pauses on the HTTP/2 preface (`PRI * HTTP/2.0`)
                 return refusal(
                     505, .httpVersionNotSupported,
-                    "the gateway speaks HTTP/1.1 (and 1.0) only; HTTP/2 with prior knowledge and other versions are not supported")
+                    "\(listener.name) speaks HTTP/1.1 (and 1.0) only; HTTP/2 with prior knowledge and other versions are not supported")
             case .invalidMethod:
-                return refusal(400, .badRequest, "the request line does not start with a known HTTP method; the gateway serves GET and POST (e.g. `POST /<endpoint> HTTP/1.1`)")
+                return refusal(400, .badRequest, "the request line does not start with a known HTTP method; \(listener.name) \(listener.methods)")
             default:
                 return refusal(400, .badRequest, "the request is not valid HTTP/1.1 (\(parse)); the connection is closed")
             }

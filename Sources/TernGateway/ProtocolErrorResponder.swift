@@ -24,6 +24,7 @@ final class ProtocolErrorResponder: ChannelDuplexHandler, RemovableChannelHandle
     typealias OutboundOut = HTTPResponsePart
 
     private let limits: ConnectionLimits
+    private let listener: RefusingListener
     private let dates: HTTPDateCache
     private let connections: ConnectionCounter?
     /// This connection counts against ``connections``.
@@ -43,8 +44,10 @@ final class ProtocolErrorResponder: ChannelDuplexHandler, RemovableChannelHandle
     ///   - limits: the limits the messages name.
     ///   - dates: the `Date` header's cache.
     ///   - connections: the gateway's open-connection count, when it has a limit.
-    init(limits: ConnectionLimits, dates: HTTPDateCache, connections: ConnectionCounter?) {
+    ///   - listener: the listener the messages name (default the gateway).
+    init(limits: ConnectionLimits, dates: HTTPDateCache, connections: ConnectionCounter?, listener: RefusingListener = .gateway) {
         self.limits = limits
+        self.listener = listener
         self.dates = dates
         self.connections = connections
     }
@@ -100,7 +103,7 @@ final class ProtocolErrorResponder: ChannelDuplexHandler, RemovableChannelHandle
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard !refusing else { return }  // e.g. the decoder's "data received in error state"
-        if !reading, let answer = ConnectionRefusal.answer(to: error, limits: limits) {
+        if !reading, let answer = ConnectionRefusal.answer(to: error, limits: limits, listener: listener) {
             refuse(answer, context: context)
         } else {
             context.fireErrorCaught(error)
@@ -138,3 +141,22 @@ final class ProtocolErrorResponder: ChannelDuplexHandler, RemovableChannelHandle
 
 @available(*, unavailable)
 extension ProtocolErrorResponder: Sendable {}
+
+extension ConnectionRefusal {
+    /// The channel handlers, new for each connection, that give another Hummingbird HTTP/1
+    /// server of `tern serve` (the control plane) the gateway's answers to request heads NIO's
+    /// decoder refuses: 431 `headers_too_large`, 400 `bad_request`, 505, in Tern's JSON error
+    /// shape with a lingering close, instead of Hummingbird's empty 400. No connection limit and
+    /// no header deadline (the control plane's idle timeout bounds a trickling head).
+    /// - Parameters:
+    ///   - maxHeaderBytes: the decoder's limit, named in the 431's message.
+    ///   - maxHeaderCount: the decoder's field limit, named in the 431's message.
+    ///   - listener: the listener the messages name.
+    public static func channelHandlers(
+        maxHeaderBytes: Int, maxHeaderCount: Int, listener: RefusingListener
+    ) -> @Sendable () -> [any RemovableChannelHandler] {
+        let limits = ConnectionLimits(maxHeaderBytes: maxHeaderBytes, maxHeaderCount: maxHeaderCount)
+        let dates = HTTPDateCache()
+        return { [ProtocolErrorResponder(limits: limits, dates: dates, connections: nil, listener: listener)] }
+    }
+}

@@ -297,7 +297,7 @@ extension EndToEnd {
         /// Every route of docs/openapi.yaml but `/healthz`, with a path that names nothing (the
         /// token is checked first, so none exists has to).
         static let routes: [(method: String, path: String)] = [
-            ("GET", "/v1/info"), ("POST", "/v1/deploy"), ("GET", "/v1/apis"), ("GET", "/v1/apis/x"),
+            ("GET", "/v1/info"), ("GET", "/v1/openapi.json"), ("POST", "/v1/deploy"), ("GET", "/v1/apis"), ("GET", "/v1/apis/x"),
             ("DELETE", "/v1/apis/x"), ("POST", "/v1/apis/x/refresh"), ("POST", "/v1/apis/x/jobs"),
             ("GET", "/v1/apis/x/jobs"), ("GET", "/v1/jobs"), ("GET", "/v1/apis/x/jobs/j"), ("DELETE", "/v1/apis/x/jobs/j"),
             ("GET", "/v1/apis/x/jobs/j/dead-letters"), ("POST", "/v1/apis/x/jobs/j/retry"), ("GET", "/v1/apis/x/logs"),

@@ -173,11 +173,14 @@ extension EndToEnd {
     /// Commands that need no server.
     @Suite(.serialized)
     struct CLIBasics {
-        @Test("tern version prints `tern 0.1.0`")
+        @Test("tern version prints `client: tern 0.1.0` (and that no server runs); --version the bare version")
         func versionPrintsTheVersion() throws {
-            let result = try runCommand(TestEnvironment.ternBinary, ["version"])
+            let home = try TestEnvironment.makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: home) }
+            let result = try runCommand(TestEnvironment.ternBinary, ["version", "--home", home.path])
             #expect(result.status == 0)
-            #expect(result.stdout == "tern 0.1.0\n")
+            #expect(result.stdout == "client: tern 0.1.0\nserver: not running for \(home.path) (start it with `tern up`)\n")
+            #expect(try runCommand(TestEnvironment.ternBinary, ["--version"]).stdout == "0.1.0\n")
         }
 
         @Test("tern predict with a missing file or a directory says why (no such file, is a directory) and exits 1")

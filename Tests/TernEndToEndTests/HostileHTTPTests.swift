@@ -181,8 +181,18 @@ extension EndToEnd {
             defer { connection.close() }
             try connection.send("GET /v1/info HTTP/1.1\r\nHost: t\r\nX-Big: \(String(repeating: "a", count: 200_000))\r\n\r\n")
             let answer = try connection.readResponse()
-            #expect(answer.status == 400)  // Hummingbird's answer to a decoder error: empty body, then closed
+            // The gateway's answer to a decoder error (ConnectionRefusal), in the JSON shape, then closed.
+            #expect(answer.status == 431)
+            let refused = try errorObject(answer.body)
+            #expect(refused["kind"] as? String == "headers_too_large")
+            #expect((refused["message"] as? String)?.hasPrefix("the request head is over the control plane's limits: 81920 bytes") == true)
             #expect(try connection.readUntilClosed(timeout: 5) == "")
+            let garbage = try RawHTTPConnection(port: server.controlPort)
+            defer { garbage.close() }
+            try garbage.send("FOO /v1/info HTTP/1.1\r\nHost: t\r\n\r\n")
+            let bad = try garbage.readResponse()
+            #expect(bad.status == 400)
+            #expect(try errorObject(bad.body)["kind"] as? String == "bad_request")
             try expectOthersServed(server)
         }
 
