@@ -95,10 +95,7 @@ extension Tern {
                   tern logs iris -o json | jq 'select(.request_id == "3f9a1c2b-17")'
                   tern logs digits 0193a1b2c3d4e5f6 -f     (a job's workers)
 
-                Levels are read off each line (see docs/logs.md): a level word
-                (ERROR, WARNING, ... as Python's logging writes them), the runtime's traceback
-                of a failed request (error), Tern's lines about replicas that exited or failed
-                (warning); everything else is info.
+                Levels are read off each line (see docs/logs.md): a level word (ERROR, WARNING, ... as Python's logging writes them), the runtime's traceback of a failed request (error), Tern's lines about replicas that exited or failed (warning); everything else is info.
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -124,10 +121,10 @@ extension Tern {
         @Option(help: "Print only lines written in the last DURATION (30s, 10m, 2h) or since an RFC 3339 time.")
         var since: String?
 
-        @Option(help: "Print only lines at this level or above: debug, info, warning, error, critical.")
+        @Option(help: "Print only lines at this level or above.")
         var level: LogLevel?
 
-        @Option(name: .shortAndLong, help: "text (as stored) or json (one object per line: time, api, source, level, request_id, text).")
+        @Option(name: .shortAndLong, help: "text: as stored; json: one object per line (time, api, source, level, request_id, text).")
         var output: LogOutput = .text
 
         /// `tern logs -o` formats.
