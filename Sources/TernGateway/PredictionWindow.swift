@@ -76,8 +76,7 @@ struct PredictionWindow {
                 case .label(let text): label = text
                 case .number(let number): label = Self.label(of: number)
                 }
-                let known = bucket.classes[label] != nil || bucket.classes.count < Self.maxClasses
-                bucket.classes[known ? label : Self.otherClass, default: 0] += 1
+                Self.add(label, 1, to: &bucket.classes)
                 bucket.count += 1
             case (.number(let number)?, .regression):
                 bucket.count += 1
@@ -116,10 +115,7 @@ struct PredictionWindow {
             count += second.count
             unreadable += second.unreadable
             skipped += second.skipped
-            for (label, n) in second.classes {
-                let kept = classes[label] != nil || classes.count < Self.maxClasses
-                classes[kept ? label : Self.otherClass, default: 0] += n
-            }
+            for (label, n) in second.classes { Self.add(label, n, to: &classes) }
             sum += second.sum
             low = Swift.min(low, second.min)
             high = Swift.max(high, second.max)
@@ -146,6 +142,14 @@ struct PredictionWindow {
             break
         }
         return summary
+    }
+
+    /// Adds `count` predictions of `label` to `classes`, under ``otherClass`` when `classes`
+    /// holds ``maxClasses`` other labels already.
+    static func add(_ label: String, _ count: Int, to classes: inout [String: Int]) {
+        let others = classes[otherClass] == nil ? classes.count : classes.count - 1
+        let kept = label == otherClass || classes[label] != nil || others < maxClasses
+        classes[kept ? label : otherClass, default: 0] += count
     }
 
     /// The `quantile` of sorted weighted values: the first whose cumulative weight reaches
