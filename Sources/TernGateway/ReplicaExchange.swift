@@ -165,6 +165,21 @@ public struct ExchangeRecord: Sendable {
     /// For an API with `monitoring`, a successful (2xx) `predict` answer's body and the API's
     /// `monitoring`; nil otherwise (other APIs pay nothing for prediction monitoring).
     public var prediction: PredictionAnswer?
+
+    /// Memberwise initialiser (the gateway makes records; benchmarks and other observers' tests
+    /// too).
+    public init(
+        api: String, kind: String, requestID: String, status: Int, duration: Duration, queued: Duration?,
+        prediction: PredictionAnswer? = nil
+    ) {
+        self.api = api
+        self.kind = kind
+        self.requestID = requestID
+        self.status = status
+        self.duration = duration
+        self.queued = queued
+        self.prediction = prediction
+    }
 }
 
 /// A successful prediction's answer, for prediction monitoring (``ExchangeRecord/prediction``).
@@ -173,6 +188,11 @@ public struct PredictionAnswer: Sendable {
     public var monitoring: MonitoringSpec
     /// The answer's body as the replica sent it (not copied).
     public var body: ByteBuffer
+    /// Memberwise initialiser.
+    public init(monitoring: MonitoringSpec, body: ByteBuffer) {
+        self.monitoring = monitoring
+        self.body = body
+    }
 }
 
 /// One request's trip through its API's router to a replica and back — admit, frame, send,

@@ -73,9 +73,10 @@ public final class TrafficRecorder: ExchangeObserver, TrafficStatsSource, Servic
 
     // MARK: reading predictions
 
-    /// Reads the queued predictions into their APIs' windows (a window is made anew when the
-    /// API's `monitoring` changed).
-    func drain() {
+    /// Reads the queued predictions into their APIs' windows now (a window is made anew when the
+    /// API's `monitoring` changed); ``run()`` does it once a second, ``stats(api:)`` before it
+    /// reads.
+    public func drain() {
         let (queued, skipped) = queue.withLock { queue in
             defer { queue = ([], [:]) }
             return (queue.predictions, queue.skipped)
