@@ -177,13 +177,14 @@ struct PredictionWindow {
     /// as text (a predictor that returned a `str`). A string is a label (regression: parsed as a
     /// number), a number a number, a boolean the label `true`/`false`; nil for anything else
     /// (not JSON with the key, an array, an object, null, empty or over-long text).
-    static func read(_ body: Data, monitoring: MonitoringSpec) -> PredictionValue? {
-        let parsed = try? JSONDecoder().decode(JSONValue.self, from: body)
+    static func read(_ body: Data, monitoring: MonitoringSpec, decoder: JSONDecoder = JSONDecoder()) -> PredictionValue? {
         let value: JSONValue
         if let key = monitoring.key {
-            guard case .object(let object)? = parsed, let found = object[key] else { return nil }
+            // Only the key's value is decoded into a JSONValue, not the rest of the object.
+            decoder.userInfo[KeyedValue.key] = key
+            guard let found = (try? decoder.decode(KeyedValue.self, from: body))?.value else { return nil }
             value = found
-        } else if let parsed {
+        } else if let parsed = try? decoder.decode(JSONValue.self, from: body) {
             value = parsed
         } else {
             guard let text = String(data: body, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
@@ -204,5 +205,27 @@ struct PredictionWindow {
         case .null, .array, .object:
             return nil
         }
+    }
+}
+
+/// The value of one key of a JSON object, the key given in the decoder's `userInfo`
+/// (``key``); decoding anything but an object fails.
+private struct KeyedValue: Decodable {
+    /// The `userInfo` entry holding the key (a `String`).
+    static let key = CodingUserInfoKey(rawValue: "tern.monitoring.key")!
+
+    /// The key's value; nil when the object does not have it.
+    var value: JSONValue?
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    init(from decoder: any Decoder) throws {
+        let name = decoder.userInfo[Self.key] as? String ?? ""
+        value = try decoder.container(keyedBy: Key.self).decodeIfPresent(JSONValue.self, forKey: Key(stringValue: name))
     }
 }

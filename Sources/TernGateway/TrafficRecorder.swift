@@ -83,7 +83,10 @@ public final class TrafficRecorder: ExchangeObserver, TrafficStatsSource, Servic
         }
         guard !queued.isEmpty || !skipped.isEmpty else { return }
         // Parsed outside every lock.
-        let values = queued.map { PredictionWindow.read(Data($0.body.readableBytesView), monitoring: $0.monitoring) }
+        let decoder = JSONDecoder()
+        let values = queued.map {
+            PredictionWindow.read(Data($0.body.readableBytesView), monitoring: $0.monitoring, decoder: decoder)
+        }
         predictions.withLock { windows in
             func window(_ api: String, _ monitoring: MonitoringSpec) {
                 if windows[api]?.monitoring != monitoring {
