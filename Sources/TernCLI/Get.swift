@@ -79,13 +79,12 @@ extension Tern {
             let others = apis.filter { $0.trafficSplit == nil }
             var tables: [String] = []
             if !others.isEmpty {
+                let withCost = others.contains { $0.cost != nil }
+                let now = Date()
                 tables.append(
                     renderTable(
-                        header: ["NAME", "STATUS", "REQUESTED", "READY", "IN-FLIGHT", "REVISION", "ENDPOINT"],
-                        rows: others.map {
-                            [$0.name, $0.status.rawValue, "\($0.requestedReplicas)", "\($0.readyReplicas)", "\($0.inFlight)",
-                             "\($0.revision)", $0.endpoint]
-                        },
+                        header: TrafficFormat.header(withCost: withCost),
+                        rows: others.map { TrafficFormat.row($0, withCost: withCost, now: now) },
                         decorate: { index, cell in index == 1 ? terminal.colored(status: APIStatus(rawValue: cell)) : cell }))
             }
             if !splitters.isEmpty {
@@ -154,21 +153,28 @@ extension Tern {
                 ]).joined(separator: "\n")
             default: break
             }
+            let upToDate = api.upToDateReplicas.map { ", \($0) up to date" } ?? ""
             lines += [
-                "replicas:  \(api.readyReplicas) ready / \(api.requestedReplicas) requested",
+                "replicas:  \(api.readyReplicas) ready / \(api.requestedReplicas) requested\(upToDate)",
                 "in-flight: \(api.inFlight) now, \(api.averageInFlight.map { String(format: "%.2f", $0) } ?? "-") average over the autoscaling window",
-                "",
             ]
+            lines += TrafficFormat.detailLines(api)
+            lines.append("")
             if api.replicas.isEmpty {
                 lines.append("No replicas.")
             } else {
                 lines.append(
                     renderTable(
-                        header: ["REPLICA", "REVISION", "STATE", "PID", "RESTARTS", "LAST EXIT"],
+                        header: ["REPLICA", "REVISION", "STATE", "PID", "UPTIME", "IN-FLIGHT", "RESTARTS", "LAST EXIT"],
                         rows: api.replicas.map {
-                            [$0.id, "\($0.revision)", $0.state.rawValue, $0.pid.map(String.init) ?? "-", "\($0.restarts)",
+                            [$0.id, "\($0.revision)", $0.state.rawValue, $0.pid.map(String.init) ?? "-",
+                             TrafficFormat.uptime($0.uptimeSeconds), $0.inFlight.map(String.init) ?? "-", "\($0.restarts)",
                              $0.lastExit ?? "-"]
                         }))
+            }
+            if let predictions = api.predictions {
+                lines.append("")
+                lines += TrafficFormat.predictionLines(predictions)
             }
             return lines.joined(separator: "\n")
         }

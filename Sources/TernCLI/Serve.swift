@@ -101,6 +101,24 @@ struct ServerOptions: ParsableArguments {
     @Option(help: ArgumentHelp("PEM private key of --tls-certificate.", valueName: "file"))
     var tlsKey: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Price of one CPU of compute.cpu for an hour, for the cost `tern get` shows (none set: no cost shown).",
+            valueName: "price"))
+    var costPerCpuHour: Double?
+
+    @Option(help: ArgumentHelp("Price of one GPU of compute.gpu for an hour.", valueName: "price"))
+    var costPerGpuHour: Double?
+
+    @Option(help: ArgumentHelp("Price of one GiB of compute.mem for an hour.", valueName: "price"))
+    var costPerGibHour: Double?
+
+    /// The `--cost-per-*` prices; nil when none is given (an unset one counts as 0).
+    var pricing: ComputePricing? {
+        guard costPerCpuHour != nil || costPerGpuHour != nil || costPerGibHour != nil else { return nil }
+        return ComputePricing(cpuHour: costPerCpuHour ?? 0, gpuHour: costPerGpuHour ?? 0, gibHour: costPerGibHour ?? 0)
+    }
+
     @Option(help: "Where replicas run: local (process groups on this machine).")
     var backend = BackendChoice.local.rawValue
 
@@ -214,6 +232,12 @@ struct ServerOptions: ParsableArguments {
             throw ValidationError("--tls-certificate and --tls-key go together: give both (HTTPS on both ports) or neither (HTTP)")
         }
         if try memoryBytes == 0 { throw ValidationError("--memory: must be more than 0") }
+        for (flag, price) in [("--cost-per-cpu-hour", costPerCpuHour), ("--cost-per-gpu-hour", costPerGpuHour),
+                              ("--cost-per-gib-hour", costPerGibHour)] {
+            if let price, !(price >= 0 && price.isFinite) {
+                throw ValidationError("\(flag): must be a price of 0 or more (got \(price))")
+            }
+        }
     }
 
     /// The interpreter for replicas: `--python`, else `$TERN_PYTHON`, else `python3`. A relative
@@ -251,6 +275,9 @@ struct ServerOptions: ParsableArguments {
         if let cpus { result.append(("--cpus", cpus)) }
         if let memory { result.append(("--memory", memory)) }
         if let maxConnections { result.append(("--max-connections", String(maxConnections))) }
+        if let costPerCpuHour { result.append(("--cost-per-cpu-hour", String(costPerCpuHour))) }
+        if let costPerGpuHour { result.append(("--cost-per-gpu-hour", String(costPerGpuHour))) }
+        if let costPerGibHour { result.append(("--cost-per-gib-hour", String(costPerGibHour))) }
         return result
     }
 
@@ -338,6 +365,8 @@ extension Tern {
             let gatewayURL = "\(tls == nil ? "http" : "https")://\(options.host):\(options.port)"
             let certificateFile = options.tlsCertificate.map(ServerOptions.absolute)
 
+            // The statistics of `tern get` (traffic, latencies, prediction monitoring).
+            let trafficRecorder = TrafficRecorder()
             let gateway = Gateway(
                 configuration: GatewayConfiguration(
                     host: options.host, port: options.port, maxBodyBytes: options.maxBodyBytes,
@@ -347,7 +376,7 @@ extension Tern {
                     limits: ConnectionLimits(
                         headerTimeout: .milliseconds(Int64(options.headerTimeoutSeconds * 1000)),
                         maxConnections: options.maxConnections ?? FileDescriptorLimit.defaultMaxConnections(descriptors: descriptors)),
-                    tls: tls),
+                    observer: trafficRecorder, tls: tls),
                 logger: logger)
             let backend: any ReplicaBackend & WorkerBackend
             switch try options.backendChoice {
@@ -395,7 +424,8 @@ extension Tern {
                     limits: BundleLimits(
                         maxUploadBytes: options.maxBundleBytes,
                         maxExtractedBytes: max(UInt64(options.maxBundleBytes) * 4, 1 << 30))),
-                backend: backend, routes: gateway, inFlight: gateway, scaling: autoscaler, jobs: jobs, asyncQueues: asyncQueues, gatewayURL: gatewayURL,
+                backend: backend, routes: gateway, inFlight: gateway, scaling: autoscaler, jobs: jobs, asyncQueues: asyncQueues,
+                traffic: trafficRecorder, pricing: options.pricing, gatewayURL: gatewayURL,
                 logger: logger)
 
             let info = ServerInfo(
@@ -416,6 +446,7 @@ extension Tern {
                 ReplicaService(controlPlane: controlPlane, backend: backend, logger: logger),
                 autoscaler,
                 asyncAutoscaler,
+                trafficRecorder,
                 ListeningService(
                     try ControlPlaneServer.makeService(
                         controlPlane: controlPlane,

@@ -14,6 +14,10 @@ public actor ControlPlane {
     private let routes: any RouteTable
     private let inFlight: any InFlightSource
     private let scaling: (any ScalingRegistry)?
+    /// The gateway's request statistics, for ``APIDocument/traffic`` and ``APIDocument/predictions``.
+    private let traffic: (any TrafficStatsSource)?
+    /// The server's compute prices, for ``APIDocument/cost``; nil: no cost shown.
+    private let pricing: ComputePricing?
     /// BatchAPI and TaskAPI jobs.
     public nonisolated let jobs: JobService?
     /// AsyncAPI queues.
@@ -23,13 +27,17 @@ public actor ControlPlane {
     public let gatewayURL: String
 
     /// Creates the control plane: `routes` is the gateway's routing table, `inFlight` where API
-    /// documents read their in-flight requests.
+    /// documents read their in-flight requests, `traffic` their request statistics (none: no
+    /// `traffic` in documents), `pricing` the compute prices of their `cost` (none: no cost).
     public init(
         store: Store, extractor: BundleExtractor, backend: any ReplicaBackend, routes: any RouteTable,
         inFlight: any InFlightSource, scaling: (any ScalingRegistry)? = nil, jobs: JobService? = nil,
-        asyncQueues: AsyncQueueService? = nil, gatewayURL: String,
+        asyncQueues: AsyncQueueService? = nil, traffic: (any TrafficStatsSource)? = nil,
+        pricing: ComputePricing? = nil, gatewayURL: String,
         logger: Logger
     ) {
+        self.traffic = traffic
+        self.pricing = pricing
         self.jobs = jobs
         self.asyncQueues = asyncQueues
         self.inFlight = inFlight
@@ -269,6 +277,7 @@ public actor ControlPlane {
         await routes.removeRoute(api: name)
         await routes.setAPIKeys(api: name, keys: [])  // the gateway forgets them too
         await backend.remove(api: name)
+        await traffic?.forget(api: name)
         Task { await self.collectGarbage() }
     }
 
@@ -443,13 +452,32 @@ public actor ControlPlane {
                 message = health.message ?? message
             }
         }
+        var replicas = status?.replicas ?? []
+        let busy = await self.inFlight.replicaInFlight(api: stored.api)
+        for index in replicas.indices { replicas[index].inFlight = busy[replicas[index].id] }
+        let stats = await traffic?.stats(api: stored.api)
         return APIDocument(
             name: stored.api, kind: stored.spec.kind.rawValue, status: derived,
             message: message, phase: status?.phase, endpoint: gatewayURL + stored.spec.networking.endpoint,
             revision: stored.revision, requestedReplicas: requested,
             readyReplicas: ready, inFlight: inFlight,
             averageInFlight: await scaling?.averageInFlight(api: stored.api),
-            replicas: status?.replicas ?? [], updatedAt: stored.createdAt)
+            replicas: replicas, updatedAt: stored.createdAt,
+            upToDateReplicas: stored.spec.kind == .realtimeAPI
+                ? replicas.filter { $0.revision == stored.revision && $0.state == .ready }.count : nil,
+            traffic: stats?.traffic,
+            predictions: stored.spec.monitoring == nil ? nil : stats?.predictions,
+            cost: cost(of: stored.spec, replicas: replicas, traffic: stats?.traffic))
+    }
+
+    /// The cost of `spec`'s running replicas (starting, ready or draining) at the server's prices,
+    /// and of 1,000 of the successful predictions of `traffic`'s window; nil without prices.
+    private func cost(of spec: APISpec, replicas: [ReplicaDocument], traffic: TrafficSummary?) -> CostSummary? {
+        guard let pricing else { return nil }
+        let running = replicas.filter { [.starting, .ready, .draining].contains($0.state) }.count
+        return pricing.cost(
+            compute: spec.compute, replicas: running, predictions: traffic?.responses.success ?? 0,
+            window: .seconds(traffic?.windowSeconds ?? 60))
     }
 
     /// A TrafficSplitter's document: its status derives from its targets' (see ``TrafficSplitRules``).

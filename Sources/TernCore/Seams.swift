@@ -200,6 +200,14 @@ public protocol RouteTable: Sendable {
 public protocol InFlightSource: Sendable {
     /// Requests in flight for `api` in this source (running plus queued), 0 for an unknown API.
     func inFlight(api: String) async -> Int
+    /// Requests running on each replica of `api` (busy slots), by replica id; replicas the source
+    /// does not route to are absent. Default: none known.
+    func replicaInFlight(api: String) async -> [String: Int]
+}
+
+extension InFlightSource {
+    /// None known (a source that only counts per API).
+    public func replicaInFlight(api: String) async -> [String: Int] { [:] }
 }
 
 /// The autoscaler's registration interface: the control plane tells it which APIs exist.

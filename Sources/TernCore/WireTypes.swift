@@ -33,13 +33,30 @@ public struct APIDocument: Codable, Sendable, Equatable {
     public var updatedAt: Date
     /// A TrafficSplitter's `apis` (`name`, `weight`, `shadow`); nil (absent in JSON) for other kinds.
     public var trafficSplit: [TrafficTarget]?
+    /// Ready replicas of the current revision (Cortex's `up-to-date`); nil (absent) for kinds
+    /// without replicas of their own.
+    public var upToDateReplicas: Int?
+    /// Requests, latencies and status counts the gateway saw; nil (absent) before the first
+    /// request since the server started.
+    public var traffic: TrafficSummary?
+    /// Prediction monitoring, for an API with `monitoring`; nil (absent) otherwise.
+    public var predictions: PredictionSummary?
+    /// What the API's replicas cost, when the server has prices (`--cost-per-cpu-hour`, …);
+    /// nil (absent) otherwise.
+    public var cost: CostSummary?
 
     /// Memberwise initialiser.
     public init(
         name: String, kind: String, status: APIStatus, message: String?, phase: APIPhase? = nil, endpoint: String,
         revision: Int, requestedReplicas: Int, readyReplicas: Int, inFlight: Int, averageInFlight: Double? = nil,
-        replicas: [ReplicaDocument], updatedAt: Date, trafficSplit: [TrafficTarget]? = nil
+        replicas: [ReplicaDocument], updatedAt: Date, trafficSplit: [TrafficTarget]? = nil,
+        upToDateReplicas: Int? = nil, traffic: TrafficSummary? = nil, predictions: PredictionSummary? = nil,
+        cost: CostSummary? = nil
     ) {
+        self.upToDateReplicas = upToDateReplicas
+        self.traffic = traffic
+        self.predictions = predictions
+        self.cost = cost
         self.phase = phase
         self.trafficSplit = trafficSplit
         self.averageInFlight = averageInFlight
@@ -64,6 +81,8 @@ public struct APIDocument: Codable, Sendable, Equatable {
         case averageInFlight = "average_in_flight"
         case updatedAt = "updated_at"
         case trafficSplit = "traffic_split"
+        case upToDateReplicas = "up_to_date_replicas"
+        case traffic, predictions, cost
     }
 }
 
@@ -81,9 +100,20 @@ public struct ReplicaDocument: Codable, Sendable, Equatable {
     public var restarts: Int
     /// The last exit reason, e.g. `exit code 3 (predictor failed to load)`.
     public var lastExit: String?
+    /// Seconds since the current run became ready; nil (absent) while it is not ready.
+    public var uptimeSeconds: Double?
+    /// Requests the gateway has sent to this replica and not yet had answered (its busy slots;
+    /// queued requests wait for the API, not a replica); nil (absent) for a replica the gateway
+    /// does not route to.
+    public var inFlight: Int?
 
     /// Memberwise initialiser.
-    public init(id: String, revision: Int, state: ReplicaState, pid: Int32?, restarts: Int, lastExit: String?) {
+    public init(
+        id: String, revision: Int, state: ReplicaState, pid: Int32?, restarts: Int, lastExit: String?,
+        uptimeSeconds: Double? = nil, inFlight: Int? = nil
+    ) {
+        self.uptimeSeconds = uptimeSeconds
+        self.inFlight = inFlight
         self.id = id
         self.revision = revision
         self.state = state
@@ -95,6 +125,8 @@ public struct ReplicaDocument: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case id, revision, state, pid, restarts
         case lastExit = "last_exit"
+        case uptimeSeconds = "uptime_seconds"
+        case inFlight = "in_flight"
     }
 }
 

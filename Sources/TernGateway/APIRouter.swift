@@ -155,6 +155,8 @@ final class APIRouter: Sendable {
             admission: admission, requestTimeout: spec.networking.requestTimeoutMs.map { .milliseconds($0) },
             batching: batching, collector: Self.collector(for: batching)))
         self.batchingFlag = Atomic(batching != nil)
+        self.monitoringSpec = Mutex(spec.monitoring)
+        self.monitoringFlag = Atomic(spec.monitoring != nil)
         self.keys = APIKeyGate(auth: spec.networking.auth)
     }
 
@@ -171,6 +173,20 @@ final class APIRouter: Sendable {
     var inFlight: Int { dispatch.withLock { $0.admission.inFlight } }
     /// Replicas taking new requests.
     var readyReplicas: Int { dispatch.withLock { $0.admission.readyReplicas } }
+    /// Requests running on each attached replica (its busy slots), by replica id.
+    var busyByReplica: [String: Int] {
+        dispatch.withLock { state in Dictionary(state.admission.replicas.map { ($0.id, $0.busy) }) { $1 } }
+    }
+
+    /// `monitoring`, nil when the API has none; read only when ``monitorsPredictions`` says so.
+    private let monitoringSpec: Mutex<MonitoringSpec?>
+    /// Mirrors `monitoring != nil`, readable without a lock: an API without `monitoring` pays one
+    /// relaxed load per request for prediction monitoring (``ReplicaExchange``'s hook).
+    private let monitoringFlag: Atomic<Bool>
+    /// Whether the API has `monitoring`.
+    var monitorsPredictions: Bool { monitoringFlag.load(ordering: .relaxed) }
+    /// The API's `monitoring`, nil when it has none.
+    var monitoring: MonitoringSpec? { monitorsPredictions ? monitoringSpec.withLock { $0 } : nil }
 
     /// Applies the admission and batching settings of `spec` (after a redeploy); a batch still
     /// open when batching changes is sent at once.
@@ -187,6 +203,8 @@ final class APIRouter: Sendable {
             return open
         }
         batchingFlag.store(newBatching != nil, ordering: .relaxed)
+        monitoringSpec.withLock { $0 = spec.monitoring }
+        monitoringFlag.store(spec.monitoring != nil, ordering: .relaxed)
         keys.configure(spec.networking.auth)
         if let open { send(open) }
     }

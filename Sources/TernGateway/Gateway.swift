@@ -242,6 +242,10 @@ public final class Gateway: RouteTable, ReplicaRegistry, InFlightSource, Sendabl
         router(forAPI: api)?.inFlight ?? 0
     }
 
+    public func replicaInFlight(api: String) async -> [String: Int] {
+        router(forAPI: api)?.busyByReplica ?? [:]
+    }
+
     // MARK: ReplicaRegistry
 
 

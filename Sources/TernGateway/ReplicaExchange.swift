@@ -164,6 +164,37 @@ public struct ExchangeRecord: Sendable {
     public var duration: Duration
     /// From admission to the slot; nil when the request never got one, or joined a batch.
     public var queued: Duration?
+    /// For an API with `monitoring`, a successful (2xx) `predict` answer's body and the API's
+    /// `monitoring`; nil otherwise (other APIs pay nothing for prediction monitoring).
+    public var prediction: PredictionAnswer?
+
+    /// Memberwise initialiser (the gateway makes records; benchmarks and other observers' tests
+    /// too).
+    public init(
+        api: String, kind: String, requestID: String, status: Int, duration: Duration, queued: Duration?,
+        prediction: PredictionAnswer? = nil
+    ) {
+        self.api = api
+        self.kind = kind
+        self.requestID = requestID
+        self.status = status
+        self.duration = duration
+        self.queued = queued
+        self.prediction = prediction
+    }
+}
+
+/// A successful prediction's answer, for prediction monitoring (``ExchangeRecord/prediction``).
+public struct PredictionAnswer: Sendable {
+    /// The API's `monitoring`.
+    public var monitoring: MonitoringSpec
+    /// The answer's body as the replica sent it (not copied).
+    public var body: ByteBuffer
+    /// Memberwise initialiser.
+    public init(monitoring: MonitoringSpec, body: ByteBuffer) {
+        self.monitoring = monitoring
+        self.body = body
+    }
 }
 
 /// One request's trip through its API's router to a replica and back — admit, frame, send,
@@ -353,9 +384,19 @@ struct ReplicaExchange: Sendable {
             observer.exchangeAnswered(
                 ExchangeRecord(
                     api: router.apiName, kind: request.frameKind, requestID: request.requestID, status: answer.status,
-                    duration: admitted.duration(to: now), queued: leased.map { admitted.duration(to: $0) }))
+                    duration: admitted.duration(to: now), queued: leased.map { admitted.duration(to: $0) },
+                    prediction: predictionAnswer(answer)))
         }
         deliver(answer)
+    }
+
+    /// The answer for prediction monitoring: only for an API with `monitoring` (one relaxed load
+    /// otherwise), a `predict` and a 2xx status.
+    private func predictionAnswer(_ answer: GatewayAnswer) -> PredictionAnswer? {
+        guard router.monitorsPredictions, request.kind == .predict, (200..<300).contains(answer.status),
+            let monitoring = router.monitoring
+        else { return nil }
+        return PredictionAnswer(monitoring: monitoring, body: answer.body)
     }
 
     /// Sends `frame` on `lease`'s connection; when the replica answers (on that connection's

@@ -104,7 +104,14 @@ actor ReplicaRunner {
     var document: ReplicaDocument {
         ReplicaDocument(
             id: launch.replicaID, revision: launch.deployment.revision, state: state, pid: pid,
-            restarts: restarts, lastExit: lastExit)
+            restarts: restarts, lastExit: lastExit,
+            uptimeSeconds: state == .ready ? readySince.map { Self.seconds(launch.clock.now - $0) } : nil)
+    }
+
+    /// `duration` in seconds, to the millisecond.
+    private static func seconds(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return (Double(seconds) + Double(attoseconds / 1_000_000_000_000_000) / 1000)
     }
 
     /// Everything ``StatusDeriver`` needs to know about this replica now.

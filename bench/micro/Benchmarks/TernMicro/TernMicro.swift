@@ -155,6 +155,33 @@ let benchmarks: @Sendable () -> Void = {
         for _ in benchmark.scaledIterations { blackHole(gate.check(fields)) }
     }
 
+    // MARK: traffic statistics (TrafficRecorder: what `tern get`'s figures add per answer)
+
+    Benchmark("Traffic: TrafficRecorder record, API without monitoring") { benchmark in
+        let recorder = TrafficRecorder()
+        let record = ExchangeRecord(
+            api: "iris", kind: "predict", requestID: Sample.requestID, status: 200, duration: .microseconds(850),
+            queued: nil)
+        recorder.exchangeAnswered(record)
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations { recorder.exchangeAnswered(record) }
+    }
+
+    Benchmark("Traffic: TrafficRecorder record, monitored (queue the body, then read it)") { benchmark in
+        let recorder = TrafficRecorder()
+        let record = ExchangeRecord(
+            api: "iris", kind: "predict", requestID: Sample.requestID, status: 200, duration: .microseconds(850),
+            queued: nil,
+            prediction: PredictionAnswer(
+                monitoring: MonitoringSpec(modelType: .classification, key: "prediction"), body: Sample.responseBody))
+        recorder.exchangeAnswered(record)
+        benchmark.startMeasurement()
+        // Every answer's share of the once-a-second read (JSON decode off the request path) is
+        // counted too: the queue is read after each 1,000.
+        for _ in benchmark.scaledIterations { recorder.exchangeAnswered(record) }
+        recorder.drain()
+    }
+
     // MARK: batching
 
     Benchmark("Batcher: BatchCollector add (batches of 8)") { benchmark in
