@@ -140,7 +140,7 @@ struct ReplicaRequest: Sendable {
 }
 
 /// What the gateway reports of every answered exchange: the hook where per-request metrics and
-/// tracing attach (``GatewayConfiguration/observer``). Called once per request that reached
+/// tracing attach (``GatewayConfiguration/observers``). Called once per request that reached
 /// admission, on the thread that has the answer, before the answer is written; it must not block.
 public protocol ExchangeObserver: Sendable {
     /// One request's answer is ready.
@@ -343,15 +343,16 @@ struct ReplicaExchange: Sendable {
         }
     }
 
-    /// The one hook point: reports the exchange to the gateway's observer, if any, then hands
-    /// the answer on.
+    /// The one hook point: reports the exchange to each of the gateway's observers, if any, then
+    /// hands the answer on. One record for all of them, built on the stack (no allocation).
     private func finish(_ answer: GatewayAnswer, leased: ContinuousClock.Instant?) {
-        if let observer = gateway.configuration.observer {
+        let observers = gateway.configuration.observers
+        if !observers.isEmpty {
             let now = ContinuousClock.now
-            observer.exchangeAnswered(
-                ExchangeRecord(
-                    api: router.apiName, kind: request.frameKind, requestID: request.requestID, status: answer.status,
-                    duration: admitted.duration(to: now), queued: leased.map { admitted.duration(to: $0) }))
+            let record = ExchangeRecord(
+                api: router.apiName, kind: request.frameKind, requestID: request.requestID, status: answer.status,
+                duration: admitted.duration(to: now), queued: leased.map { admitted.duration(to: $0) })
+            for observer in observers { observer.exchangeAnswered(record) }
         }
         deliver(answer)
     }
