@@ -206,7 +206,7 @@ public final class Gateway: RouteTable, ReplicaRegistry, InFlightSource, Sendabl
             if let router = table.routers[spec.name] { return router }
             let router = APIRouter(
                 spec: spec, coldStartTimeout: configuration.coldStartTimeout, eventLoopGroup: eventLoopGroup,
-                wake: { [weak self] api in await self?.scaling.withLock { $0 }?.awaken(api: api) })
+                observers: configuration.observers, wake: { [weak self] api in await self?.scaling.withLock { $0 }?.awaken(api: api) })
             router.keys.setKeys(apiKeys.withLock { $0[spec.name] } ?? [])
             table.routers[spec.name] = router
             return nil

@@ -145,6 +145,14 @@ struct ReplicaRequest: Sendable {
 public protocol ExchangeObserver: Sendable {
     /// One request's answer is ready.
     func exchangeAnswered(_ record: ExchangeRecord)
+    /// A `predict_batch` frame of `size` requests (at least 1) went to a replica of `api`
+    /// (server-side batching). Default: nothing.
+    func batchSent(api: String, size: Int)
+}
+
+extension ExchangeObserver {
+    /// Ignores batches.
+    public func batchSent(api: String, size: Int) {}
 }
 
 /// One answered exchange, as ``ExchangeObserver`` sees it.
@@ -158,10 +166,24 @@ public struct ExchangeRecord: Sendable {
     /// The HTTP status of the answer (503 for a rejection, 504 for a timeout, 502 for a broken
     /// replica connection, else the replica's).
     public var status: Int
-    /// From admission to the answer.
+    /// From admission to the answer (`ContinuousClock`, monotonic).
     public var duration: Duration
     /// From admission to the slot; nil when the request never got one, or joined a batch.
     public var queued: Duration?
+
+    /// Memberwise initialiser.
+    public init(api: String, kind: String, requestID: String, status: Int, duration: Duration, queued: Duration?) {
+        self.api = api
+        self.kind = kind
+        self.requestID = requestID
+        self.status = status
+        self.duration = duration
+        self.queued = queued
+    }
+
+    /// From the slot to the answer: the frame's trip to the replica, its prediction and the way
+    /// back (``duration`` − ``queued``); nil when ``queued`` is.
+    public var replica: Duration? { queued.map { duration - $0 } }
 }
 
 /// One request's trip through its API's router to a replica and back — admit, frame, send,
