@@ -40,6 +40,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         .target(
@@ -119,6 +120,16 @@ let package = Package(
             swiftSettings: swiftSettings,
             plugins: ["EmbedOpenAPIPlugin"]
         ),
+        // Prometheus metrics (docs/metrics.md): the gateway's ExchangeObserver and TernCore's
+        // PlatformObserver, behind the control plane's GET /metrics. Only TernCLI imports it.
+        .target(
+            name: "TernMetrics",
+            dependencies: [
+                "TernCore", "TernGateway",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TernClient",
             dependencies: [
@@ -134,7 +145,7 @@ let package = Package(
         .target(
             name: "TernCLI",
             dependencies: [
-                "TernCore", "TernScaling", "TernGateway", "TernSupervisor", "TernControlPlane", "TernClient",
+                "TernCore", "TernScaling", "TernGateway", "TernSupervisor", "TernControlPlane", "TernClient", "TernMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -189,6 +200,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"), .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TernMetricsTests",
+            dependencies: ["TernMetrics", "TernGateway", "TernCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -6,9 +6,13 @@
 #   tern/raw c=16: X.XX  tern/best-peer c=16: Y.YY
 #   tern/raw c=1: X.XX
 #   tern/raw c=16 with one core busy: X.XX
+#   tern/raw c=16 metrics off: X.XX  metrics on/off c=16: Z.ZZ
+# (`tern` runs with its default Prometheus metrics on; `tern-nometrics` is the same server with
+# `tern serve --no-metrics`, measured in the same run, so the last ratio is the metrics' cost.)
 #
 # Usage: bench/compare.sh [--quick] [--duration SECONDS] [--rounds N] [--peers "fastapi litserve …"]
-#   --quick      one short round of Tern and the raw limit only (no installs); peer ratio n/a
+#   --quick      one short round of Tern (metrics on and off) and the raw limit only (no
+#                installs); peer ratio n/a
 #   baselines:   raw (bench/raw_server.py, stdlib asyncio, the floor under any 1-worker Python
 #                server); peers from bench/peers/ installed into bench/.venvs/<peer> on first use
 # Needs: wrk (apt-get install wrk), the README's set-up (.venv with scikit-learn), a release
@@ -58,9 +62,10 @@ stop_server() {
 start_server() { # name -> sets SERVER_PID and URL
   local name=$1 p; p=$(port)
   case "$name" in
-    tern)
-      local home=$WORK/tern-home cp; cp=$(port); rm -rf "$home"
-      "$TERN" serve --home "$home" --port "$p" --control-port "$cp" --python "$PY" >"$WORK/tern.log" 2>&1 &
+    tern|tern-nometrics)
+      local home=$WORK/tern-home cp flags=(); cp=$(port); rm -rf "$home"
+      [ "$name" = tern ] || flags=(--no-metrics)
+      "$TERN" serve --home "$home" --port "$p" --control-port "$cp" --python "$PY" "${flags[@]}" >"$WORK/tern.log" 2>&1 &
       SERVER_PID=$!
       wait_tern_ready "$home" "$SERVER_PID" "$WORK/tern.log"
       "$TERN" deploy "$PROJECT/tern.yaml" --home "$home" >/dev/null
@@ -92,7 +97,7 @@ measure() { # name round [label connections…]: label (default the name) names 
   stop_server
 }
 
-SERVERS="tern raw $PEERS"
+SERVERS="tern tern-nometrics raw $PEERS"
 for round in $(seq 1 "$ROUNDS"); do
   order=$SERVERS
   [ $((round % 2)) -eq 0 ] && order=$(echo "$SERVERS" | tr ' ' '\n' | tac | tr '\n' ' ')
@@ -124,14 +129,14 @@ for line in open(sys.argv[1]):
     cpu = (float(after) - float(before)) * 1000 / req * 1000 if req else 0.0  # CPU ms per 1000 requests
     rows[(name, int(c))].append((rps, int(m["p50_us"]) / 1000, int(m["p99_us"]) / 1000, int(m["errors"]), cpu))
 print(f"{'server':<10} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'CPU s/1k req':>13}")
-for (name, c), values in sorted(rows.items(), key=lambda kv: (kv[0][0] != "tern", kv[0][0] != "raw", kv[0][0], kv[0][1])):
+for (name, c), values in sorted(rows.items(), key=lambda kv: (not kv[0][0].startswith("tern"), kv[0][0] != "raw", kv[0][0], kv[0][1])):
     mean = [statistics.mean(v[i] for v in values) for i in range(5)]
     print(f"{name:<10} {c:>5} {mean[0]:>9.0f} {mean[1]:>8.2f} {mean[2]:>8.2f} {int(sum(v[3] for v in values)):>7} {mean[4] / 1000:>13.3f}")
 def rps(name, c=16):
     v = rows.get((name, c))
     return statistics.mean(x[0] for x in v) if v else None
 tern, raw = rps("tern"), rps("raw")
-peers = [rps(n) for (n, c) in rows if c == 16 and n not in ("tern", "raw") and not n.endswith("+busy")]
+peers = [rps(n) for (n, c) in rows if c == 16 and n not in ("tern", "tern-nometrics", "raw") and not n.endswith("+busy")]
 peers = [p for p in peers if p]
 best = max(peers) if peers else None
 def ratio(a, b):
@@ -139,4 +144,5 @@ def ratio(a, b):
 print(f"tern/raw c=16: {ratio(tern, raw)}  tern/best-peer c=16: {ratio(tern, best)}")
 print(f"tern/raw c=1: {ratio(rps('tern', 1), rps('raw', 1))}")
 print(f"tern/raw c=16 with one core busy: {ratio(rps('tern+busy'), rps('raw+busy'))}")
+print(f"tern/raw c=16 metrics off: {ratio(rps('tern-nometrics'), raw)}  metrics on/off c=16: {ratio(tern, rps('tern-nometrics'))}")
 PYEOF

@@ -7,6 +7,7 @@ import UnixSignals
 import TernControlPlane
 import TernCore
 import TernGateway
+import TernMetrics
 import TernScaling
 import TernSupervisor
 
@@ -127,6 +128,11 @@ struct ServerOptions: ParsableArguments {
             "Event-loop threads of the server (gateway and control plane): a number, or auto (a third of this machine's cores, at least 1; see docs/benchmarks.md).",
             valueName: "count|auto"))
     var eventLoops = "auto"
+
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Count requests, latencies, replicas, restarts, batches and installs for Prometheus at GET /metrics on the control port (docs/metrics.md); --no-metrics turns them off.")
+    var metrics = true
 
     /// `--event-loops` as a thread count: ``EventLoopCount/automatic(cores:)`` of this machine
     /// for `auto`.
@@ -268,6 +274,7 @@ struct ServerOptions: ParsableArguments {
             ("--memory-limiter", memoryLimiter),
             ("--backend", backend),
             ("--event-loops", eventLoops),
+            ("--metrics", metrics ? "on" : "off"),
         ]
         if let python { result.append(("--python", python.contains("/") ? resolvedPython() : python)) }
         if let tlsCertificate { result.append(("--tls-certificate", Self.absolute(tlsCertificate))) }
@@ -293,7 +300,11 @@ struct ServerOptions: ParsableArguments {
     /// e.g. `["--port", "18888"]` (for `tern up` and ``ServerOptionsFile``).
     var arguments: [String] {
         let defaults = Self.defaults
-        return flagValues.filter { defaults[$0.flag] != $0.value }.flatMap { [$0.flag, $0.value] }
+        return flagValues.filter { defaults[$0.flag] != $0.value }.flatMap { option -> [String] in
+            // A flag without a value: `--metrics` / `--no-metrics`.
+            if option.flag == "--metrics" { return [option.value == "on" ? "--metrics" : "--no-metrics"] }
+            return [option.flag, option.value]
+        }
     }
 
     /// The options whose values differ between `self` and `other`, as
@@ -367,6 +378,7 @@ extension Tern {
 
             // The statistics of `tern get` (traffic, latencies, prediction monitoring).
             let trafficRecorder = TrafficRecorder()
+            let metrics = options.metrics ? ServerMetrics() : nil
             let gateway = Gateway(
                 configuration: GatewayConfiguration(
                     host: options.host, port: options.port, maxBodyBytes: options.maxBodyBytes,
@@ -376,7 +388,8 @@ extension Tern {
                     limits: ConnectionLimits(
                         headerTimeout: .milliseconds(Int64(options.headerTimeoutSeconds * 1000)),
                         maxConnections: options.maxConnections ?? FileDescriptorLimit.defaultMaxConnections(descriptors: descriptors)),
-                    observer: trafficRecorder, tls: tls),
+                    observers: [trafficRecorder] + (metrics.map { [$0] } ?? []),
+                    tls: tls),
                 logger: logger)
             let backend: any ReplicaBackend & WorkerBackend
             switch try options.backendChoice {
@@ -387,7 +400,7 @@ extension Tern {
                         stopGracePeriod: .seconds(options.stopGraceSeconds),
                         cpuCapacityMillicores: try options.cpuMillicores, memoryCapacityBytes: try options.memoryBytes,
                         memoryEnforcement: try options.memoryEnforcement, healthChecks: options.healthChecks,
-                        maxLogBytes: options.maxLogBytes),
+                        maxLogBytes: options.maxLogBytes, observer: metrics),
                     registry: gateway, logger: logger)
             }
             let store = try Store(path: home.database)
@@ -402,7 +415,7 @@ extension Tern {
             let jobs = JobService(
                 store: store, workers: backend, controlURL: controlURL, controlCAFile: certificateFile,
                 configuration: JobServiceConfiguration(leaseSeconds: options.jobLeaseSeconds, retentionSeconds: options.jobRetentionHours * 3600),
-                logger: logger,
+                logger: logger, observer: metrics,
                 revision: { try? store.deployedRevision(api: $0) })
             let asyncQueues = AsyncQueueService(
                 store: store, workers: backend, controlURL: controlURL, controlCAFile: certificateFile,
@@ -428,6 +441,13 @@ extension Tern {
                 traffic: trafficRecorder, pricing: options.pricing, gatewayURL: gatewayURL,
                 logger: logger)
 
+            // GET /metrics: the registry plus the API documents' gauges, read at each scrape.
+            let metricsScrape: (@Sendable () async -> [UInt8])? = metrics.map { metrics in
+                { @Sendable () async -> [UInt8] in
+                    let apis = (try? await controlPlane.list()) ?? []
+                    return metrics.exposition(apis: apis)
+                }
+            }
             let info = ServerInfo(
                 version: ternVersion, gatewayURL: gatewayURL, controlURL: controlURL, home: home.root, pid: getpid(),
                 tlsCAFile: certificateFile)
@@ -451,7 +471,9 @@ extension Tern {
                     try ControlPlaneServer.makeService(
                         controlPlane: controlPlane,
                         configuration: controlConfiguration,
-                        uploadLimit: options.maxBundleBytes, logger: logger, onRunning: { _ in await readiness.started() }),
+                        uploadLimit: options.maxBundleBytes, logger: logger,
+                        metrics: metricsScrape,
+                        onRunning: { _ in await readiness.started() }),
                     host: options.host, port: options.controlPort, flag: "--control-port"),
                 ListeningService(
                     try gateway.makeService(onRunning: { _ in await readiness.started() }),

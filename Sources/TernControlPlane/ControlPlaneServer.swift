@@ -72,6 +72,7 @@ public struct ControlPlaneServerConfiguration: Sendable {
 /// |---|---|---|
 /// | GET | `/healthz` | liveness, no token |
 /// | GET | `/dashboard` (and `/dashboard/app.js`, `/dashboard/style.css`) | the dashboard page, no token (it holds no data; its script calls `/v1` with the token) |
+/// | GET | `/metrics` | Prometheus text exposition (docs/metrics.md); 404 `not_found` when metrics are off (`tern serve --no-metrics`) |
 /// | GET | `/v1/info` | ``ServerInfo`` |
 /// | GET | `/v1/openapi.json` | this API's OpenAPI document (``OpenAPIDocument``: `docs/openapi.yaml` as JSON) |
 /// | POST | `/v1/deploy?config=tern.yaml&force=false` | body: the project as a zip; returns ``DeployResult`` (409 while an update is in progress, unless `force`) |
@@ -94,12 +95,17 @@ public struct ControlPlaneServerConfiguration: Sendable {
 /// | POST | `/v1/work/jobs/{id}/…` | the work protocol of the job's workers (docs/work-protocol.md; the job's own token) |
 /// | POST | `/v1/work/async/{api}/…` | the work protocol of an AsyncAPI's workers (the queue's own token) |
 public enum ControlPlaneServer {
+    /// The media type of `GET /metrics`: Prometheus' text exposition format 0.0.4.
+    public static let metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
+
     /// Builds the HTTP service (HTTPS with ``ControlPlaneServerConfiguration/tls``). `onRunning`
-    /// receives the bound port.
+    /// receives the bound port. `metrics`, when given, renders the body of `GET /metrics` (the
+    /// Prometheus text format) at each scrape; nil: the route answers 404 (metrics off).
     /// - Throws: NIOSSL's error when the TLS configuration cannot make a context; ``ConfigError``
     ///   when the embedded OpenAPI document is not valid YAML (never for a tested build).
     public static func makeService(
         controlPlane: ControlPlane, configuration: ControlPlaneServerConfiguration, uploadLimit: Int, logger: Logger,
+        metrics: (@Sendable () async -> [UInt8])? = nil,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some Service {
         let router = Router(context: BasicRequestContext.self)
@@ -109,6 +115,17 @@ public enum ControlPlaneServer {
         let token = ControlToken(configuration.token, file: configuration.tokenFile)
         let v1 = router.group("v1").add(middleware: BearerTokenMiddleware(token: token))
         v1.post("token/rotate") { _, _ in try json(["token_file": try token.rotate()]) }
+        // Outside /v1 (where Prometheus looks by default), behind the same token.
+        router.group("metrics").add(middleware: BearerTokenMiddleware(token: token)).get { _, _ in
+            guard let metrics else {
+                throw ControlPlaneError(
+                    status: .notFound, kind: .notFound,
+                    message: "metrics are off: this server was started with --no-metrics")
+            }
+            return Response(
+                status: .ok, headers: [.contentType: metricsContentType],
+                body: .init(byteBuffer: ByteBuffer(bytes: await metrics())))
+        }
         v1.post("apis/:name/keys") { request, context in
             let options = try await keyRequest(request)
             return try json(try await controlPlane.createKey(api: try context.parameters.require("name"), rateLimit: options.rateLimit))

@@ -78,17 +78,22 @@ public actor JobService {
     private let controlCAFile: String?
     /// The deployed revision of an API (its kind and `predictor.config`).
     private let revision: @Sendable (String) -> StoredRevision?
+    /// Told of every batch a worker reports done or failed (metrics); nil: nobody.
+    private let observer: (any PlatformObserver)?
     private var lastSweep: Double = 0
     /// Parsed specs of the jobs seen since start (see ``spec(of:)``).
     private var specs: [String: JobSpec] = [:]
 
-    /// Creates the service; `revision` looks up an API's deployed revision.
+    /// Creates the service; `revision` looks up an API's deployed revision; `observer` (default
+    /// none) is told of each batch's outcome.
     public init(
         store: Store, workers: any WorkerBackend, controlURL: String, controlCAFile: String? = nil,
         configuration: JobServiceConfiguration = JobServiceConfiguration(),
         logger: Logger, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
+        observer: (any PlatformObserver)? = nil,
         revision: @escaping @Sendable (String) -> StoredRevision?
     ) {
+        self.observer = observer
         self.store = store
         self.workers = workers
         self.controlURL = controlURL
@@ -314,8 +319,9 @@ public actor JobService {
 
     /// `done`: marks the batch done (once); 409 when the lease is gone.
     public func done(job id: String, token: String?, item: String, receipt: String) async throws {
-        _ = try authorize(job: id, token: token)
+        let job = try authorize(job: id, token: token)
         guard try store.markDone(queue: id, id: item, receipt: receipt, now: now()) else { throw Self.leaseLost(item) }
+        observer?.jobBatchFinished(api: job.api, outcome: .succeeded)
     }
 
     /// `failed`: the batch is queued again or dead-lettered with `error`; 409 when the lease is gone.
@@ -324,6 +330,10 @@ public actor JobService {
         let retries = spec(of: job)?.retries ?? JobSpec.defaultRetries
         guard try store.markFailed(queue: id, id: item, receipt: receipt, error: error, retries: retries, now: now()) else {
             throw Self.leaseLost(item)
+        }
+        if let observer {
+            let dead = try store.itemState(queue: id, id: item) == "dead"
+            observer.jobBatchFinished(api: job.api, outcome: dead ? .failed : .retried)
         }
     }
 

@@ -320,6 +320,14 @@ extension Store {
         }
     }
 
+    /// The state of item `id` of `queue` (`queued`, `leased`, `done` or `dead`); nil when there is
+    /// no such item.
+    public func itemState(queue: String, id: String) throws -> String? {
+        try database.read { db in
+            try String.fetchOne(db, sql: "SELECT state FROM work_item WHERE queue = ? AND id = ?", arguments: [queue, id])
+        }
+    }
+
     /// Gives back every lease of `queue` that expired before `now` (queued again, or dead after
     /// `retries` retries); returns how many.
     @discardableResult

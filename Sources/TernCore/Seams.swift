@@ -368,3 +368,37 @@ public protocol QueueEndpoint: Sendable {
     /// Answers a request to a queueing API's endpoint (submit, status, stop, results).
     func handle(_ request: QueueRequest) async -> QueueAnswer
 }
+
+/// What the supervisor and the job service report of the platform's own events, for metrics
+/// (``/metrics``, docs/metrics.md): implemented by TernMetrics' `ServerMetrics`, used by
+/// `LocalBackend` and `JobService`. Every call is rare (a restart, an install, a batch) and must
+/// not block.
+public protocol PlatformObserver: Sendable {
+    /// A replica (or a job or queue worker) of `api` exited and is being started again.
+    func replicaRestarted(api: String)
+    /// A revision of `api` got its `requirements.txt` environment (or failed to) after
+    /// `duration`.
+    func dependenciesPrepared(api: String, outcome: DependencyInstallOutcome, duration: Duration)
+    /// A worker of a job of `api` reported one batch done or failed.
+    func jobBatchFinished(api: String, outcome: JobBatchOutcome)
+}
+
+/// How preparing an API revision's `requirements.txt` environment ended.
+public enum DependencyInstallOutcome: String, Sendable, CaseIterable {
+    /// pip ran and the environment was built.
+    case installed
+    /// An environment for the same requirements and Python was already built (or being built).
+    case reused
+    /// The probe, `venv` or pip failed.
+    case failed
+}
+
+/// How one batch of a BatchAPI job ended when its worker reported it.
+public enum JobBatchOutcome: String, Sendable, CaseIterable {
+    /// `done`.
+    case succeeded
+    /// `failed`, and queued again (retries left).
+    case retried
+    /// `failed` with no retries left: dead-lettered.
+    case failed
+}

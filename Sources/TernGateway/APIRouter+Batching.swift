@@ -162,6 +162,7 @@ extension APIRouter {
             acceptsHeaders: lease.connection.acceptsHeaders)
         let sent = batch.prefix(count)
         if count < batch.count { send(Array(batch.dropFirst(count))) }
+        for observer in observers { observer.batchSent(api: apiName, size: count) }
         ReplicaExchange.send(frame, on: lease, router: self, batchOf: count) { result in
             switch result {
             case .success(let frame):

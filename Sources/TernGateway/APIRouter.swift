@@ -133,17 +133,22 @@ final class APIRouter: Sendable {
     private let batchingFlag: Atomic<Bool>
     /// Where batch timers run when the caller is not on an event loop.
     let eventLoopGroup: any EventLoopGroup
+    /// Told of every batch sent (``ExchangeObserver/batchSent(api:size:)``).
+    let observers: [any ExchangeObserver]
 
     /// Creates the router of `spec`'s API, with no replica yet.
     /// - Parameters:
     ///   - coldStartTimeout: longest wait of a request for the first replica (scale from zero).
     ///   - wake: asks the autoscaler for a replica (called without waiting).
     ///   - eventLoopGroup: runs `batch_interval` timers armed off an event loop.
+    ///   - observers: told of every batch sent (the gateway's ``GatewayConfiguration/observers``).
     init(
         spec: APISpec, coldStartTimeout: Duration,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        observers: [any ExchangeObserver] = [],
         wake: @escaping @Sendable (String) async -> Void
     ) {
+        self.observers = observers
         self.apiName = spec.name
         self.coldStartTimeout = coldStartTimeout
         self.wake = wake

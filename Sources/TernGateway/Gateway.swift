@@ -29,9 +29,9 @@ public struct GatewayConfiguration: Sendable {
     public var idleTimeout: Duration
     /// Request-head size, field count and deadline, and the connection limit (``ConnectionLimits``).
     public var limits: ConnectionLimits
-    /// Told of every answered exchange with a replica (metrics, tracing); see
-    /// ``ExchangeObserver``. Default none.
-    public var observer: (any ExchangeObserver)?
+    /// Told of every answered exchange with a replica (metrics, tracing, `tern get`'s rolling
+    /// figures), each in turn, in this order; see ``ExchangeObserver``. Default none.
+    public var observers: [any ExchangeObserver]
     /// Serve HTTPS with this certificate and key (`tern serve --tls-certificate/--tls-key`);
     /// nil: plain HTTP. Default nil.
     public var tls: TLSConfiguration?
@@ -41,9 +41,9 @@ public struct GatewayConfiguration: Sendable {
         host: String = "127.0.0.1", port: Int = 8888, maxBodyBytes: Int = 32 << 20,
         coldStartTimeout: Duration = .seconds(300), drainGracePeriod: Duration = .seconds(10),
         idleTimeout: Duration = .seconds(60), limits: ConnectionLimits = .init(),
-        observer: (any ExchangeObserver)? = nil, tls: TLSConfiguration? = nil
+        observers: [any ExchangeObserver] = [], tls: TLSConfiguration? = nil
     ) {
-        self.observer = observer
+        self.observers = observers
         self.tls = tls
         self.limits = limits
         self.drainGracePeriod = drainGracePeriod
@@ -206,7 +206,7 @@ public final class Gateway: RouteTable, ReplicaRegistry, InFlightSource, Sendabl
             if let router = table.routers[spec.name] { return router }
             let router = APIRouter(
                 spec: spec, coldStartTimeout: configuration.coldStartTimeout, eventLoopGroup: eventLoopGroup,
-                wake: { [weak self] api in await self?.scaling.withLock { $0 }?.awaken(api: api) })
+                observers: configuration.observers, wake: { [weak self] api in await self?.scaling.withLock { $0 }?.awaken(api: api) })
             router.keys.setKeys(apiKeys.withLock { $0[spec.name] } ?? [])
             table.routers[spec.name] = router
             return nil

@@ -142,11 +142,19 @@ struct ReplicaRequest: Sendable {
 }
 
 /// What the gateway reports of every answered exchange: the hook where per-request metrics and
-/// tracing attach (``GatewayConfiguration/observer``). Called once per request that reached
+/// tracing attach (``GatewayConfiguration/observers``). Called once per request that reached
 /// admission, on the thread that has the answer, before the answer is written; it must not block.
 public protocol ExchangeObserver: Sendable {
     /// One request's answer is ready.
     func exchangeAnswered(_ record: ExchangeRecord)
+    /// A `predict_batch` frame of `size` requests (at least 1) went to a replica of `api`
+    /// (server-side batching). Default: nothing.
+    func batchSent(api: String, size: Int)
+}
+
+extension ExchangeObserver {
+    /// Ignores batches.
+    public func batchSent(api: String, size: Int) {}
 }
 
 /// One answered exchange, as ``ExchangeObserver`` sees it.
@@ -160,7 +168,7 @@ public struct ExchangeRecord: Sendable {
     /// The HTTP status of the answer (503 for a rejection, 504 for a timeout, 502 for a broken
     /// replica connection, else the replica's).
     public var status: Int
-    /// From admission to the answer.
+    /// From admission to the answer (`ContinuousClock`, monotonic).
     public var duration: Duration
     /// From admission to the slot; nil when the request never got one, or joined a batch.
     public var queued: Duration?
@@ -182,6 +190,10 @@ public struct ExchangeRecord: Sendable {
         self.queued = queued
         self.prediction = prediction
     }
+
+    /// From the slot to the answer: the frame's trip to the replica, its prediction and the way
+    /// back (``duration`` − ``queued``); nil when ``queued`` is.
+    public var replica: Duration? { queued.map { duration - $0 } }
 }
 
 /// A successful prediction's answer, for prediction monitoring (``ExchangeRecord/prediction``).
@@ -376,16 +388,17 @@ struct ReplicaExchange: Sendable {
         }
     }
 
-    /// The one hook point: reports the exchange to the gateway's observer, if any, then hands
-    /// the answer on.
+    /// The one hook point: reports the exchange to each of the gateway's observers, if any, then
+    /// hands the answer on. One record for all of them, built on the stack (no allocation).
     private func finish(_ answer: GatewayAnswer, leased: ContinuousClock.Instant?) {
-        if let observer = gateway.configuration.observer {
+        let observers = gateway.configuration.observers
+        if !observers.isEmpty {
             let now = ContinuousClock.now
-            observer.exchangeAnswered(
-                ExchangeRecord(
-                    api: router.apiName, kind: request.frameKind, requestID: request.requestID, status: answer.status,
-                    duration: admitted.duration(to: now), queued: leased.map { admitted.duration(to: $0) },
-                    prediction: predictionAnswer(answer)))
+            let record = ExchangeRecord(
+                api: router.apiName, kind: request.frameKind, requestID: request.requestID, status: answer.status,
+                duration: admitted.duration(to: now), queued: leased.map { admitted.duration(to: $0) },
+                prediction: predictionAnswer(answer))
+            for observer in observers { observer.exchangeAnswered(record) }
         }
         deliver(answer)
     }

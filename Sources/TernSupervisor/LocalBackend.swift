@@ -41,6 +41,8 @@ public struct LocalBackendConfiguration: Sendable {
     /// restart backoff, probe interval, stop grace, rolling-update steps). Default
     /// `ContinuousClock()`; tests pass a manual clock.
     public var clock: any Clock<Duration>
+    /// Told of replica restarts and dependency installs (metrics); nil (the default): nobody.
+    public var observer: (any PlatformObserver)?
 
     /// Creates a configuration; defaults as documented on each property.
     public init(
@@ -48,8 +50,10 @@ public struct LocalBackendConfiguration: Sendable {
         restartPolicy: RestartPolicy = RestartPolicy(), stopGracePeriod: Duration = .seconds(10),
         cpuCapacityMillicores: Int? = nil, memoryCapacityBytes: Int64? = nil,
         memoryEnforcement: MemoryEnforcement = .automatic, healthChecks: HealthCheckPolicy = HealthCheckPolicy(),
-        venvDirectory: String? = nil, maxLogBytes: Int64 = LocalBackendConfiguration.defaultMaxLogBytes, clock: any Clock<Duration> = ContinuousClock()
+        venvDirectory: String? = nil, maxLogBytes: Int64 = LocalBackendConfiguration.defaultMaxLogBytes, clock: any Clock<Duration> = ContinuousClock(),
+        observer: (any PlatformObserver)? = nil
     ) {
+        self.observer = observer
         self.clock = clock
         self.maxLogBytes = maxLogBytes
         self.python = python
@@ -209,7 +213,9 @@ public actor LocalBackend: ReplicaBackend, WorkerBackend {
         }
         apis[api]!.dependencies = .installing(since: .now)
         let log = managed.log
+        let observer = configuration.observer
         Task {
+            let started = ContinuousClock.now
             let result: Result<DependencyInstaller.Prepared, DependencyInstaller.InstallError>
             do {
                 result = .success(
@@ -221,6 +227,12 @@ public actor LocalBackend: ReplicaBackend, WorkerBackend {
             } catch {
                 result = .failure(.init(message: "\(error)"))
             }
+            let outcome: DependencyInstallOutcome =
+                switch result {
+                case .success(let prepared): prepared.reused ? .reused : .installed
+                case .failure: .failed
+                }
+            observer?.dependenciesPrepared(api: api, outcome: outcome, duration: started.duration(to: .now))
             await self.dependenciesPrepared(api: api, revision: deployment.revision, result: result)
         }
     }
@@ -436,6 +448,7 @@ public actor LocalBackend: ReplicaBackend, WorkerBackend {
             restartPolicy: configuration.restartPolicy, stopGracePeriod: configuration.stopGracePeriod,
             healthChecks: configuration.healthChecks, compute: compute, memoryLimiter: memoryLimiter, clock: clock)
         launch.worker = worker
+        launch.observer = configuration.observer
         return ReplicaRunner(launch: launch, registry: registry, log: log, logger: logger)
     }
 

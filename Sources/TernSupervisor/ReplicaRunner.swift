@@ -41,6 +41,8 @@ actor ReplicaRunner {
         /// is never attached to the data plane, is `ready` while it runs, and is not started
         /// again once it exits with code 0 (or at all without ``WorkerGroup/restartOnFailure``).
         var worker: WorkerGroup?
+        /// Told of every restart (metrics); nil: nobody.
+        var observer: (any PlatformObserver)?
     }
 
     let launch: Launch
@@ -212,6 +214,7 @@ actor ReplicaRunner {
             }
             consecutiveFailures += 1
             restarts += 1
+            launch.observer?.replicaRestarted(api: launch.deployment.spec.name)
             let delay = launch.restartPolicy.delay(afterConsecutiveFailures: consecutiveFailures)
             state = .backoff
             await log.append(["replica \(launch.replicaID) \(lastExit ?? "exited"); restarting in \(delay.formattedSeconds)"], source: "tern")

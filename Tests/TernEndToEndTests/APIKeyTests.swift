@@ -302,6 +302,7 @@ extension EndToEnd {
             ("GET", "/v1/apis/x/jobs"), ("GET", "/v1/jobs"), ("GET", "/v1/apis/x/jobs/j"), ("DELETE", "/v1/apis/x/jobs/j"),
             ("GET", "/v1/apis/x/jobs/j/dead-letters"), ("POST", "/v1/apis/x/jobs/j/retry"), ("GET", "/v1/apis/x/logs"),
             ("POST", "/v1/apis/x/keys"), ("GET", "/v1/keys"), ("DELETE", "/v1/keys/k"), ("POST", "/v1/token/rotate"),
+            ("GET", "/metrics"),
         ]
 
         private func call(

@@ -104,6 +104,17 @@ extension EndToEnd {
             let b = try await answer("deps-b", on: server)
             #expect(a["environment"] as? String == b["environment"] as? String)
             #expect(try installCount(["deps-a", "deps-b"], on: server) == 1)
+            // GET /metrics (docs/metrics.md) counts the same: one pip run, the other API reusing it.
+            let metrics = try await Metrics.scrape(server).body
+            let count = { (outcome: String) in
+                ["deps-a", "deps-b"].compactMap {
+                    Metrics.value(#"tern_dependency_installs_total{api="\#($0)",outcome="\#(outcome)"}"#, in: metrics)
+                }.reduce(0, +)
+            }
+            #expect(count("installed") == 1, "\(metrics)")
+            #expect(count("reused") >= 1, "\(metrics)")
+            #expect(count("failed") == 0)
+            #expect(Metrics.value(#"tern_dependency_install_duration_seconds_count{outcome="installed"}"#, in: metrics) == 1)
             // One published link and the one folder it points to.
             let entries = try venvEntries(server)
             #expect(entries.count == 2, "venvs: \(entries)")

@@ -109,6 +109,13 @@ extension EndToEnd {
             #expect(all.stdout.contains(id), "\(all.stdout)")
             let logs = try server.tern("logs", "digits", id)
             #expect(logs.stdout.contains("ValueError"), "\(logs.stdout)")
+            // GET /metrics (docs/metrics.md): three batches done, batch 1 retried once then dead.
+            let metrics = try await Metrics.scrape(server).body
+            for (outcome, count) in [("succeeded", 3.0), ("retried", 1), ("failed", 1)] {
+                #expect(
+                    Metrics.value(#"tern_job_batches_total{api="digits",outcome="\#(outcome)"}"#, in: metrics) == count,
+                    "\(outcome): \(metrics)")
+            }
             #expect(try await server.stop() == 0)
         }
 

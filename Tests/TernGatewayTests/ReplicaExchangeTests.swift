@@ -49,11 +49,13 @@ import TernCore
     /// Runs `body` with a router for API `echo` (optionally with a `request_timeout`), one fake
     /// replica attached unless `attached` is false, and a gateway whose observer is returned.
     private func withExchange(
-        requestTimeoutMs: Int64? = nil, silent: Bool = false, attached: Bool = true,
+        requestTimeoutMs: Int64? = nil, silent: Bool = false, attached: Bool = true, alsoObserving second: Observer? = nil,
         _ body: (APIRouter, Gateway, Observer) async throws -> Void
     ) async throws {
         let observer = Observer()
-        let gateway = Gateway(configuration: GatewayConfiguration(observer: observer), logger: Logger(label: "test"))
+        let gateway = Gateway(
+            configuration: GatewayConfiguration(observers: [observer] + (second.map { [$0] } ?? [])),
+            logger: Logger(label: "test"))
         let server = try await FakeReplicaServer.start { EchoReplica(silent: silent) }
         let spec = APISpec(
             name: "echo", predictor: PredictorSpec(type: .python, path: "predictor.py"),
@@ -109,6 +111,20 @@ import TernCore
             #expect(records.allSatisfy { $0.api == "echo" && $0.queued != nil })
             #expect(records.last?.requestID == request.requestID)
             #expect(router.inFlight == 0)
+        }
+    }
+
+    @Test func everyObserverSeesEachAnswerOnce() async throws {
+        let second = Observer()
+        try await withExchange(alsoObserving: second) { router, gateway, first in
+            for body in ["[1]", "[2]", "[3]"] {
+                let answer = await ReplicaExchange.answer(predict(body), router: router, gateway: gateway)
+                #expect(answer.status == 200)
+            }
+            #expect(first.records.count == 3)
+            #expect(second.records.count == 3)
+            #expect(first.records.map(\.requestID) == second.records.map(\.requestID))
+            #expect(Set(first.records.map(\.requestID)).count == 3)
         }
     }
 
