@@ -332,7 +332,8 @@ public actor JobService {
             throw Self.leaseLost(item)
         }
         if let observer {
-            let dead = try store.itemState(queue: id, id: item) == "dead"
+            // The batch is already failed: a read error here must not fail the worker's call.
+            let dead = (try? store.itemState(queue: id, id: item)) == "dead"
             observer.jobBatchFinished(api: job.api, outcome: dead ? .failed : .retried)
         }
     }
