@@ -8,15 +8,6 @@ extension EndToEnd {
     /// (issue 14 part 7).
     @Suite(.serialized, .sharedServer())
     struct CLIErgonomics {
-        private func deployedEcho() async throws -> TestServer {
-            let server = try Shared.require()
-            if (try? server.api("echo"))?.status != .live {
-                try deployFixture("echo", on: server)
-                try await server.waitUntilLive("echo")
-            }
-            return server
-        }
-
         /// `tern ARGUMENTS --home HOME` on a pseudo-terminal (util-linux `script`), with
         /// `environment`; its output as the terminal showed it.
         private func onTerminal(_ server: TestServer, _ arguments: [String], environment: [String: String]) throws -> String {
@@ -48,7 +39,7 @@ extension EndToEnd {
 
         @Test("tern get colours the status on a terminal, never with NO_COLOR, nor into a pipe")
         func coloursOnlyOnATerminalWithoutNoColor() async throws {
-            let server = try await deployedEcho()
+            let server = try await sharedServer(withLive: "echo")
             let coloured = try onTerminal(server, ["get"], environment: ["NO_COLOR": "", "TERM": "xterm"])
             #expect(coloured.contains("\u{1B}[32mlive\u{1B}[0m"), "\(coloured.debugDescription)")
             let plain = try onTerminal(server, ["get"], environment: ["NO_COLOR": "1", "TERM": "xterm"])
@@ -98,7 +89,7 @@ extension EndToEnd {
 
         @Test("-o yaml reads back (Yams) to the same values as -o json on every read command")
         func yamlAndJSONAgree() async throws {
-            let server = try await deployedEcho()
+            let server = try await sharedServer(withLive: "echo")
             for command in [["get"], ["get", "echo"], ["describe", "echo"], ["jobs"], ["keys", "list"], ["env", "list"], ["version"]] {
                 let json = try server.tern(command + ["-o", "json"])
                 let yaml = try server.tern(command + ["-o", "yaml"])

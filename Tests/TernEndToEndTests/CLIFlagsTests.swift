@@ -13,15 +13,6 @@ extension EndToEnd {
             try runCommand(TestEnvironment.ternBinary, arguments + ["--home", home.path], environment: ["NO_COLOR": "1"])
         }
 
-        private func deployedEcho() async throws -> TestServer {
-            let server = try Shared.require()
-            if (try? server.api("echo"))?.status != .live {
-                try deployFixture("echo", on: server)
-                try await server.waitUntilLive("echo")
-            }
-            return server
-        }
-
         @Test("an unknown command says `unknown command` with the near one and the list, exit 64")
         func unknownCommandNamesTheNearOne() throws {
             let result = try runCommand(TestEnvironment.ternBinary, ["gt"])
@@ -34,7 +25,7 @@ extension EndToEnd {
 
         @Test("tern env configure / list / default / delete, and -e on get, describe and predict talk to that server")
         func environmentsTalkToTheirServer() async throws {
-            let server = try await deployedEcho()
+            let server = try await sharedServer(withLive: "echo")
             let other = try scratchDirectory(in: server).appendingPathComponent("client-home")
             let url = "http://127.0.0.1:\(server.controlPort)"
             let tokenFile = server.home.appendingPathComponent("token").path
@@ -88,7 +79,7 @@ extension EndToEnd {
 
         @Test("tern describe shows each replica with its latest log lines; -o json has the same")
         func describeShowsReplicas() async throws {
-            let server = try await deployedEcho()
+            let server = try await sharedServer(withLive: "echo")
             let replica = try #require(try server.api("echo").replicas.first)
             let text = try server.tern("describe", "echo")
             #expect(text.status == 0, "stderr: \(text.stderr)")
@@ -103,7 +94,7 @@ extension EndToEnd {
 
         @Test("logs --random-pod prints one replica's lines; deploy -f -y, refresh -f and delete -f -c are accepted")
         func cortexFlagsAreAccepted() async throws {
-            let server = try await deployedEcho()
+            let server = try await sharedServer(withLive: "echo")
             let replica = try #require(try server.api("echo").replicas.first)
             let logs = try server.tern("logs", "echo", "--random-pod")
             #expect(logs.status == 0, "stderr: \(logs.stderr)")

@@ -73,6 +73,17 @@ func deployFixture(
         sourceLocation: sourceLocation)
 }
 
+/// The suite's shared server with fixture `name` (an API of the same name) live: deployed by
+/// the first test that asks, found live by the others.
+func sharedServer(withLive name: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> TestServer {
+    let server = try Shared.require(sourceLocation: sourceLocation)
+    if (try? server.api(name))?.status != .live {
+        try deployFixture(name, on: server, sourceLocation: sourceLocation)
+        try await server.waitUntilLive(name)
+    }
+    return server
+}
+
 /// A new folder inside the server's home, for a test's files (removed with the home).
 func scratchDirectory(in server: TestServer) throws -> URL {
     let directory = server.home.appendingPathComponent("scratch-\(UUID().uuidString.prefix(8))")
