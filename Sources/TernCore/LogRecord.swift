@@ -89,7 +89,8 @@ public struct LogRecord: Sendable, Codable, Equatable {
     }
 
     static func level(of text: String, source: String, requestID: String?) -> LogLevel {
-        let words = text.split(whereSeparator: { !$0.isLetter }).prefix(levelWordsSearched)
+        // maxSplits: only the leading words are cut out (the rest stays one unread remainder).
+        let words = text.split(maxSplits: levelWordsSearched, whereSeparator: { !$0.isLetter }).prefix(levelWordsSearched)
         if let named = words.lazy.compactMap(LogLevel.init(word:)).first { return named }
         if requestID != nil { return .error }  // the runtime's traceback of a failed request
         if source == LogLine.ternSource {
