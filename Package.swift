@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 // Tern: deploy machine-learning models as autoscaling web APIs.
 // Module layout and dependency direction: see docs/architecture.md (DESIGN.md in the steering repo).
 
@@ -41,6 +41,10 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // Tracing (docs/tracing.md): the API in the gateway, the OTLP/HTTP exporter in `tern serve`
+        // (only its OTLPHTTP trait: the gRPC exporter would add grpc-swift to every build).
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         .target(
@@ -73,6 +77,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -130,6 +135,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // OpenTelemetry export (docs/tracing.md): the OTLP/HTTP tracer `tern serve --otlp-endpoint`
+        // gives the gateway. Only TernCLI imports it.
+        .target(
+            name: "TernTracing",
+            dependencies: [
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TernClient",
             dependencies: [
@@ -146,6 +162,7 @@ let package = Package(
             name: "TernCLI",
             dependencies: [
                 "TernCore", "TernScaling", "TernGateway", "TernSupervisor", "TernControlPlane", "TernClient", "TernMetrics",
+                "TernTracing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -174,7 +191,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TernCoreTests", dependencies: ["TernCore", "TernDigest", "TernTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "TernCLITests", dependencies: ["TernCLI", "TernCore", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftSettings),
+        .testTarget(name: "TernCLITests", dependencies: ["TernCLI", "TernCore", "TernTracing", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftSettings),
         .testTarget(
             name: "TernScalingTests",
             dependencies: ["TernScaling", "TernTesting", .product(name: "Logging", package: "swift-log")],

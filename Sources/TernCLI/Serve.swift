@@ -10,6 +10,7 @@ import TernGateway
 import TernMetrics
 import TernScaling
 import TernSupervisor
+import TernTracing
 
 #if canImport(Glibc)
 import Glibc
@@ -129,6 +130,27 @@ struct ServerOptions: ParsableArguments {
             valueName: "count|auto"))
     var eventLoops = "auto"
 
+    @Option(
+        help: ArgumentHelp(
+            "Export OpenTelemetry spans of every request (gateway queueing, the replica exchange, the predictor) over OTLP/HTTP to this collector, e.g. http://127.0.0.1:4318 (docs/tracing.md). Unset: no tracing.",
+            valueName: "url"))
+    var otlpEndpoint: String?
+
+    @Option(help: ArgumentHelp("How --otlp-endpoint's spans are encoded: protobuf (OTLP's default) or json.", valueName: "encoding"))
+    var otlpEncoding = OTLPTracing.Encoding.protobuf.rawValue
+
+    /// `--otlp-encoding` as an encoding.
+    /// - Throws: `ValidationError` for anything but `protobuf` or `json`.
+    var otlpEncodingChoice: OTLPTracing.Encoding {
+        get throws {
+            guard let choice = OTLPTracing.Encoding(rawValue: otlpEncoding) else {
+                throw ValidationError(
+                    "--otlp-encoding: unknown encoding \"\(otlpEncoding)\"; expected one of: \(OTLPTracing.Encoding.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return choice
+        }
+    }
+
     @Flag(
         inversion: .prefixedNo,
         help: "Count requests, latencies, replicas, restarts, batches and installs for Prometheus at GET /metrics on the control port (docs/metrics.md); --no-metrics turns them off.")
@@ -204,6 +226,10 @@ struct ServerOptions: ParsableArguments {
     }
 
     func validate() throws {
+        _ = try otlpEncodingChoice
+        if let otlpEndpoint {
+            do { _ = try OTLPTracing.tracesURL(otlpEndpoint) } catch { throw ValidationError(error.description) }
+        }
         guard startupTimeoutSeconds > 0, startupTimeoutSeconds.isFinite else {
             throw ValidationError("--startup-timeout-seconds: must be more than 0")
         }
@@ -275,7 +301,9 @@ struct ServerOptions: ParsableArguments {
             ("--backend", backend),
             ("--event-loops", eventLoops),
             ("--metrics", metrics ? "on" : "off"),
+            ("--otlp-encoding", otlpEncoding),
         ]
+        if let otlpEndpoint { result.append(("--otlp-endpoint", otlpEndpoint)) }
         if let python { result.append(("--python", python.contains("/") ? resolvedPython() : python)) }
         if let tlsCertificate { result.append(("--tls-certificate", Self.absolute(tlsCertificate))) }
         if let tlsKey { result.append(("--tls-key", Self.absolute(tlsKey))) }
@@ -379,6 +407,10 @@ extension Tern {
             // The statistics of `tern get` (traffic, latencies, prediction monitoring).
             let trafficRecorder = TrafficRecorder()
             let metrics = options.metrics ? ServerMetrics() : nil
+            // Spans of every request, exported by a service of the group, when --otlp-endpoint is set.
+            let tracing = try options.otlpEndpoint.map {
+                try OTLPTracing.make(endpoint: $0, encoding: try options.otlpEncodingChoice)
+            }
             let gateway = Gateway(
                 configuration: GatewayConfiguration(
                     host: options.host, port: options.port, maxBodyBytes: options.maxBodyBytes,
@@ -389,7 +421,7 @@ extension Tern {
                         headerTimeout: .milliseconds(Int64(options.headerTimeoutSeconds * 1000)),
                         maxConnections: options.maxConnections ?? FileDescriptorLimit.defaultMaxConnections(descriptors: descriptors)),
                     observers: [trafficRecorder] + (metrics.map { [$0] } ?? []),
-                    tls: tls),
+                    tracer: tracing?.tracer, tls: tls),
                 logger: logger)
             let backend: any ReplicaBackend & WorkerBackend
             switch try options.backendChoice {
@@ -462,7 +494,8 @@ extension Tern {
                 }
                 logger.info("tern serve is ready", metadata: ["gateway": "\(info.gatewayURL)", "control": "\(info.controlURL)"])
             }
-            let services: [any Service] = [
+            // The span exporter first: it stops last, flushing the spans of the last requests.
+            let services: [any Service] = (tracing.map { [$0.service] } ?? []) + [
                 ReplicaService(controlPlane: controlPlane, backend: backend, logger: logger),
                 autoscaler,
                 asyncAutoscaler,

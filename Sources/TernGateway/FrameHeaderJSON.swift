@@ -331,10 +331,10 @@ public enum FrameHeaderJSON {
     /// Which of an object's known keys were read already: the first of duplicated keys wins, as
     /// in Foundation. Fields are numbered from 0 to 7.
     struct SeenKeys {
-        private var bits: UInt8 = 0
+        private var bits: UInt16 = 0
 
         /// True the first time `field` is asked for; false ever after.
-        mutating func first(_ field: UInt8) -> Bool {
+        mutating func first(_ field: UInt16) -> Bool {
             defer { bits |= 1 << field }
             return bits & (1 << field) == 0
         }

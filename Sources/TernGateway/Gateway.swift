@@ -9,6 +9,7 @@ import NIOCore
 import NIOPosix
 import Synchronization
 import TernCore
+import Tracing
 
 /// Settings of the gateway (data plane).
 public struct GatewayConfiguration: Sendable {
@@ -32,6 +33,10 @@ public struct GatewayConfiguration: Sendable {
     /// Told of every answered exchange with a replica (metrics, tracing, `tern get`'s rolling
     /// figures), each in turn, in this order; see ``ExchangeObserver``. Default none.
     public var observers: [any ExchangeObserver]
+    /// Makes OpenTelemetry spans of every request (``RequestTrace``, docs/tracing.md): `tern
+    /// serve --otlp-endpoint` gives an OTLP exporter's tracer. nil (the default): no spans, and a
+    /// request pays one nil check.
+    public var tracer: (any Tracer)?
     /// Serve HTTPS with this certificate and key (`tern serve --tls-certificate/--tls-key`);
     /// nil: plain HTTP. Default nil.
     public var tls: TLSConfiguration?
@@ -41,9 +46,10 @@ public struct GatewayConfiguration: Sendable {
         host: String = "127.0.0.1", port: Int = 8888, maxBodyBytes: Int = 32 << 20,
         coldStartTimeout: Duration = .seconds(300), drainGracePeriod: Duration = .seconds(10),
         idleTimeout: Duration = .seconds(60), limits: ConnectionLimits = .init(),
-        observers: [any ExchangeObserver] = [], tls: TLSConfiguration? = nil
+        observers: [any ExchangeObserver] = [], tracer: (any Tracer)? = nil, tls: TLSConfiguration? = nil
     ) {
         self.observers = observers
+        self.tracer = tracer
         self.tls = tls
         self.limits = limits
         self.drainGracePeriod = drainGracePeriod

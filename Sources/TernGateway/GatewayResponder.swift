@@ -117,6 +117,7 @@ extension ReplicaRequest {
     /// The `predict` request of a Hummingbird request whose body was read (`body`).
     init(predict request: Request, body: ByteBuffer) {
         self.init(kind: .predict, path: request.uri.path, query: request.uri.query, headers: request.headers, body: body)
+        self.method = request.method
     }
 }
 

@@ -93,8 +93,9 @@ struct OpenInferenceResponder {
     private func forward(
         _ kind: ReplicaRequest.Kind, request: Request, body: ByteBuffer, router: APIRouter
     ) async -> GatewayAnswer {
-        let replicaRequest = ReplicaRequest(
+        var replicaRequest = ReplicaRequest(
             kind: kind, path: request.uri.path, query: request.uri.query, headers: request.headers, body: body)
+        replicaRequest.method = request.method
         return await ReplicaExchange.answer(replicaRequest, router: router, gateway: gateway)
     }
 

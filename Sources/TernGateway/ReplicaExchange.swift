@@ -32,6 +32,8 @@ struct ReplicaRequest: Sendable {
     var headers: HTTPFields
     /// The request body, untouched.
     var body: ByteBuffer
+    /// The HTTP method, for the trace's server span name (``RequestTrace``). Default `POST`.
+    var method: HTTPRequest.Method = .post
 
     /// A request with the client's `X-Request-ID` as its id when usable, else a new id
     /// (``RequestID/forRequest(client:)``).
@@ -54,8 +56,20 @@ struct ReplicaRequest: Sendable {
     }
 
     /// The JSON header of the request's frame for a slot on `connection`: the query and the
-    /// headers only when the predictor declares them (from `hello`).
-    func header(for connection: ReplicaConnection) -> ByteBuffer {
+    /// headers only when the predictor declares them (from `hello`); with `traceparent` (a traced
+    /// request, ``RequestTrace``) a `traceparent` member too, which the runtime passes to the
+    /// predictor's `headers` and answers with the predict call's start time.
+    func header(for connection: ReplicaConnection, traceparent: String? = nil) -> ByteBuffer {
+        guard let traceparent else { return header(for: connection) }
+        var header = header(for: connection)
+        header.moveWriterIndex(to: header.writerIndex - 1)  // the closing `}`
+        header.writeJSONMember(#","traceparent":"#, traceparent)
+        header.writeStaticString("}")
+        return header
+    }
+
+    /// The JSON header of the request's frame without trace context.
+    private func header(for connection: ReplicaConnection) -> ByteBuffer {
         switch kind {
         case .predict:
             return ReplicaFrame.predictHeader(
@@ -234,6 +248,8 @@ struct ReplicaExchange: Sendable {
     let admitted: ContinuousClock.Instant
     /// Gets the answer, exactly once.
     private let deliver: @Sendable (GatewayAnswer) -> Void
+    /// The request's spans when the gateway traces (``GatewayConfiguration/tracer``), else nil.
+    private let trace: RequestTrace?
 
     /// An exchange of `request` with `router`'s API; `deliver` gets the answer exactly once, on
     /// whichever thread has it.
@@ -246,6 +262,11 @@ struct ReplicaExchange: Sendable {
         self.gateway = gateway
         self.admitted = .now
         self.deliver = deliver
+        self.trace = gateway.configuration.tracer.map {
+            RequestTrace(
+                tracer: $0, method: request.method, path: request.path, headers: request.headers, api: router.apiName,
+                requestID: request.requestID)
+        }
     }
 
     /// True when the request joins the open batch rather than leasing a slot of its own: a
@@ -330,12 +351,16 @@ struct ReplicaExchange: Sendable {
         let once = lease.requestTimeout.map { timeout in
             armTimeout(timeout, inBatch: false, on: lease.connection.channel.eventLoop) { finish($0, leased: leased) }
         }
-        let frame = ReplicaFrame(header: request.header(for: lease.connection), body: request.body)
+        let traceparent = trace?.leased()
+        let frame = ReplicaFrame(header: request.header(for: lease.connection, traceparent: traceparent), body: request.body)
         Self.send(frame, on: lease, router: router) { [self] result in
             let answer: GatewayAnswer
             switch result {
             case .success(let reply):
                 answer = request.answer(for: reply, api: router.apiName)
+                if let trace {
+                    trace.answered(status: answer.status, timing: (try? ReplicaResponseHeader(parsing: reply.header))?.timing)
+                }
             case .failure(let error):
                 let failure = gateway.connectionFailure(error, api: router.apiName, requestID: request.requestID)
                 answer = .error(failure, api: router.apiName, requestID: request.requestID, shape: request.errorShape)
@@ -391,6 +416,7 @@ struct ReplicaExchange: Sendable {
     /// The one hook point: reports the exchange to each of the gateway's observers, if any, then
     /// hands the answer on. One record for all of them, built on the stack (no allocation).
     private func finish(_ answer: GatewayAnswer, leased: ContinuousClock.Instant?) {
+        trace?.answered(status: answer.status, timing: nil)  // no-op when the reply ended the spans
         let observers = gateway.configuration.observers
         if !observers.isEmpty {
             let now = ContinuousClock.now

@@ -262,9 +262,44 @@ public struct ReplicaResponseHeader: Decodable, Sendable {
     /// `[name, value]` pairs in order (repeats kept). The gateway drops pairs that are not two
     /// valid strings and the fields it owns (see ``ReplicaExchange/answer(for:api:)``).
     public var headers: [[String]]?
+    /// `predict` and `v2_infer`: how long the predictor's call took, and when it started for a
+    /// traced request (a frame with `traceparent`); read for the trace's predict span.
+    public var timing: Timing?
+
+    /// The `timing` member of an answer: `{"predict_us": 812, "started_unix_ns": 1765140000123456789}`.
+    public struct Timing: Decodable, Sendable, Equatable {
+        /// The predictor call's duration in µs.
+        public var predictMicroseconds: Int?
+        /// Its start, in ns since 1970 (wall clock); only for a traced request.
+        public var startedUnixNanoseconds: Int64?
+
+        enum CodingKeys: String, CodingKey {
+            case predictMicroseconds = "predict_us"
+            case startedUnixNanoseconds = "started_unix_ns"
+        }
+
+        /// Memberwise initialiser.
+        public init(predictMicroseconds: Int? = nil, startedUnixNanoseconds: Int64? = nil) {
+            self.predictMicroseconds = predictMicroseconds
+            self.startedUnixNanoseconds = startedUnixNanoseconds
+        }
+
+        /// Reads the `timing` object (unknown keys skipped, both fields optional).
+        init(reading reader: inout FrameHeaderJSON.Reader) throws(FrameHeaderJSON.SyntaxError) {
+            try reader.readObject { (reader, key) throws(FrameHeaderJSON.SyntaxError) in
+                if key.isEqual(to: "predict_us") {
+                    predictMicroseconds = try reader.readNull() ? nil : try reader.readInteger()
+                } else if key.isEqual(to: "started_unix_ns") {
+                    startedUnixNanoseconds = try reader.readNull() ? nil : try reader.readInteger()
+                } else {
+                    try reader.skipValue()
+                }
+            }
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
-        case id, status, error, accepts, pid, headers
+        case id, status, error, accepts, pid, headers, timing
         case contentType = "content_type"
         case inferenceHeaderLength = "inference_header_length"
     }
@@ -340,6 +375,8 @@ extension ReplicaResponseHeader {
                     }
                     header.headers = pairs
                 }
+            } else if key.isEqual(to: "timing"), seen.first(8) {
+                header.timing = try reader.readNull() ? nil : try Timing(reading: &reader)
             } else if key.isEqual(to: "accepts"), seen.first(5) {
                 if try reader.readNull() {
                     header.accepts = nil

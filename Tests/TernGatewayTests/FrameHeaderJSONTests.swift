@@ -11,8 +11,9 @@ import Testing
     /// What a header decodes to, comparable (`ReplicaResponseHeader` is not `Equatable`).
     private struct Fields: Equatable, CustomStringConvertible {
         var id: Int?, status: Int, contentType: String?, error: [String]?, accepts: [String]?, pid: Int32?
+        var timing: ReplicaResponseHeader.Timing?
         init(_ h: ReplicaResponseHeader) {
-            (id, status, contentType, accepts, pid) = (h.id, h.status, h.contentType, h.accepts, h.pid)
+            (id, status, contentType, accepts, pid, timing) = (h.id, h.status, h.contentType, h.accepts, h.pid, h.timing)
             error = h.error.map { [$0.kind, $0.message] }
         }
         var description: String { "\(status) id=\(id as Any) ct=\(contentType as Any) error=\(error as Any) accepts=\(accepts as Any) pid=\(pid as Any)" }
@@ -35,6 +36,9 @@ import Testing
         #"{"id":null,"status":200}"#,
         #"{"status":404,"error":null,"content_type":null,"accepts":null,"pid":null}"#,
         #"{"status":200,"accepts":[]}"#,
+        #"{"id":1,"status":200,"timing":{"predict_us":812,"started_unix_ns":1765140000123456789,"other":[1]}}"#,
+        #"{"id":1,"status":200,"timing":null}"#,
+        #"{"id":1,"status":200,"timing":{}}"#,
         #"  {"status":200}  "# + "\n",
         "\u{FEFF}{\"status\":200}",
         #"{"status":200,"content_type":"a\/b\u00e9\ud83d\ude00 \t\\"}"#,
@@ -184,5 +188,16 @@ import Testing
         header.writeJSONQuoted(input)
         header.writeString("}")
         #expect(try ReplicaResponseHeader(parsing: header).contentType == input)
+    }
+
+    @Test func readsTheTimingOfATracedAnswer() throws {
+        let header = try ReplicaResponseHeader(
+            parsing: ByteBuffer(string: #"{"id":1,"status":200,"timing":{"predict_us":812,"started_unix_ns":1765140000123456789}}"#))
+        #expect(header.timing == .init(predictMicroseconds: 812, startedUnixNanoseconds: 1_765_140_000_123_456_789))
+        let plain = try ReplicaResponseHeader(parsing: ByteBuffer(string: #"{"id":1,"status":200,"timing":{"predict_us":97}}"#))
+        #expect(plain.timing == .init(predictMicroseconds: 97, startedUnixNanoseconds: nil))
+        #expect(throws: FrameHeaderJSON.SyntaxError.self) {
+            try ReplicaResponseHeader(parsing: ByteBuffer(string: #"{"status":200,"timing":{"predict_us":"97"}}"#))
+        }
     }
 }

@@ -271,9 +271,12 @@ class Worker:
         if predictor.wants_query:
             arguments["query_params"] = parse_query(header.get("query"))
         if predictor.wants_headers:
-            arguments["headers"] = header.get("headers") or {}
+            arguments["headers"] = _predictor_headers(header)
+        traceparent = header.get("traceparent")
 
         with self._slots:
+            if traceparent is not None:
+                started_unix_ns = time.time_ns()
             started = time.perf_counter_ns()
             try:
                 result = predictor.predict(**arguments)
@@ -289,6 +292,8 @@ class Worker:
                 response["timing"] = timing
                 return response, b""
             timing = {"predict_us": (time.perf_counter_ns() - started) // 1000}
+        if traceparent is not None:
+            timing["started_unix_ns"] = started_unix_ns
         if type(result) not in _PLAIN_RESULTS and is_response(result):
             response, response_body = _response_answer(header, result, timing)
             if kept is not None and "error" not in response:
@@ -306,6 +311,9 @@ class Worker:
             return response, b""
         if kept is not None:
             kept += (result, arguments, body)
+        if traceparent is not None:
+            return {"id": header.get("id"), "status": 200, "content_type": content_type,
+                    "timing": timing}, response_body
         return _success_header(header.get("id"), content_type, timing["predict_us"]), response_body
 
     def _post_predict(self, header: dict, kept: list) -> None:
@@ -324,7 +332,7 @@ class Worker:
             elif name == "query_params":
                 offered[name] = parse_query(header.get("query"))
             elif name == "headers":
-                offered[name] = header.get("headers") or {}
+                offered[name] = _predictor_headers(header)
             else:  # payload, which predict does not take: decoded here, raw if it cannot be
                 try:
                     offered[name] = decode_payload(body, header.get("content_type"))
@@ -422,6 +430,19 @@ def _success_header(frame_id, content_type: str, predict_us: int) -> dict | byte
         return template % (frame_id, predict_us)
     return {"id": frame_id, "status": 200, "content_type": content_type,
             "timing": {"predict_us": predict_us}}
+
+
+def _predictor_headers(header: dict) -> dict:
+    """The ``headers`` a predictor gets: the request's fields (names lower-cased), with the
+    frame's ``traceparent`` in place of the client's when the gateway traces the request (it
+    names the gateway's replica span, so a call the predictor makes with it continues the
+    trace; docs/tracing.md)."""
+    fields = header.get("headers") or {}
+    traceparent = header.get("traceparent")
+    if traceparent is not None:
+        fields = dict(fields)
+        fields["traceparent"] = traceparent
+    return fields
 
 
 def _error(header: dict, status: int, kind: str, message: str) -> dict:

@@ -127,5 +127,35 @@ class AcceptsTests(unittest.TestCase):
             probe.close()
 
 
+class TraceContextTests(unittest.TestCase):
+    """A traced frame (docs/tracing.md): its ``traceparent`` replaces the client's in the
+    predictor's ``headers``, and the answer's ``timing`` gains the predict call's start."""
+
+    TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-b7ad6b7169203331-01"
+
+    def test_traceparent_reaches_the_predictor_and_the_start_time_comes_back(self):
+        import time
+        with Runtime("query-headers") as runtime:
+            client = runtime.connect()
+            before = time.time_ns()
+            header, answer = client.predict_json(
+                {"x": 1}, headers={"traceparent": "00-client-00f067aa0ba902b7-01", "x-user": "7"},
+                traceparent=self.TRACEPARENT)
+            after = time.time_ns()
+            self.assertEqual(header["status"], 200)
+            self.assertEqual(answer["headers"], {"traceparent": self.TRACEPARENT, "x-user": "7"})
+            started = header["timing"]["started_unix_ns"]
+            self.assertIsInstance(started, int)
+            self.assertTrue(before <= started <= after, (before, started, after))
+            self.assertIsInstance(header["timing"]["predict_us"], int)
+
+    def test_an_untraced_frame_is_answered_as_before(self):
+        with Runtime("query-headers") as runtime:
+            header, answer = runtime.connect().predict_json(
+                {"x": 1}, headers={"traceparent": "00-client-00f067aa0ba902b7-01"})
+            self.assertEqual(answer["headers"], {"traceparent": "00-client-00f067aa0ba902b7-01"})
+            self.assertEqual(set(header["timing"]), {"predict_us"})
+
+
 if __name__ == "__main__":
     unittest.main()
