@@ -78,7 +78,7 @@ extension EndToEnd {
             switch value {
             case .object(let members):
                 var kept: [String: JSONValue] = [:]
-                for (key, member) in members where !["uptime_seconds", "traffic", "cost"].contains(key) {
+                for (key, member) in members where !["uptime_seconds", "traffic", "cost", "average_in_flight"].contains(key) {
                     kept[key] = withoutClockValues(member)
                 }
                 return .object(kept)
