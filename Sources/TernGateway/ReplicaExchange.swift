@@ -98,9 +98,9 @@ struct ReplicaRequest: Sendable {
     /// A replica's response frame as the client's answer: its status, content type and body
     /// with `X-Request-ID` (and `Inference-Header-Content-Length` for a v2 answer that has one);
     /// a replica error in the request's error shape; 502 `bad_replica_response` for an unreadable
-    /// header.
-    func answer(for reply: ReplicaFrame, api: String) -> GatewayAnswer {
-        guard let header = try? ReplicaResponseHeader(parsing: reply.header) else {
+    /// header (`header` is the reply's header as parsed, nil when it could not be).
+    func answer(for reply: ReplicaFrame, header: ReplicaResponseHeader?, api: String) -> GatewayAnswer {
+        guard let header else {
             return .error(
                 status: 502, kind: .badReplicaResponse, message: "the replica sent an unreadable response header",
                 api: api, shape: errorShape)
@@ -357,10 +357,10 @@ struct ReplicaExchange: Sendable {
             let answer: GatewayAnswer
             switch result {
             case .success(let reply):
-                answer = request.answer(for: reply, api: router.apiName)
-                if let trace {
-                    trace.answered(status: answer.status, timing: (try? ReplicaResponseHeader(parsing: reply.header))?.timing)
-                }
+                // Parsed once, for the answer and the trace's predict span.
+                let header = try? ReplicaResponseHeader(parsing: reply.header)
+                answer = request.answer(for: reply, header: header, api: router.apiName)
+                trace?.answered(status: answer.status, timing: header?.timing)
             case .failure(let error):
                 let failure = gateway.connectionFailure(error, api: router.apiName, requestID: request.requestID)
                 answer = .error(failure, api: router.apiName, requestID: request.requestID, shape: request.errorShape)

@@ -20,44 +20,63 @@ import Tracing
 /// predictor that reads `headers["traceparent"]` and passes it on to a service it calls continues
 /// the same trace. A request answered in a server-side batch gets the server and queue spans only.
 ///
-/// The spans are started and ended on whichever event loop has the request; the class holds them
-/// behind a mutex because the answer and a `request_timeout` may race (the first ends them).
+/// The spans are made when the request leases a slot or is answered, back-dated to its
+/// admission: an exchange the NIO fast path hands to the normal path (which makes its own) costs
+/// no spans. They are ended on whichever event loop has the request; the class holds them behind
+/// a mutex because the answer and a `request_timeout` may race (the first ends them).
 final class RequestTrace: Sendable {
     private let tracer: any Tracer
-    private let server: any Span
-    private let state: Mutex<State>
+    private let method: HTTPRequest.Method
+    private let path: String
+    private let headers: HTTPFields
+    private let api: String
+    private let requestID: String
+    /// Admission, on the tracer's clock: where the server and queue spans start.
+    private let admitted: SpanInstant
+    private let state = Mutex(State())
 
     private struct State {
-        var queue: (any Span)?
+        var server: (any Span)?
         var replica: (any Span)?
         var ended = false
     }
 
-    /// Starts the server span `"<method> <path>"` and the queue span for a request of `api` with
-    /// `requestID`, as children of the client's `traceparent` in `headers` when it has one.
+    /// A trace of a request of `api` with `requestID`, admitted now; the client's `traceparent`
+    /// in `headers`, when it has one, becomes the server span's parent.
     init(tracer: any Tracer, method: HTTPRequest.Method, path: String, headers: HTTPFields, api: String, requestID: String) {
         self.tracer = tracer
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.api = api
+        self.requestID = requestID
+        self.admitted = SpanInstant(nanosecondsSinceEpoch: DefaultTracerClock.now.nanosecondsSinceEpoch)
+    }
+
+    /// The server span `"<method> <path>"` from admission, and the queue span from admission to
+    /// `now`, ended.
+    private func startServer(queueEnd now: SpanInstant) -> any Span {
         var parent = ServiceContext.topLevel
         tracer.extract(headers, into: &parent, using: HTTPFieldsExtractor())
-        let server = tracer.startAnySpan("\(method.rawValue) \(path)", context: parent, ofKind: .server)
+        let server = tracer.startAnySpan("\(method.rawValue) \(path)", at: admitted, context: parent, ofKind: .server)
         server.attributes["http.request.method"] = method.rawValue
         server.attributes["url.path"] = path
         server.attributes["tern.api"] = api
         server.attributes["tern.request_id"] = requestID
-        self.server = server
-        let queue = tracer.startAnySpan("tern.queue", context: server.context, ofKind: .internal)
-        self.state = Mutex(State(queue: queue))
+        tracer.startAnySpan("tern.queue", at: admitted, context: server.context, ofKind: .internal).end(at: now)
+        return server
     }
 
-    /// The request got a replica slot: ends the queue span, starts the replica span and returns
-    /// the W3C `traceparent` that names it (for the frame), or nil if the tracer gave none.
+    /// The request got a replica slot: records the server and queue spans, starts the replica
+    /// span and returns the W3C `traceparent` that names it (for the frame), or nil if the
+    /// tracer gave none or the request was answered already.
     func leased() -> String? {
         let replica = state.withLock { state -> (any Span)? in
-            guard !state.ended else { return nil }
-            state.queue?.end()
-            state.queue = nil
-            let replica = tracer.startAnySpan("tern.replica", context: server.context, ofKind: .client)
-            state.replica = replica
+            guard !state.ended, state.server == nil else { return nil }
+            let now = SpanInstant(nanosecondsSinceEpoch: DefaultTracerClock.now.nanosecondsSinceEpoch)
+            let server = startServer(queueEnd: now)
+            let replica = tracer.startAnySpan("tern.replica", at: now, context: server.context, ofKind: .client)
+            (state.server, state.replica) = (server, replica)
             return replica
         }
         guard let replica else { return nil }
@@ -66,21 +85,22 @@ final class RequestTrace: Sendable {
         return fields["traceparent"]
     }
 
-    /// The answer is ready: ends the open spans with `status` (HTTP), adds `tern.predict` under
-    /// the replica span from the runtime's `timing` when it sent one (`predictMicroseconds`, and
+    /// The answer is ready: ends the spans with `status` (HTTP; a request that never leased a
+    /// slot gets its server and queue spans now), adds `tern.predict` under the replica span from
+    /// the runtime's `timing` when it sent one (`predictMicroseconds`, and
     /// `startedUnixNanoseconds` for its start; without a start the predict span ends where the
     /// replica span does). Only the first call counts.
     func answered(status: Int, timing: ReplicaResponseHeader.Timing?) {
         let now = DefaultTracerClock.now
-        let open = state.withLock { state -> (queue: (any Span)?, replica: (any Span)?)? in
+        let open = state.withLock { state -> (server: any Span, replica: (any Span)?)? in
             guard !state.ended else { return nil }
             state.ended = true
-            defer { state.queue = nil; state.replica = nil }
-            return (state.queue, state.replica)
+            defer { (state.server, state.replica) = (nil, nil) }
+            let server = state.server ?? startServer(queueEnd: SpanInstant(nanosecondsSinceEpoch: now.nanosecondsSinceEpoch))
+            return (server, state.replica)
         }
-        guard let open else { return }
-        open.queue?.end(at: now)
-        if let replica = open.replica {
+        guard let (server, replica) = open else { return }
+        if let replica {
             if let timing, let micros = timing.predictMicroseconds, micros >= 0 {
                 let duration = UInt64(micros) * 1_000
                 let end = timing.startedUnixNanoseconds.map { UInt64(max($0, 0)) + duration } ?? now.nanosecondsSinceEpoch

@@ -11,7 +11,8 @@ import Testing
     private let request = ReplicaRequest(kind: .predict, path: "/api", query: nil, headers: [:], body: ByteBuffer())
 
     private func answer(_ header: String, _ body: String = "") -> GatewayAnswer {
-        request.answer(for: ReplicaFrame(header: ByteBuffer(string: header), body: ByteBuffer(string: body)), api: "api")
+        let reply = ReplicaFrame(header: ByteBuffer(string: header), body: ByteBuffer(string: body))
+        return request.answer(for: reply, header: try? ReplicaResponseHeader(parsing: reply.header), api: "api")
     }
 
     @Test func aResponseObjectsStatusAndFieldsPassThroughInOrder() {
