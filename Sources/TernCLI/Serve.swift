@@ -139,15 +139,23 @@ struct ServerOptions: ParsableArguments {
     @Option(help: ArgumentHelp("How --otlp-endpoint's spans are encoded: protobuf (OTLP's default) or json.", valueName: "encoding"))
     var otlpEncoding = OTLPTracing.Encoding.protobuf.rawValue
 
+    /// The case of `Choice` that `value` names.
+    /// - Throws: `ValidationError` like `--backend: unknown backend "k8s"; expected one of: local`.
+    static func choice<Choice: CaseIterable & RawRepresentable>(
+        _ value: String, flag: String, what: String
+    ) throws -> Choice where Choice.RawValue == String {
+        guard let choice = Choice(rawValue: value) else {
+            throw ValidationError(
+                "\(flag): unknown \(what) \"\(value)\"; expected one of: \(Choice.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return choice
+    }
+
     /// `--otlp-encoding` as an encoding.
     /// - Throws: `ValidationError` for anything but `protobuf` or `json`.
     var otlpEncodingChoice: OTLPTracing.Encoding {
         get throws {
-            guard let choice = OTLPTracing.Encoding(rawValue: otlpEncoding) else {
-                throw ValidationError(
-                    "--otlp-encoding: unknown encoding \"\(otlpEncoding)\"; expected one of: \(OTLPTracing.Encoding.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            return choice
+            try Self.choice(otlpEncoding, flag: "--otlp-encoding", what: "encoding")
         }
     }
 
@@ -208,11 +216,7 @@ struct ServerOptions: ParsableArguments {
     /// - Throws: `ValidationError` naming the allowed values, for any other.
     var backendChoice: BackendChoice {
         get throws {
-            guard let choice = BackendChoice(rawValue: backend) else {
-                throw ValidationError(
-                    "--backend: unknown backend \"\(backend)\"; expected one of: \(BackendChoice.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            return choice
+            try Self.choice(backend, flag: "--backend", what: "backend")
         }
     }
 

@@ -60,8 +60,8 @@ struct ReplicaRequest: Sendable {
     /// request, ``RequestTrace``) a `traceparent` member too, which the runtime passes to the
     /// predictor's `headers` and answers with the predict call's start time.
     func header(for connection: ReplicaConnection, traceparent: String? = nil) -> ByteBuffer {
-        guard let traceparent else { return header(for: connection) }
-        var header = header(for: connection)
+        guard let traceparent else { return untracedHeader(for: connection) }
+        var header = untracedHeader(for: connection)
         header.moveWriterIndex(to: header.writerIndex - 1)  // the closing `}`
         header.writeJSONMember(#","traceparent":"#, traceparent)
         header.writeStaticString("}")
@@ -69,7 +69,7 @@ struct ReplicaRequest: Sendable {
     }
 
     /// The JSON header of the request's frame without trace context.
-    private func header(for connection: ReplicaConnection) -> ByteBuffer {
+    private func untracedHeader(for connection: ReplicaConnection) -> ByteBuffer {
         switch kind {
         case .predict:
             return ReplicaFrame.predictHeader(
