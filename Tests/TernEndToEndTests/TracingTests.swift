@@ -136,7 +136,8 @@ extension EndToEnd {
                 spans = try receiver.exports().flatMap(\.spans)
                 return spans.filter { $0.name == "tern.predict" }.count >= 2
             }
-            #expect(try receiver.exports().allSatisfy { $0.contentType?.hasPrefix("application/json") == true })
+            let exports = try receiver.exports()
+            #expect(!exports.isEmpty && exports.allSatisfy { $0.contentType?.hasPrefix("application/json") == true })
 
             let ours = spans.filter { $0.traceID == traceID }
             let root = try #require(ours.first { $0.name == "POST /query-headers" }, "\(spans.map(\.name))")

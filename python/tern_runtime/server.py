@@ -311,10 +311,7 @@ class Worker:
             return response, b""
         if kept is not None:
             kept += (result, arguments, body)
-        if traceparent is not None:
-            return {"id": header.get("id"), "status": 200, "content_type": content_type,
-                    "timing": timing}, response_body
-        return _success_header(header.get("id"), content_type, timing["predict_us"]), response_body
+        return _success_header(header.get("id"), content_type, timing), response_body
 
     def _post_predict(self, header: dict, kept: list) -> None:
         """Call ``post_predict`` (after the answer was sent) with what ``predict`` returned as
@@ -421,15 +418,15 @@ _SUCCESS_HEADERS = {  # the content types of ``encode_result``, pre-encoded
 }
 
 
-def _success_header(frame_id, content_type: str, predict_us: int) -> dict | bytes:
+def _success_header(frame_id, content_type: str, timing: dict) -> dict | bytes:
     """The header of a successful ``predict`` response: pre-encoded JSON bytes for the usual
-    case (an ``int`` id, one of ``encode_result``'s content types), else a ``dict``.
-    ``send_frame`` takes either."""
+    case (an ``int`` id, one of ``encode_result``'s content types, ``timing`` with
+    ``predict_us`` only), else a ``dict`` (a traced request's ``timing`` also has
+    ``started_unix_ns``). ``send_frame`` takes either."""
     template = _SUCCESS_HEADERS.get(content_type)
-    if template is not None and type(frame_id) is int:
-        return template % (frame_id, predict_us)
-    return {"id": frame_id, "status": 200, "content_type": content_type,
-            "timing": {"predict_us": predict_us}}
+    if template is not None and type(frame_id) is int and len(timing) == 1:
+        return template % (frame_id, timing["predict_us"])
+    return {"id": frame_id, "status": 200, "content_type": content_type, "timing": timing}
 
 
 def _predictor_headers(header: dict) -> dict:
